@@ -1,0 +1,5 @@
+//! client commands.
+
+use super::Command;
+
+pub static COMMANDS: &[Command] = &[];

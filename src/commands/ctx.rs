@@ -1,0 +1,55 @@
+//! What a command handler gets: the shared server, its own client, the reply
+//! buffer, an epoch guard and the command's clock.
+
+use crate::protocol::Reply;
+use crate::server::{Client, Shared};
+use crate::store::{Clock, Keyspace};
+use crossbeam_epoch::Guard;
+
+pub struct Ctx<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+    pub out: &'a mut Reply,
+    pub guard: &'a Guard,
+    /// One timestamp per command, as Redis uses for expiry decisions.
+    pub clock: Clock,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    pub fn db(&self) -> &'a Keyspace {
+        self.shared.store.db(self.client.db, self.guard)
+    }
+
+    /// Database `idx` (already validated against `databases`).
+    pub fn db_at(&self, idx: usize) -> &'a Keyspace {
+        self.shared.store.db(idx, self.guard)
+    }
+
+    /// Writes an error reply (full text with its code, e.g. `ERR ...`).
+    pub fn error(&mut self, msg: &str) {
+        self.out.error(msg);
+    }
+
+    /// Parses an integer argument, replying with Redis's error if it is not one.
+    pub fn int_arg(&mut self, arg: &[u8]) -> Option<i64> {
+        let v = crate::util::num::parse_i64(arg);
+        if v.is_none() {
+            self.out.error(super::errors::NOT_INTEGER);
+        }
+        v
+    }
+
+    /// Parses and validates a database index argument.
+    pub fn db_index_arg(&mut self, arg: &[u8]) -> Option<usize> {
+        let Some(n) = crate::util::num::parse_i64(arg) else {
+            self.out.error(super::errors::NOT_INTEGER);
+            return None;
+        };
+        if n < 0 || n as usize >= self.shared.store.num_dbs() {
+            self.out.error(super::errors::DB_INDEX);
+            return None;
+        }
+        Some(n as usize)
+    }
+}

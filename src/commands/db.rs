@@ -1,0 +1,5 @@
+//! db commands.
+
+use super::Command;
+
+pub static COMMANDS: &[Command] = &[];

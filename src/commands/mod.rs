@@ -1,0 +1,216 @@
+//! The command table and dispatch.
+//!
+//! The table is declarative: one [`Command`] per command with its arity,
+//! flags, key positions and ACL categories. Dispatch, COMMAND INFO/DOCS/
+//! GETKEYS, and later ACL checks, MULTI key extraction and cluster slot checks
+//! all read the same entries. Each command family lives in its own file and
+//! exports a `COMMANDS` slice.
+
+pub mod ctx;
+pub mod errors;
+pub mod table;
+
+pub mod client;
+pub mod connection;
+pub mod db;
+pub mod introspection;
+pub mod keys;
+pub mod object;
+pub mod server;
+pub mod strings;
+
+pub use ctx::Ctx;
+pub use table::{Command, KeySpec};
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Command flags, as COMMAND INFO names them.
+pub mod flags {
+    pub const WRITE: u64 = 1 << 0;
+    pub const READONLY: u64 = 1 << 1;
+    pub const DENYOOM: u64 = 1 << 2;
+    pub const ADMIN: u64 = 1 << 3;
+    pub const PUBSUB: u64 = 1 << 4;
+    pub const NOSCRIPT: u64 = 1 << 5;
+    pub const BLOCKING: u64 = 1 << 6;
+    pub const LOADING: u64 = 1 << 7;
+    pub const STALE: u64 = 1 << 8;
+    pub const SKIP_MONITOR: u64 = 1 << 9;
+    pub const SKIP_SLOWLOG: u64 = 1 << 10;
+    pub const ASKING: u64 = 1 << 11;
+    pub const FAST: u64 = 1 << 12;
+    pub const NO_AUTH: u64 = 1 << 13;
+    pub const MAY_REPLICATE: u64 = 1 << 14;
+    pub const NO_MANDATORY_KEYS: u64 = 1 << 15;
+    pub const NO_ASYNC_LOADING: u64 = 1 << 16;
+    pub const NO_MULTI: u64 = 1 << 17;
+    pub const MOVABLE_KEYS: u64 = 1 << 18;
+    pub const ALLOW_BUSY: u64 = 1 << 19;
+
+    /// Names in the order Redis prints them in COMMAND INFO.
+    pub const NAMES: &[(u64, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (MAY_REPLICATE, "may_replicate"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// ACL categories, as COMMAND INFO and ACL CAT name them.
+pub mod acl {
+    pub const KEYSPACE: u64 = 1 << 0;
+    pub const READ: u64 = 1 << 1;
+    pub const WRITE: u64 = 1 << 2;
+    pub const SET: u64 = 1 << 3;
+    pub const SORTEDSET: u64 = 1 << 4;
+    pub const LIST: u64 = 1 << 5;
+    pub const HASH: u64 = 1 << 6;
+    pub const STRING: u64 = 1 << 7;
+    pub const BITMAP: u64 = 1 << 8;
+    pub const HYPERLOGLOG: u64 = 1 << 9;
+    pub const GEO: u64 = 1 << 10;
+    pub const STREAM: u64 = 1 << 11;
+    pub const PUBSUB: u64 = 1 << 12;
+    pub const ADMIN: u64 = 1 << 13;
+    pub const FAST: u64 = 1 << 14;
+    pub const SLOW: u64 = 1 << 15;
+    pub const BLOCKING: u64 = 1 << 16;
+    pub const DANGEROUS: u64 = 1 << 17;
+    pub const CONNECTION: u64 = 1 << 18;
+    pub const TRANSACTION: u64 = 1 << 19;
+    pub const SCRIPTING: u64 = 1 << 20;
+
+    pub const NAMES: &[(u64, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Every command family's table, in one place.
+fn families() -> Vec<&'static [Command]> {
+    vec![
+        connection::COMMANDS,
+        strings::COMMANDS,
+        keys::COMMANDS,
+        db::COMMANDS,
+        object::COMMANDS,
+        client::COMMANDS,
+        introspection::COMMANDS,
+        server::COMMANDS,
+    ]
+}
+
+struct Registry {
+    by_name: HashMap<Vec<u8>, &'static Command>,
+    all: Vec<&'static Command>,
+}
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut by_name = HashMap::new();
+        let mut all = Vec::new();
+        for fam in families() {
+            for c in fam {
+                let prev = by_name.insert(c.name.as_bytes().to_vec(), c);
+                assert!(prev.is_none(), "command {} registered twice", c.name);
+                all.push(c);
+            }
+        }
+        all.sort_by_key(|c| c.name);
+        Registry { by_name, all }
+    })
+}
+
+/// Looks a command up by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    registry().by_name.get(&lower[..]).copied()
+}
+
+/// Every command, sorted by name (COMMAND, COMMAND COUNT/LIST).
+pub fn all() -> &'static [&'static Command] {
+    &registry().all
+}
+
+/// Resolves `args` to the command (or subcommand) that will run, writing the
+/// error Redis would send if there is none or the arity is wrong.
+pub fn resolve(args: &[Bytes]) -> Result<&'static Command, String> {
+    let name = &args[0];
+    let Some(cmd) = lookup(name) else {
+        return Err(errors::unknown_command(name, &args[1..]));
+    };
+    if !cmd.subcommands.is_empty() && args.len() >= 2 {
+        let sub = cmd.subcommands.iter().find(|s| {
+            s.name
+                .split_once('|')
+                .is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(&args[1]))
+        });
+        return match sub {
+            Some(s) if s.arity_ok(args.len()) => Ok(s),
+            Some(s) => Err(errors::wrong_arity(s.name)),
+            None => Err(format!(
+                "ERR unknown subcommand '{}'. Try {} HELP.",
+                errors::sanitize(&args[1], 128),
+                cmd.name.to_ascii_uppercase()
+            )),
+        };
+    }
+    if !cmd.arity_ok(args.len()) {
+        return Err(errors::wrong_arity(cmd.name));
+    }
+    Ok(cmd)
+}
+
+/// Client names may not contain spaces, newlines or other special characters
+/// (CLIENT SETNAME, HELLO SETNAME).
+pub fn client_name_ok(name: &[u8]) -> Result<(), &'static str> {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        Err("ERR Client names cannot contain spaces, newlines or special characters.")
+    } else {
+        Ok(())
+    }
+}

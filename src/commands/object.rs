@@ -1,0 +1,5 @@
+//! object commands.
+
+use super::Command;
+
+pub static COMMANDS: &[Command] = &[];

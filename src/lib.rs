@@ -1,0 +1,10 @@
+//! Ferrite: a Redis 7-compatible key-value server whose worker threads all
+//! execute commands directly against one shared, lock-free keyspace.
+
+pub mod commands;
+pub mod config;
+pub mod protocol;
+pub mod server;
+pub mod store;
+pub mod types;
+pub mod util;

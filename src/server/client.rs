@@ -1,0 +1,239 @@
+//! Per-connection state, the registry CLIENT LIST/KILL read, and CLIENT PAUSE.
+
+use crate::commands::Command;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Suppress the reply of the next command only.
+    Skip,
+    /// Set by CLIENT REPLY SKIP; becomes `Skip` after the CLIENT command itself.
+    SkipNext,
+}
+
+/// State owned by the connection task (no synchronisation needed).
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub authenticated: bool,
+    pub resp: u8,
+    pub reply_mode: ReplyMode,
+    pub no_touch: bool,
+    pub no_evict: bool,
+    /// Close the connection once the pending replies are written (QUIT, errors).
+    pub close_after_reply: bool,
+    pub info: Arc<ClientInfo>,
+}
+
+impl Client {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Client {
+        Client {
+            id: info.id,
+            db: 0,
+            authenticated,
+            resp: 2,
+            reply_mode: ReplyMode::On,
+            no_touch: false,
+            no_evict: false,
+            close_after_reply: false,
+            info,
+        }
+    }
+
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// The part of a client other connections may look at (CLIENT LIST, INFO,
+/// CLIENT KILL). Written only by the owning connection, with relaxed atomics.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i64,
+    pub created_ms: u64,
+    pub last_interaction_ms: AtomicU64,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    pub name: Mutex<Option<Bytes>>,
+    pub lib_name: Mutex<Option<Bytes>>,
+    pub lib_ver: Mutex<Option<Bytes>>,
+    pub last_cmd: AtomicPtr<Command>,
+    pub qbuf: AtomicU64,
+    pub qbuf_free: AtomicU64,
+    pub argv_mem: AtomicU64,
+    pub obl: AtomicU64,
+    pub omem: AtomicU64,
+    pub tot_mem: AtomicU64,
+    pub no_evict: AtomicBool,
+    pub no_touch: AtomicBool,
+    /// Set by CLIENT KILL; the connection notices through `kill`.
+    pub killed: AtomicBool,
+    pub kill: tokio::sync::Notify,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> ClientInfo {
+        let now = crate::util::time::now_ms();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now,
+            last_interaction_ms: AtomicU64::new(now),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            last_cmd: AtomicPtr::new(std::ptr::null_mut()),
+            qbuf: AtomicU64::new(0),
+            qbuf_free: AtomicU64::new(0),
+            argv_mem: AtomicU64::new(0),
+            obl: AtomicU64::new(0),
+            omem: AtomicU64::new(0),
+            tot_mem: AtomicU64::new(0),
+            no_evict: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Asks the connection to close (CLIENT KILL).
+    pub fn request_kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    pub fn set_last_cmd(&self, cmd: &'static Command) {
+        self.last_cmd
+            .store(cmd as *const Command as *mut Command, Ordering::Relaxed);
+    }
+
+    /// The last command's full name (`client|list`), or `NULL` before any.
+    pub fn last_cmd_name(&self) -> &'static str {
+        let p = self.last_cmd.load(Ordering::Relaxed);
+        // SAFETY: the pointer is either null or was made from a
+        // `&'static Command` in `set_last_cmd`, so it is valid forever.
+        unsafe { p.as_ref() }.map_or("NULL", |c| c.name)
+    }
+
+    pub fn name(&self) -> Option<Bytes> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Every connected client, for CLIENT LIST/KILL and INFO clients. Touched on
+/// connect and disconnect only, never on the command path.
+#[derive(Default)]
+pub struct ClientRegistry {
+    next_id: AtomicU64,
+    clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// Total connections accepted (INFO stats).
+    pub total_connections: AtomicU64,
+    /// Connections refused because of maxclients (INFO stats).
+    pub rejected_connections: AtomicU64,
+}
+
+impl ClientRegistry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn register(&self, info: Arc<ClientInfo>) {
+        self.total_connections.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(info.id, info);
+    }
+
+    pub fn unregister(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of all clients, ordered by id.
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.lock().values().cloned().collect()
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.lock().get(&id).cloned()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<ClientInfo>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// CLIENT PAUSE state. The fast path (no pause) is one relaxed load.
+#[derive(Default)]
+pub struct PauseState {
+    active: AtomicBool,
+    inner: Mutex<Option<Pause>>,
+    pub resumed: tokio::sync::Notify,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Pause {
+    pub until_ms: u64,
+    /// PAUSE ALL (true) or PAUSE WRITE (false).
+    pub all: bool,
+}
+
+impl PauseState {
+    pub fn pause(&self, p: Pause) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        // A new pause never shortens or weakens an existing one (as Redis).
+        let merged = match *g {
+            Some(old) => Pause {
+                until_ms: old.until_ms.max(p.until_ms),
+                all: old.all || p.all,
+            },
+            None => p,
+        };
+        *g = Some(merged);
+        self.active.store(true, Ordering::Release);
+    }
+
+    pub fn unpause(&self) {
+        *self.inner.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.active.store(false, Ordering::Release);
+        self.resumed.notify_waiters();
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    /// If `cmd` must wait, the time (ms) until which it must wait.
+    pub fn blocks(&self, cmd: &Command, now_ms: u64) -> Option<u64> {
+        if !self.active.load(Ordering::Acquire) {
+            return None;
+        }
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let p = (*g)?;
+        if now_ms >= p.until_ms {
+            return None;
+        }
+        use crate::commands::flags;
+        let paused = p.all || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE);
+        paused.then_some(p.until_ms)
+    }
+}

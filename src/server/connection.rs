@@ -1,0 +1,235 @@
+//! One connection: read, parse every complete request in the buffer, execute
+//! each in place on the shared store, then write all replies with one syscall.
+
+use super::client::ReplyMode;
+use super::{Client, ClientInfo, Shared};
+use crate::commands::{self, Ctx};
+use crate::protocol::parse::Limits;
+use crate::protocol::{Parser, Reply};
+use crate::store::Clock;
+use bytes::{Bytes, BytesMut};
+use crossbeam_epoch as epoch;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one accepted connection until it closes, errs, or is killed.
+pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>) {
+    let authenticated = shared.config.requirepass().is_none();
+    let mut client = Client::new(info.clone(), authenticated);
+    let mut parser = Parser::new();
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Reply::new();
+    let stats = shared.stats.local();
+    loop {
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        let idle = shared.config.timeout();
+        let read = async {
+            if idle > 0 {
+                match tokio::time::timeout(Duration::from_secs(idle), stream.read_buf(&mut inbuf)).await {
+                    Ok(r) => r.map(Some),
+                    Err(_) => Ok(None),
+                }
+            } else {
+                stream.read_buf(&mut inbuf).await.map(Some)
+            }
+        };
+        let n = tokio::select! {
+            r = read => r,
+            _ = info.kill.notified() => break,
+        };
+        match n {
+            Ok(Some(0)) | Err(_) => break,
+            Ok(None) => {
+                tracing::debug!(id = info.id, "closing idle client");
+                break;
+            }
+            Ok(Some(n)) => {
+                stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+        if info.killed.load(Ordering::Acquire) {
+            break;
+        }
+        info.last_interaction_ms
+            .store(crate::util::time::now_ms(), Ordering::Relaxed);
+        let mut closing = false;
+        loop {
+            let limits = Limits {
+                max_bulk_len: shared.config.proto_max_bulk_len(),
+                authenticated: client.authenticated,
+            };
+            match parser.next(&mut inbuf, limits) {
+                Ok(Some(args)) => {
+                    if args.is_empty() {
+                        continue;
+                    }
+                    if let Some(until) = pause_for(&shared, &args) {
+                        // Replies so far go out before we wait, as in Redis.
+                        if flush(&mut stream, &mut out, &stats).await.is_err() {
+                            closing = true;
+                            break;
+                        }
+                        wait_pause(&shared, until).await;
+                    }
+                    execute(&shared, &mut client, &mut out, &args);
+                    stats.processed.fetch_add(1, Ordering::Relaxed);
+                    if client.close_after_reply {
+                        closing = true;
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    out.error(&format!("ERR {}", e.0));
+                    tracing::debug!(id = info.id, error = %e.0, "protocol error, closing client");
+                    closing = true;
+                    break;
+                }
+            }
+        }
+        if !closing && inbuf.len() as u64 > shared.config.client_query_buffer_limit() {
+            tracing::warn!(id = info.id, "closing client that reached max query buffer length");
+            closing = true;
+        }
+        info.qbuf.store(inbuf.len() as u64, Ordering::Relaxed);
+        info.qbuf_free
+            .store((inbuf.capacity() - inbuf.len()) as u64, Ordering::Relaxed);
+        if flush(&mut stream, &mut out, &stats).await.is_err() || closing {
+            break;
+        }
+    }
+    let _ = stream.shutdown().await;
+}
+
+async fn flush(stream: &mut TcpStream, out: &mut Reply, stats: &super::stats::ThreadStats) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    stats
+        .net_output_bytes
+        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    let r = stream.write_all(&out.buf).await;
+    out.buf.clear();
+    if out.buf.capacity() > 1024 * 1024 {
+        // Do not keep a huge reply buffer around after a large reply.
+        out.buf = BytesMut::with_capacity(16 * 1024);
+    }
+    r
+}
+
+fn pause_for(shared: &Shared, args: &[Bytes]) -> Option<u64> {
+    let cmd = commands::lookup(&args[0])?;
+    shared.pause.blocks(cmd, crate::util::time::now_ms())
+}
+
+async fn wait_pause(shared: &Shared, until_ms: u64) {
+    loop {
+        let now = crate::util::time::now_ms();
+        if now >= until_ms || !shared.pause.is_paused() {
+            return;
+        }
+        let wait = Duration::from_millis(until_ms - now);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shared.pause.resumed.notified() => {}
+        }
+    }
+}
+
+/// Executes one command and appends its reply to `out`. Used by connections
+/// and, later, by MULTI/EXEC and scripts.
+pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[Bytes]) {
+    let mark = out.len();
+    out.resp3 = client.resp == 3;
+    let cmd = match commands::resolve(args) {
+        Ok(c) => c,
+        Err(msg) => {
+            out.error(&msg);
+            record_rejected(shared, args, out, mark);
+            finish_reply(client, out, mark);
+            return;
+        }
+    };
+    if !client.authenticated && !cmd.has(commands::flags::NO_AUTH) {
+        out.error(commands::errors::NOAUTH);
+        record_rejected(shared, args, out, mark);
+        finish_reply(client, out, mark);
+        return;
+    }
+    client.info.set_last_cmd(cmd);
+    let guard = epoch::pin();
+    let mut clock = Clock::now();
+    if client.no_touch && cmd.name != "touch" {
+        clock = clock.no_touch();
+    }
+    let start = Instant::now();
+    {
+        let mut ctx = Ctx {
+            shared,
+            client: &mut *client,
+            out: &mut *out,
+            guard: &guard,
+            clock,
+        };
+        (cmd.handler)(&mut ctx, args);
+    }
+    let usec = start.elapsed().as_micros() as u64;
+    let failed = out.buf.get(mark) == Some(&b'-');
+    if failed {
+        let end = out.buf[mark..]
+            .iter()
+            .position(|b| *b == b'\r')
+            .map_or(out.len(), |p| mark + p);
+        shared.stats.record_error(&out.buf[mark + 1..end]);
+    }
+    shared.stats.with_local(|t| {
+        let mut m = t.commands.lock().unwrap_or_else(|e| e.into_inner());
+        let e = m.entry(cmd.name).or_default();
+        e.calls += 1;
+        e.usec += usec;
+        if failed {
+            e.failed_calls += 1;
+            t.error_replies.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    finish_reply(client, out, mark);
+}
+
+fn record_rejected(shared: &Shared, args: &[Bytes], out: &Reply, mark: usize) {
+    let end = out.buf[mark..]
+        .iter()
+        .position(|b| *b == b'\r')
+        .map_or(out.len(), |p| mark + p);
+    shared.stats.record_error(&out.buf[mark + 1..end]);
+    if let Some(cmd) = commands::lookup(&args[0]) {
+        shared.stats.with_local(|t| {
+            t.commands
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(cmd.name)
+                .or_default()
+                .rejected_calls += 1;
+            t.error_replies.fetch_add(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Applies CLIENT REPLY OFF/SKIP to the reply just written.
+fn finish_reply(client: &mut Client, out: &mut Reply, mark: usize) {
+    match client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => out.truncate(mark),
+        ReplyMode::Skip => {
+            out.truncate(mark);
+            client.reply_mode = ReplyMode::On;
+        }
+        ReplyMode::SkipNext => client.reply_mode = ReplyMode::Skip,
+    }
+}

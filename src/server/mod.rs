@@ -1,0 +1,57 @@
+//! Listener, connections, the client registry and server-wide state.
+
+pub mod client;
+pub mod connection;
+pub mod listener;
+pub mod logging;
+pub mod stats;
+
+pub use client::{Client, ClientInfo, ClientRegistry};
+pub use listener::run;
+
+use crate::config::Config;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// State shared by every connection and background task.
+pub struct Shared {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clients: ClientRegistry,
+    pub stats: stats::Stats,
+    pub started: Instant,
+    /// Unix seconds at start-up (INFO uptime, server_time_usec).
+    pub started_unix_ms: u64,
+    /// 40 hex characters, as Redis's run_id.
+    pub run_id: String,
+    /// The address(es) we listen on, for CLIENT LIST `laddr` and INFO.
+    pub tcp_port: u16,
+    pub config_file: Option<String>,
+    pub threads: usize,
+    pub pause: client::PauseState,
+    /// Signalled by SHUTDOWN (and SIGTERM/SIGINT) to stop the server.
+    pub shutdown: tokio::sync::Notify,
+}
+
+impl Shared {
+    pub fn new(config: Arc<Config>, config_file: Option<String>, threads: usize) -> Shared {
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("hex digit"))
+            .collect();
+        Shared {
+            store: Store::new(config.databases()),
+            tcp_port: config.port(),
+            config,
+            clients: ClientRegistry::default(),
+            stats: stats::Stats::default(),
+            started: Instant::now(),
+            started_unix_ms: crate::util::time::now_ms(),
+            run_id,
+            config_file,
+            threads,
+            pause: client::PauseState::default(),
+            shutdown: tokio::sync::Notify::new(),
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! One database: a concurrent, epoch-reclaimed ordered map from key to slot.
+//!
+//! The map is a lock-free skiplist ordered by (hash, key). Reads are lock-free
+//! and write nothing shared; single-key writes latch one slot; multi-key writes
+//! latch their slots in the map's own order. See docs/ARCHITECTURE.md for why
+//! a hash-ordered skiplist rather than a hash table.
+
+use super::key::{Key, KeyQuery, KeyRef};
+use super::latch::{next_version, Held};
+use super::slot::Slot;
+use crate::types::Value;
+use crossbeam_epoch::{self as epoch, Guard, Owned, Shared};
+use crossbeam_skiplist::base::{Entry, SkipList};
+use crossbeam_skiplist::SkipSet;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Time as one command sees it: Redis evaluates expiry against a single
+/// timestamp per command, and the LRU clock is updated only if `lru` is set.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pub now_ms: u64,
+    /// LRU clock to record on access; `None` for commands that must not
+    /// touch (OBJECT, CLIENT NO-TOUCH).
+    pub lru: Option<u32>,
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        let now_ms = crate::util::time::now_ms();
+        Clock {
+            now_ms,
+            lru: Some(lru_clock(now_ms)),
+        }
+    }
+
+    pub fn no_touch(mut self) -> Clock {
+        self.lru = None;
+        self
+    }
+}
+
+/// Redis's 24-bit LRU clock with one-second resolution.
+pub fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) & ((1 << 24) - 1)) as u32
+}
+
+static NEXT_KEYSPACE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A consistent view of a live key, valid while the guard is pinned.
+pub struct ReadView<'g> {
+    pub value: &'g Value,
+    /// Absolute expiry in ms, 0 = persistent.
+    pub expire: u64,
+    pub slot: &'g Slot,
+    pub stamp: u64,
+}
+
+pub struct Keyspace {
+    /// Identity for canonical cross-database latch order (MOVE, COPY ... DB).
+    id: u64,
+    map: SkipList<Key, Slot>,
+    /// (deadline, key) for every key with a TTL, so active expiry reads the
+    /// earliest deadlines first and never scans the keyspace.
+    expires: SkipSet<(u64, Key)>,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Keyspace::new()
+    }
+}
+
+impl Keyspace {
+    pub fn new() -> Keyspace {
+        Keyspace {
+            id: NEXT_KEYSPACE_ID.fetch_add(1, Ordering::Relaxed),
+            map: SkipList::new(epoch::default_collector().clone()),
+            expires: SkipSet::new(),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Number of keys, counting keys that have expired but not been reclaimed
+    /// yet, as Redis's DBSIZE does.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of keys with a TTL (INFO keyspace `expires=`).
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn entry<'g>(&'g self, key: KeyRef<'_>, guard: &'g Guard) -> Option<Entry<'g, 'g, Key, Slot>> {
+        self.map.get(&key as &dyn KeyQuery, guard)
+    }
+
+    /// Looks a key up for reading. Expired keys are invisible (and deleted on
+    /// the way out, as Redis's lazy expiry does).
+    pub fn get<'g>(&'g self, key: &[u8], clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
+        let k = KeyRef::new(key);
+        let entry = self.entry(k, guard)?;
+        let slot = entry.value();
+        let (v, expire, stamp) = slot.read(guard);
+        // SAFETY: the pointer was loaded under `guard`; values are retired
+        // only through `guard.defer_destroy`, so it stays valid while pinned.
+        let value = unsafe { v.as_ref() }?;
+        if expire != 0 && expire <= clock.now_ms {
+            drop(self.lock_existing(key, clock.no_touch(), guard));
+            return None;
+        }
+        if let Some(lru) = clock.lru {
+            slot.touch(lru);
+        }
+        Some(ReadView {
+            value,
+            expire,
+            slot,
+            stamp,
+        })
+    }
+
+    /// The stamp of a key's slot if the key is present and live (for WATCH
+    /// and optimistic multi-key reads); `None` if absent.
+    pub fn stamp_of(&self, key: &[u8], guard: &Guard) -> Option<u64> {
+        let entry = self.entry(KeyRef::new(key), guard)?;
+        Some(entry.value().stamp())
+    }
+
+    /// Latches `key` for writing, creating its slot if needed.
+    pub fn lock<'g>(&'g self, key: &[u8], clock: Clock, guard: &'g Guard) -> Locked<'g> {
+        let k = KeyRef::new(key);
+        loop {
+            if let Some(entry) = self.entry(k, guard) {
+                if let Some(held) = entry.value().stamp.latch() {
+                    return Locked::new(self, entry, held, clock, guard);
+                }
+                continue; // dead: it is being unlinked, look again
+            }
+            let (slot, held) = Slot::new_latched(clock.lru.unwrap_or(0));
+            let inserted = self.map.get_or_insert(Key::new(key), slot, guard);
+            // Our fresh slot is latched from birth with a version nobody else
+            // has, so the stamp tells whether the map kept ours or an existing
+            // slot; ours cannot be unlinked before we release it.
+            let ours = inserted.value().stamp.load() == (held.before | super::latch::LATCHED);
+            inserted.release(guard);
+            if ours {
+                let entry = self.entry(k, guard).expect("freshly inserted slot");
+                return Locked::new(self, entry, held, clock, guard);
+            }
+        }
+    }
+
+    /// Latches `key` only if it has a slot; `None` if absent.
+    pub fn lock_existing<'g>(&'g self, key: &[u8], clock: Clock, guard: &'g Guard) -> Option<Locked<'g>> {
+        let k = KeyRef::new(key);
+        loop {
+            let entry = self.entry(k, guard)?;
+            if let Some(held) = entry.value().stamp.latch() {
+                return Some(Locked::new(self, entry, held, clock, guard));
+            }
+        }
+    }
+
+    /// Visits live keys in hash order starting at hash `cursor`, until `f`
+    /// returns false, finishing the current hash group first so a resumed
+    /// scan never loops. Returns the cursor to resume from (0 = done).
+    pub fn scan<'g>(
+        &'g self,
+        cursor: u64,
+        clock: Clock,
+        guard: &'g Guard,
+        mut f: impl FnMut(&'g Key, ReadView<'g>) -> bool,
+    ) -> u64 {
+        let start = KeyRef {
+            hash: cursor,
+            bytes: b"",
+        };
+        let mut entry = self.map.lower_bound(Bound::Included(&start as &dyn KeyQuery), guard);
+        let mut stop_after: Option<u64> = None;
+        while let Some(e) = entry {
+            let key = e.key();
+            if let Some(h) = stop_after {
+                if key.hash != h {
+                    return key.hash;
+                }
+            }
+            if let Some(view) = self.view(&e, clock, guard) {
+                if !f(key, view) && stop_after.is_none() {
+                    stop_after = Some(key.hash);
+                }
+            }
+            entry = e.next();
+        }
+        0
+    }
+
+    fn view<'g>(&'g self, e: &Entry<'g, 'g, Key, Slot>, clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
+        let slot = e.value();
+        let (v, expire, stamp) = slot.read(guard);
+        // SAFETY: loaded under `guard`; see `get`.
+        let value = unsafe { v.as_ref() }?;
+        if expire != 0 && expire <= clock.now_ms {
+            return None;
+        }
+        Some(ReadView {
+            value,
+            expire,
+            slot,
+            stamp,
+        })
+    }
+
+    /// Visits every live key (KEYS, snapshots, INFO).
+    pub fn for_each<'g>(&'g self, clock: Clock, guard: &'g Guard, mut f: impl FnMut(&'g Key, ReadView<'g>)) {
+        let mut entry = self.map.front(guard);
+        while let Some(e) = entry {
+            if let Some(view) = self.view(&e, clock, guard) {
+                f(e.key(), view);
+            }
+            entry = e.next();
+        }
+    }
+
+    /// A random live key: the successor of a random hash. Hashes are uniform,
+    /// so this is close to uniform sampling without any auxiliary index.
+    pub fn random_key<'g>(&'g self, clock: Clock, guard: &'g Guard) -> Option<&'g Key> {
+        for _ in 0..100 {
+            let probe = KeyRef {
+                hash: rand::random::<u64>(),
+                bytes: b"",
+            };
+            let e = self
+                .map
+                .lower_bound(Bound::Included(&probe as &dyn KeyQuery), guard)
+                .or_else(|| self.map.front(guard))?;
+            let slot = e.value();
+            let (v, expire, _) = slot.read(guard);
+            if v.is_null() {
+                continue;
+            }
+            if expire != 0 && expire <= clock.now_ms {
+                drop(self.lock_existing(&e.key().bytes, clock.no_touch(), guard));
+                continue;
+            }
+            return Some(e.key());
+        }
+        None
+    }
+
+    /// Active expiry: reclaims up to `max` keys whose deadline has passed,
+    /// earliest first. Returns how many keys were deleted.
+    pub fn expire_cycle(&self, clock: Clock, max: usize) -> usize {
+        let mut deleted = 0;
+        for _ in 0..max {
+            let Some(front) = self.expires.front() else { break };
+            let (deadline, key) = front.value();
+            if *deadline > clock.now_ms {
+                break;
+            }
+            let guard = epoch::pin();
+            if let Some(locked) = self.lock_existing(&key.bytes, clock.no_touch(), &guard) {
+                if locked.expired {
+                    deleted += 1;
+                }
+            }
+            // Normally the commit above removed it; a stale entry goes too.
+            front.remove();
+        }
+        deleted
+    }
+}
+
+/// A latched key. Changes are published when it is dropped: one pointer swap,
+/// one expiry store and one stamp store, or an unlink if the key is gone.
+pub struct Locked<'g> {
+    ks: &'g Keyspace,
+    entry: Entry<'g, 'g, Key, Slot>,
+    held: Option<Held>,
+    guard: &'g Guard,
+    /// The value the key logically has at lock time (None if absent/expired).
+    cur: Option<&'g Value>,
+    cur_expire: u64,
+    /// What the slot physically holds (differs from `cur_expire` when expired).
+    phys_expire: u64,
+    /// The key had expired at lock time; committing deletes it.
+    pub(crate) expired: bool,
+    new_value: Option<Option<Value>>,
+    new_expire: Option<u64>,
+    /// Set by `mark_touched` for writes that keep the value but must still
+    /// count as a modification (e.g. SETRANGE with an empty string).
+    touched: bool,
+    now_ms: u64,
+}
+
+impl<'g> Locked<'g> {
+    fn new(ks: &'g Keyspace, entry: Entry<'g, 'g, Key, Slot>, held: Held, clock: Clock, guard: &'g Guard) -> Locked<'g> {
+        let slot = entry.value();
+        let v = slot.value.load(Ordering::Acquire, guard);
+        let phys_expire = slot.expire.load(Ordering::Acquire);
+        // SAFETY: loaded under `guard` while latched; values are retired only
+        // through `defer_destroy` on this same collector.
+        let mut cur = unsafe { v.as_ref() };
+        let expired = cur.is_some() && phys_expire != 0 && phys_expire <= clock.now_ms;
+        if expired {
+            cur = None;
+        }
+        if let (Some(lru), Some(_)) = (clock.lru, cur) {
+            slot.touch(lru);
+        }
+        Locked {
+            ks,
+            entry,
+            held: Some(held),
+            guard,
+            cur,
+            cur_expire: if expired { 0 } else { phys_expire },
+            phys_expire,
+            expired,
+            new_value: None,
+            new_expire: None,
+            touched: false,
+            now_ms: clock.now_ms,
+        }
+    }
+
+    pub fn key(&self) -> &'g [u8] {
+        &self.entry.key().bytes
+    }
+
+    pub fn slot(&self) -> &'g Slot {
+        self.entry.value()
+    }
+
+    /// The key's current value (including changes made through this latch).
+    pub fn value(&self) -> Option<&Value> {
+        match &self.new_value {
+            Some(v) => v.as_ref(),
+            None => self.cur,
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.value().is_some()
+    }
+
+    /// The value as it was when latched, with the guard's lifetime: it stays
+    /// readable after the latch is released, for as long as the guard is pinned.
+    pub fn value_at_lock(&self) -> Option<&'g Value> {
+        self.cur
+    }
+
+    /// Absolute expiry in ms, or `None` if persistent or absent.
+    pub fn expire(&self) -> Option<u64> {
+        let e = self.new_expire.unwrap_or(self.cur_expire);
+        (e != 0 && self.exists()).then_some(e)
+    }
+
+    /// The command's notion of "now".
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Replaces the value, keeping the TTL (INCR, APPEND, SETRANGE...).
+    pub fn set(&mut self, v: Value) {
+        self.new_value = Some(Some(v));
+    }
+
+    /// Replaces the value and sets the expiry in one step (SET, SETEX...).
+    pub fn set_with_expire(&mut self, v: Value, expire: Option<u64>) {
+        self.new_value = Some(Some(v));
+        self.new_expire = Some(expire.unwrap_or(0));
+    }
+
+    /// Sets or clears the TTL of an existing key.
+    pub fn set_expire(&mut self, expire: Option<u64>) {
+        self.new_expire = Some(expire.unwrap_or(0));
+    }
+
+    /// Deletes the key. Returns whether it existed.
+    pub fn delete(&mut self) -> bool {
+        let existed = self.exists();
+        self.new_value = Some(None);
+        existed
+    }
+
+    /// Counts as a write (new version) even if nothing changed.
+    pub fn mark_touched(&mut self) {
+        self.touched = true;
+    }
+
+    /// Takes the value out (for RENAME/MOVE), deleting the key.
+    pub fn take(&mut self) -> Option<(Value, Option<u64>)> {
+        let expire = self.expire();
+        let v = self.value().cloned()?;
+        self.new_value = Some(None);
+        Some((v, expire))
+    }
+
+    fn commit(&mut self) {
+        let Some(held) = self.held.take() else { return };
+        let slot = self.entry.value();
+        let changed = self.new_value.is_some() || self.new_expire.is_some() || self.touched;
+        if !changed && !self.expired {
+            if self.cur.is_none() {
+                // A slot we created (or found empty) and left empty: unlink it.
+                self.unlink(held);
+            } else {
+                slot.stamp.unlatch(held, None);
+            }
+            return;
+        }
+        let final_present = match &self.new_value {
+            Some(v) => v.is_some(),
+            None => self.cur.is_some(),
+        };
+        if !final_present {
+            self.unlink(held);
+            return;
+        }
+        if let Some(Some(v)) = self.new_value.take() {
+            let old = slot.value.swap(Owned::new(v), Ordering::AcqRel, self.guard);
+            retire(old, self.guard);
+        }
+        let final_expire = self.new_expire.unwrap_or(self.cur_expire);
+        if final_expire != self.phys_expire {
+            if self.phys_expire != 0 {
+                self.ks.expires.remove(&(self.phys_expire, self.entry.key().clone()));
+            }
+            if final_expire != 0 {
+                self.ks.expires.insert((final_expire, self.entry.key().clone()));
+            }
+            slot.expire.store(final_expire, Ordering::Release);
+        }
+        slot.stamp.unlatch(held, Some(next_version()));
+    }
+
+    fn unlink(&mut self, held: Held) {
+        let slot = self.entry.value();
+        let old = slot.value.swap(Shared::null(), Ordering::AcqRel, self.guard);
+        retire(old, self.guard);
+        if self.phys_expire != 0 {
+            self.ks.expires.remove(&(self.phys_expire, self.entry.key().clone()));
+        }
+        slot.stamp.kill(held, next_version());
+        self.entry.remove();
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        self.commit();
+    }
+}
+
+fn retire(old: Shared<'_, Value>, guard: &Guard) {
+    if !old.is_null() {
+        // SAFETY: `old` was just unlinked from its slot while we held the
+        // latch, so no new reader can load it; readers that already did are
+        // pinned, and `defer_destroy` waits for them.
+        unsafe { guard.defer_destroy(old) };
+    }
+}
+
+/// Reads several keys of one database as of a single instant (MGET, EXISTS).
+///
+/// Optimistic first: read every key, then confirm no stamp moved; after a few
+/// failed attempts (heavy write contention) it latches them all instead.
+pub fn read_many<'g>(ks: &'g Keyspace, keys: &[&[u8]], clock: Clock, guard: &'g Guard) -> Vec<Option<&'g Value>> {
+    for _ in 0..4 {
+        let views: Vec<Option<ReadView<'g>>> = keys.iter().map(|k| ks.get(k, clock, guard)).collect();
+        let stable = keys.iter().zip(&views).all(|(k, v)| match v {
+            Some(v) => ks.stamp_of(k, guard) == Some(v.stamp),
+            None => ks.get(k, clock.no_touch(), guard).is_none(),
+        });
+        if stable {
+            return views.into_iter().map(|v| v.map(|v| v.value)).collect();
+        }
+    }
+    let pairs: Vec<(&'g Keyspace, &[u8])> = keys.iter().map(|k| (ks, *k)).collect();
+    let mut set = lock_many(&pairs, clock, guard);
+    keys.iter().map(|k| set.get(ks, k).value_at_lock()).collect()
+}
+
+/// Latches several keys (possibly in several databases) in canonical order —
+/// database identity, then hash, then bytes — so that concurrent multi-key
+/// writers can never deadlock. Duplicate keys are latched once.
+pub fn lock_many<'g>(keys: &[(&'g Keyspace, &[u8])], clock: Clock, guard: &'g Guard) -> LockSet<'g> {
+    let mut order: Vec<(u64, u64, &[u8], &'g Keyspace)> = keys
+        .iter()
+        .map(|(ks, k)| (ks.id(), super::key::hash_key(k), *k, *ks))
+        .collect();
+    order.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    order.dedup_by(|a, b| a.0 == b.0 && a.2 == b.2);
+    let locks = order
+        .into_iter()
+        .map(|(_, _, k, ks)| ks.lock(k, clock, guard))
+        .collect();
+    LockSet { locks }
+}
+
+/// The latches of one multi-key command, released together when dropped.
+pub struct LockSet<'g> {
+    locks: Vec<Locked<'g>>,
+}
+
+impl<'g> LockSet<'g> {
+    /// The latch of `key` in `ks` (it must have been requested).
+    pub fn get(&mut self, ks: &Keyspace, key: &[u8]) -> &mut Locked<'g> {
+        let id = ks.id();
+        self.locks
+            .iter_mut()
+            .find(|l| l.ks.id() == id && l.key() == key)
+            .expect("key was latched by lock_many")
+    }
+}

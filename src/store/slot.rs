@@ -1,0 +1,78 @@
+//! A key's slot: the unit of atomicity of the keyspace.
+
+use super::latch::Stamp;
+use crate::types::Value;
+use crossbeam_epoch::{self as epoch, Atomic, Guard, Shared};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// One key's state. Lives inside the keyspace's skiplist node, so its address
+/// is stable for as long as any pinned reader can reach it.
+pub struct Slot {
+    pub(crate) stamp: Stamp,
+    /// Epoch-managed pointer to an immutable value; null while a freshly
+    /// created slot has no value yet, or after the key was deleted.
+    pub(crate) value: Atomic<Value>,
+    /// Absolute expiry in Unix milliseconds, 0 = persistent.
+    pub(crate) expire: AtomicU64,
+    /// LRU clock (seconds) of the last access, for OBJECT IDLETIME and eviction.
+    pub(crate) access: AtomicU32,
+}
+
+impl Slot {
+    pub(crate) fn new_latched(access: u32) -> (Slot, super::latch::Held) {
+        let (stamp, held) = Stamp::new_latched(super::latch::next_version());
+        (
+            Slot {
+                stamp,
+                value: Atomic::null(),
+                expire: AtomicU64::new(0),
+                access: AtomicU32::new(access),
+            },
+            held,
+        )
+    }
+
+    /// The stamp word (version + flags), for WATCH-style change detection.
+    pub fn stamp(&self) -> u64 {
+        self.stamp.load()
+    }
+
+    /// Reads (value, expire) consistently under the sequence lock.
+    pub(crate) fn read<'g>(&self, guard: &'g Guard) -> (Shared<'g, Value>, u64, u64) {
+        let ((v, e), s) = self.stamp.read_consistent(|| {
+            (
+                self.value.load(Ordering::Acquire, guard),
+                self.expire.load(Ordering::Acquire),
+            )
+        });
+        (v, e, s)
+    }
+
+    /// Records an access. Writes only when the clock has moved on, so a hot
+    /// key read by every thread is written at most once per clock tick.
+    pub fn touch(&self, clock: u32) {
+        if self.access.load(Ordering::Relaxed) != clock {
+            self.access.store(clock, Ordering::Relaxed);
+        }
+    }
+
+    pub fn access_clock(&self) -> u32 {
+        self.access.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // SAFETY: a slot is dropped only when its skiplist node is destroyed,
+        // which crossbeam defers until every guard pinned while the node was
+        // reachable has unpinned. Any reader that loaded `value` from this
+        // slot held such a guard, so nobody can still dereference the pointer.
+        unsafe {
+            let guard = epoch::unprotected();
+            let v = self.value.load(Ordering::Relaxed, guard);
+            if !v.is_null() {
+                drop(v.into_owned());
+            }
+        }
+    }
+}

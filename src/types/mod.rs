@@ -1,0 +1,39 @@
+//! Value representations per data type.
+//!
+//! A value reachable from a slot is immutable once published: writers build a
+//! new value and swap the slot's pointer (copy-on-write), and the old value is
+//! reclaimed only after every reader pinned at the time has unpinned. Large
+//! collections (later issues) will instead be mutated in place under the slot
+//! latch; see docs/ARCHITECTURE.md.
+
+pub mod string;
+
+pub use string::Str;
+
+/// A value stored under a key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(Str),
+}
+
+impl Value {
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// The name OBJECT ENCODING reports.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&Str> {
+        match self {
+            Value::Str(s) => Some(s),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Small helpers shared across the server.
+
+pub mod args;
+pub mod num;
+pub mod time;
