@@ -3,6 +3,8 @@
 
 pub mod commands;
 pub mod config;
+pub mod metrics;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod store;

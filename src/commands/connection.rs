@@ -9,12 +9,14 @@ use bytes::Bytes;
 /// implements, so clients enable the right features.
 pub const REDIS_VERSION: &str = "7.2.4";
 
+#[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    Command::new("ping", -1, FAST | SKIP_SLOWLOG, KeySpec::NONE, acl::FAST | acl::CONNECTION, ping)
-        .doc("connection", "1.0.0", "Returns the server's liveliness response.", "O(1)"),
-    Command::new("echo", 2, FAST, KeySpec::NONE, acl::FAST | acl::CONNECTION, echo)
+    Command::new("ping", -1, FAST, KeySpec::NONE, acl::FAST | acl::CONNECTION, ping)
+        .doc("connection", "1.0.0", "Returns the server's liveliness response.", "O(1)")
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"]),
+    Command::new("echo", 2, LOADING | STALE | FAST, KeySpec::NONE, acl::FAST | acl::CONNECTION, echo)
         .doc("connection", "1.0.0", "Returns the given string.", "O(1)"),
-    Command::new("quit", -1, ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST | SKIP_SLOWLOG, KeySpec::NONE, acl::FAST | acl::CONNECTION, quit)
+    Command::new("quit", -1, ALLOW_BUSY | NOSCRIPT | NO_AUTH | LOADING | STALE | FAST, KeySpec::NONE, acl::FAST | acl::CONNECTION, quit)
         .doc("connection", "1.0.0", "Closes the connection.", "O(1)"),
     Command::new("select", 2, LOADING | STALE | FAST, KeySpec::NONE, acl::FAST | acl::CONNECTION, select)
         .doc("connection", "1.0.0", "Changes the selected database.", "O(1)"),
@@ -84,10 +86,22 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) {
         ctx.client.authenticated = true;
         ctx.out.ok();
     } else {
-        ctx.error(WRONGPASS);
+        auth_failed(ctx);
     }
 }
 
+/// Replies WRONGPASS and counts the failure (INFO `acl_access_denied_auth`).
+fn auth_failed(ctx: &mut Ctx) {
+    ctx.shared
+        .stats
+        .auth_failures
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ctx.error(WRONGPASS);
+}
+
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]: checks
+/// the version and options (a bad client name fails before any AUTH), then
+/// authenticates, names the connection and switches protocol.
 fn hello(ctx: &mut Ctx, args: &[Bytes]) {
     let mut proto = None;
     if args.len() >= 2 {
@@ -106,6 +120,9 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) {
             auth_pair = Some((args[i + 1].clone(), args[i + 2].clone()));
             i += 3;
         } else if args[i].eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            if let Err(e) = super::client_name_ok(&args[i + 1]) {
+                return ctx.error(e);
+            }
             setname = Some(args[i + 1].clone());
             i += 2;
         } else {
@@ -117,7 +134,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) {
     }
     if let Some((user, pass)) = &auth_pair {
         if !password_ok(ctx, user, pass) {
-            return ctx.error(WRONGPASS);
+            return auth_failed(ctx);
         }
         ctx.client.authenticated = true;
     }
@@ -125,15 +142,14 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) {
         return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
     }
     if let Some(name) = &setname {
-        if let Err(e) = super::client_name_ok(name) {
-            return ctx.error(e);
-        }
-        *ctx.client.info.name.lock().unwrap_or_else(|e| e.into_inner()) =
-            (!name.is_empty()).then(|| name.clone());
+        ctx.client.info.set_name(name);
     }
     if let Some(p) = proto {
         ctx.client.resp = p;
-        ctx.client.info.resp.store(p, std::sync::atomic::Ordering::Relaxed);
+        ctx.client
+            .info
+            .resp
+            .store(p, std::sync::atomic::Ordering::Relaxed);
         ctx.out.resp3 = p == 3;
     }
     let out = &mut *ctx.out;

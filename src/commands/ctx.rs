@@ -46,6 +46,11 @@ impl<'a> Ctx<'a> {
             self.out.error(super::errors::NOT_INTEGER);
             return None;
         };
+        // Redis reads the index as a C int first.
+        if i32::try_from(n).is_err() {
+            self.out.error(super::errors::NOT_INT32);
+            return None;
+        }
         if n < 0 || n as usize >= self.shared.store.num_dbs() {
             self.out.error(super::errors::DB_INDEX);
             return None;

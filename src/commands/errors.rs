@@ -7,7 +7,11 @@ pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
 pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
+/// An integer argument Redis reads as a C `int` that does not fit one.
+pub const NOT_INT32: &str =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
 pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '{}' command";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";

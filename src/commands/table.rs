@@ -5,6 +5,13 @@ use bytes::Bytes;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]);
 
+/// Finds the key arguments of a command whose keys cannot be described by a
+/// fixed first/last/step triple (EVAL's numkeys, ZUNIONSTORE, XREAD STREAMS,
+/// SORT ... STORE): returns their positions in `args` (`args[0]` is the
+/// command name). Used by COMMAND GETKEYS and by anything else that needs the
+/// exact key set of one invocation.
+pub type KeysFn = fn(&[Bytes]) -> Vec<usize>;
+
 /// Where a command's keys are (Redis's legacy first/last/step triple, which
 /// COMMAND INFO reports and COMMAND GETKEYS uses). `last` may be negative
 /// (counted from the end). `first == 0` means no keys.
@@ -48,6 +55,11 @@ pub struct Command {
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    /// Redis 7 command tips (`nondeterministic_output`,
+    /// `request_policy:all_shards`...), reported by COMMAND INFO.
+    pub tips: &'static [&'static str],
+    /// Key finder for commands with movable keys; see [`KeysFn`].
+    pub keys_fn: Option<KeysFn>,
 }
 
 impl Command {
@@ -65,7 +77,22 @@ impl Command {
             since: "1.0.0",
             summary: "",
             complexity: "",
+            tips: &[],
+            keys_fn: None,
         }
+    }
+
+    /// Attaches Redis 7 command tips (lowercase, as COMMAND INFO prints them).
+    pub const fn tips(mut self, tips: &'static [&'static str]) -> Command {
+        self.tips = tips;
+        self
+    }
+
+    /// Declares a key finder for a command whose key positions depend on its
+    /// arguments (set `MOVABLE_KEYS` in its flags too, as Redis reports it).
+    pub const fn keys_with(mut self, f: KeysFn) -> Command {
+        self.keys_fn = Some(f);
+        self
     }
 
     /// Attaches the COMMAND DOCS fields.
@@ -95,6 +122,27 @@ impl Command {
 
     pub fn has(&self, flag: u64) -> bool {
         self.flags & flag != 0
+    }
+
+    /// Positions of the key arguments of one invocation: the command's key
+    /// finder when it has one, else its first/last/step range. `args[0]` is
+    /// the command (for a subcommand, `args[1]` is the subcommand).
+    pub fn keys_of(&self, args: &[Bytes]) -> Vec<usize> {
+        let mut out = self.key_positions(args.len());
+        if let Some(f) = self.keys_fn {
+            for p in f(args) {
+                if p < args.len() && !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the command has key arguments at all (COMMAND GETKEYS refuses
+    /// commands that have none).
+    pub fn has_keys(&self) -> bool {
+        self.keys.first > 0 || self.keys_fn.is_some()
     }
 
     /// Positions of the key arguments in `args` (COMMAND GETKEYS, and the key

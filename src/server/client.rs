@@ -4,7 +4,7 @@ use crate::commands::Command;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// CLIENT REPLY mode.
@@ -53,6 +53,59 @@ impl Client {
     }
 }
 
+/// Client state flags shown by CLIENT LIST (`flags=`) and used for CLIENT
+/// LIST/KILL TYPE. Features set and clear their own bit in `ClientInfo::flags`
+/// (`set_flag`/`clear_flag`); no other connection ever writes them.
+pub mod cflags {
+    /// In MULTI (`x`).
+    pub const MULTI: u32 = 1 << 0;
+    /// Blocked in BLPOP, XREAD BLOCK, WAIT... (`b`).
+    pub const BLOCKED: u32 = 1 << 1;
+    /// In RESP2 subscriber mode (`P`, type `pubsub`).
+    pub const PUBSUB: u32 = 1 << 2;
+    /// A replica connected to us (`S`, type `replica`).
+    pub const REPLICA: u32 = 1 << 3;
+    /// Our master's connection (`M`, type `master`).
+    pub const MASTER: u32 = 1 << 4;
+    /// A MONITOR client (`O`; its TYPE is `normal`).
+    pub const MONITOR: u32 = 1 << 5;
+    /// A watched key changed; EXEC will fail (`d`).
+    pub const DIRTY_CAS: u32 = 1 << 6;
+    /// Client-side caching enabled (`t`).
+    pub const TRACKING: u32 = 1 << 7;
+    /// Tracking in broadcast mode (`B`).
+    pub const TRACKING_BCAST: u32 = 1 << 8;
+    /// READONLY issued (cluster) (`r`).
+    pub const READONLY: u32 = 1 << 9;
+    /// Close once the pending reply is written (`c`).
+    pub const CLOSE_AFTER_REPLY: u32 = 1 << 10;
+    /// Unblocked, to be served again (`u`).
+    pub const UNBLOCKED: u32 = 1 << 11;
+}
+
+/// CLIENT LIST / CLIENT KILL `TYPE` classes, as Redis's getClientType.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientType {
+    Normal,
+    Replica,
+    Pubsub,
+    Master,
+}
+
+impl ClientType {
+    /// Parses a TYPE argument (`normal`, `master`, `replica`/`slave`, `pubsub`).
+    pub fn parse(name: &[u8]) -> Option<ClientType> {
+        let lower = name.to_ascii_lowercase();
+        match &lower[..] {
+            b"normal" => Some(ClientType::Normal),
+            b"slave" | b"replica" => Some(ClientType::Replica),
+            b"pubsub" => Some(ClientType::Pubsub),
+            b"master" => Some(ClientType::Master),
+            _ => None,
+        }
+    }
+}
+
 /// The part of a client other connections may look at (CLIENT LIST, INFO,
 /// CLIENT KILL). Written only by the owning connection, with relaxed atomics.
 pub struct ClientInfo {
@@ -79,6 +132,21 @@ pub struct ClientInfo {
     /// Set by CLIENT KILL; the connection notices through `kill`.
     pub killed: AtomicBool,
     pub kill: tokio::sync::Notify,
+    /// [`cflags`] bits.
+    pub flags: AtomicU32,
+    /// Channels, patterns and shard channels subscribed to (`sub`, `psub`, `ssub`).
+    pub sub: AtomicU32,
+    pub psub: AtomicU32,
+    pub ssub: AtomicU32,
+    /// Commands queued in MULTI, or -1 outside a transaction (`multi`).
+    pub multi: AtomicI64,
+    /// Bytes of the arguments of queued MULTI commands (`multi-mem`).
+    pub multi_mem: AtomicU64,
+    /// Reply buffer size and its peak (`rbs`, `rbp`).
+    pub rbs: AtomicU64,
+    pub rbp: AtomicU64,
+    /// The ACL user the connection is authenticated as (`user`).
+    pub user: Mutex<String>,
 }
 
 impl ClientInfo {
@@ -107,7 +175,70 @@ impl ClientInfo {
             no_touch: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             kill: tokio::sync::Notify::new(),
+            flags: AtomicU32::new(0),
+            sub: AtomicU32::new(0),
+            psub: AtomicU32::new(0),
+            ssub: AtomicU32::new(0),
+            multi: AtomicI64::new(-1),
+            multi_mem: AtomicU64::new(0),
+            rbs: AtomicU64::new(0),
+            rbp: AtomicU64::new(0),
+            user: Mutex::new("default".to_string()),
         }
+    }
+
+    pub fn set_flag(&self, f: u32) {
+        self.flags.fetch_or(f, Ordering::Relaxed);
+    }
+
+    pub fn clear_flag(&self, f: u32) {
+        self.flags.fetch_and(!f, Ordering::Relaxed);
+    }
+
+    pub fn has_flag(&self, f: u32) -> bool {
+        self.flags.load(Ordering::Relaxed) & f != 0
+    }
+
+    /// The class CLIENT LIST/KILL TYPE filters on (Redis's getClientType:
+    /// MONITOR clients count as normal here, replicas as replica).
+    pub fn client_type(&self) -> ClientType {
+        let f = self.flags.load(Ordering::Relaxed);
+        if f & cflags::REPLICA != 0 && f & cflags::MONITOR == 0 {
+            ClientType::Replica
+        } else if f & cflags::PUBSUB != 0 {
+            ClientType::Pubsub
+        } else if f & cflags::MASTER != 0 {
+            ClientType::Master
+        } else {
+            ClientType::Normal
+        }
+    }
+
+    /// Memory this connection holds (CLIENT LIST `tot-mem`, INFO
+    /// `mem_clients_normal`): its state plus the buffer sizes it last
+    /// reported.
+    pub fn memory_estimate(&self) -> u64 {
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let fixed = (std::mem::size_of::<ClientInfo>() + std::mem::size_of::<Client>()) as u64;
+        let buffers = l(&self.qbuf) + l(&self.qbuf_free) + l(&self.argv_mem) + l(&self.multi_mem) + l(&self.rbs) + l(&self.omem);
+        fixed + buffers.max(l(&self.tot_mem))
+    }
+
+    pub fn user_name(&self) -> String {
+        self.user.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn lib_name(&self) -> Option<Bytes> {
+        self.lib_name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn lib_ver(&self) -> Option<Bytes> {
+        self.lib_ver.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sets (or with an empty value clears) the connection name.
+    pub fn set_name(&self, name: &Bytes) {
+        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = (!name.is_empty()).then(|| name.clone());
     }
 
     /// Asks the connection to close (CLIENT KILL).
@@ -200,13 +331,15 @@ pub struct Pause {
 impl PauseState {
     pub fn pause(&self, p: Pause) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        // A new pause never shortens or weakens an existing one (as Redis).
+        // A new pause never shortens or weakens an existing one (as Redis);
+        // one whose time is up no longer counts.
+        let now = crate::util::time::now_ms();
         let merged = match *g {
-            Some(old) => Pause {
+            Some(old) if old.until_ms > now => Pause {
                 until_ms: old.until_ms.max(p.until_ms),
                 all: old.all || p.all,
             },
-            None => p,
+            _ => p,
         };
         *g = Some(merged);
         self.active.store(true, Ordering::Release);

@@ -76,7 +76,14 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                             closing = true;
                             break;
                         }
-                        wait_pause(&shared, until).await;
+                        // CLIENT KILL must not wait for the pause to end.
+                        tokio::select! {
+                            _ = wait_pause(&shared, until) => {}
+                            _ = info.kill.notified() => {
+                                closing = true;
+                                break;
+                            }
+                        }
                     }
                     execute(&shared, &mut client, &mut out, &args);
                     stats.processed.fetch_add(1, Ordering::Relaxed);
@@ -101,6 +108,9 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
         info.qbuf.store(inbuf.len() as u64, Ordering::Relaxed);
         info.qbuf_free
             .store((inbuf.capacity() - inbuf.len()) as u64, Ordering::Relaxed);
+        // Reply buffer size and the size of this batch's replies (CLIENT LIST rbs/rbp).
+        info.rbs.store(out.buf.capacity() as u64, Ordering::Relaxed);
+        info.rbp.store(out.len() as u64, Ordering::Relaxed);
         if flush(&mut stream, &mut out, &stats).await.is_err() || closing {
             break;
         }
@@ -208,17 +218,21 @@ fn record_rejected(shared: &Shared, args: &[Bytes], out: &Reply, mark: usize) {
         .position(|b| *b == b'\r')
         .map_or(out.len(), |p| mark + p);
     shared.stats.record_error(&out.buf[mark + 1..end]);
-    if let Some(cmd) = commands::lookup(&args[0]) {
-        shared.stats.with_local(|t| {
+    // Every refused command is an error reply (INFO total_error_replies); a
+    // known one is also counted as rejected, on the subcommand when one was
+    // named (as Redis: `client id x` counts against client|id).
+    let cmd = commands::introspection::lookup_line(args).or_else(|| commands::lookup(&args[0]));
+    shared.stats.with_local(|t| {
+        if let Some(cmd) = cmd {
             t.commands
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .entry(cmd.name)
                 .or_default()
                 .rejected_calls += 1;
-            t.error_replies.fetch_add(1, Ordering::Relaxed);
-        });
-    }
+        }
+        t.error_replies.fetch_add(1, Ordering::Relaxed);
+    });
 }
 
 /// Applies CLIENT REPLY OFF/SKIP to the reply just written.

@@ -36,6 +36,7 @@ pub async fn run(shared: Arc<Shared>) -> std::io::Result<()> {
         tokio::spawn(accept_loop(l, shared));
     }
     start_background(shared.clone());
+    crate::metrics::start(&shared);
     tracing::info!("Ready to accept connections tcp");
     let signals = async {
         #[cfg(unix)]
@@ -193,7 +194,7 @@ fn expire_loop(shared: Arc<Shared>) {
     loop {
         let hz = shared.config.hz().clamp(1, 500) as u64;
         let period = Duration::from_millis(1000 / hz);
-        let effort = shared.config.active_expire_effort().clamp(1, 10) as u32;
+        let effort = shared.config.active_expire_effort().clamp(1, 10);
         let budget = period * (25 + 2 * (effort - 1)) / 100;
         let start = std::time::Instant::now();
         let guard = crossbeam_epoch::pin();

@@ -39,6 +39,7 @@ impl Shared {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("hex digit"))
             .collect();
+        crate::store::access::follow(&config);
         Shared {
             store: Store::new(config.databases()),
             tcp_port: config.port(),

@@ -27,6 +27,8 @@ pub struct ThreadStats {
     pub keyspace_misses: AtomicU64,
     pub expired_keys: AtomicU64,
     pub error_replies: AtomicU64,
+    /// Keys removed to honour maxmemory (INFO `evicted_keys`).
+    pub evicted_keys: AtomicU64,
 }
 
 #[derive(Default)]
@@ -36,6 +38,11 @@ pub struct Stats {
     pub errors: Mutex<HashMap<String, u64>>,
     /// Bumped by CONFIG RESETSTAT; threads compare and reset lazily.
     pub reset_generation: AtomicU64,
+    /// Sampled rates (INFO `instantaneous_*`), fed by the metrics thread.
+    pub instantaneous: crate::metrics::Instantaneous,
+    /// Failed AUTH/HELLO AUTH attempts (INFO `acl_access_denied_auth`); only
+    /// touched on that failure path.
+    pub auth_failures: AtomicU64,
 }
 
 thread_local! {
@@ -108,11 +115,28 @@ impl Stats {
                 &t.keyspace_misses,
                 &t.expired_keys,
                 &t.error_replies,
+                &t.evicted_keys,
             ] {
                 c.store(0, Ordering::Relaxed);
             }
         }
         self.errors.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.instantaneous.reset();
+        self.auth_failures.store(0, Ordering::Relaxed);
+        self.reset_generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Errors by prefix, sorted by prefix (INFO errorstats).
+    pub fn error_totals(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self
+            .errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        v.sort();
+        v
     }
 
     /// Records an error reply's prefix (INFO errorstats).

@@ -20,8 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     pub now_ms: u64,
-    /// LRU clock to record on access; `None` for commands that must not
-    /// touch (OBJECT, CLIENT NO-TOUCH).
+    /// Clock word to record on access (the LRU clock, or the LFU minute
+    /// clock under an LFU policy: see `store::access`); `None` for commands
+    /// that must not touch (OBJECT, CLIENT NO-TOUCH).
     pub lru: Option<u32>,
 }
 
@@ -30,7 +31,7 @@ impl Clock {
         let now_ms = crate::util::time::now_ms();
         Clock {
             now_ms,
-            lru: Some(lru_clock(now_ms)),
+            lru: Some(super::access::clock_word(now_ms)),
         }
     }
 
@@ -145,7 +146,12 @@ impl Keyspace {
                 }
                 continue; // dead: it is being unlinked, look again
             }
-            let (slot, held) = Slot::new_latched(clock.lru.unwrap_or(0));
+            // A new key records its creation as an access even under
+            // NO-TOUCH, as a new Redis object gets a fresh LRU/LFU field.
+            let word = clock
+                .lru
+                .unwrap_or_else(|| super::access::clock_word(clock.now_ms));
+            let (slot, held) = Slot::new_latched(super::access::initial(word));
             let inserted = self.map.get_or_insert(Key::new(key), slot, guard);
             // Our fresh slot is latched from birth with a version nobody else
             // has, so the stamp tells whether the map kept ours or an existing

@@ -1,6 +1,7 @@
 //! The shared keyspace: every worker thread executes commands directly
 //! against these databases. No sharding of keys to threads, no global lock.
 
+pub mod access;
 pub mod key;
 pub mod keyspace;
 pub mod latch;

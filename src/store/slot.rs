@@ -48,12 +48,20 @@ impl Slot {
         (v, e, s)
     }
 
-    /// Records an access. Writes only when the clock has moved on, so a hot
-    /// key read by every thread is written at most once per clock tick.
+    /// Records an access under clock word `clock` (see `store::access`).
+    /// Writes only when the word changes, so a hot key read by every thread
+    /// is written at most once per clock tick (LRU) or counter step (LFU).
     pub fn touch(&self, clock: u32) {
-        if self.access.load(Ordering::Relaxed) != clock {
-            self.access.store(clock, Ordering::Relaxed);
+        let old = self.access.load(Ordering::Relaxed);
+        let new = super::access::on_access(old, clock);
+        if old != new {
+            self.access.store(new, Ordering::Relaxed);
         }
+    }
+
+    /// Overwrites the access word (RESTORE ... IDLETIME / FREQ).
+    pub fn set_access(&self, word: u32) {
+        self.access.store(word, Ordering::Relaxed);
     }
 
     pub fn access_clock(&self) -> u32 {

@@ -33,6 +33,21 @@ impl Str {
         }
     }
 
+    /// Like [`Str::from_arg`] for bytes the caller already owns (RESTORE, RDB
+    /// loading): same encoding rules, no copy.
+    pub fn from_vec(data: Vec<u8>) -> Str {
+        if data.len() <= 20 {
+            if let Some(n) = crate::util::num::parse_i64(&data) {
+                return Str::Int(n);
+            }
+        }
+        if data.len() <= EMBSTR_MAX {
+            Str::Emb(Bytes::from(data))
+        } else {
+            Str::Raw(Bytes::from(data))
+        }
+    }
+
     /// A string produced by modifying another (APPEND, SETRANGE): always `raw`.
     pub fn raw(data: Vec<u8>) -> Str {
         Str::Raw(Bytes::from(data))

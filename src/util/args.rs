@@ -25,7 +25,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
                     i += 3;
                 } else if c == b'\\' && i + 1 < n {
@@ -71,7 +76,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0x0b | 0x0c | 0 => {
                         i += 1;
                         break;
                     }
@@ -101,7 +106,16 @@ mod tests {
     #[test]
     fn splits_like_redis() {
         let v = split_args(br#"set "a b" 'c\'d' "\x41\n" plain"#).unwrap();
-        assert_eq!(v, vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec(), b"plain".to_vec()]);
+        assert_eq!(
+            v,
+            vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec(),
+                b"plain".to_vec()
+            ]
+        );
         assert!(split_args(br#"set "a"b"#).is_none());
         assert!(split_args(br#"set "ab"#).is_none());
         assert!(split_args(b"   ").unwrap().is_empty());

@@ -12,7 +12,11 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
     if digits.is_empty() || digits[0] == b'0' {
         return None;
     }
@@ -78,35 +82,30 @@ fn parse_hex_float(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-/// Formats a float like Redis's `%.17Lg`-then-trim used by INCRBYFLOAT and
-/// HINCRBYFLOAT: shortest exact decimal for the double, no exponent for
-/// ordinary magnitudes, trailing zeros removed.
+/// Formats a double the way Redis prints a `long double` that holds the
+/// decimal number the double stands for: `%.17Lf`, trailing zeros removed,
+/// never an exponent (`1e20` prints as `100000000000000000000`, `1e-20` as
+/// `0`).
+///
+/// The double is read as its shortest round-trip decimal, because that is
+/// what a client typed and what Redis's `strtold` would have seen. Commands
+/// that compute like INCRBYFLOAT/HINCRBYFLOAT must not add `f64`s and call
+/// this: Redis adds in 80-bit precision, which [`crate::util::xfloat`]
+/// emulates exactly (parse, add, `to_human`).
 pub fn format_f64_human(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
         return "0".into();
     }
-    // %.17Lg uses exponent notation when exp < -4 or exp >= 17.
-    let exp = v.abs().log10().floor() as i32;
-    if !(-5..17).contains(&exp) {
-        return format_g17(v);
-    }
-    let s = format!("{:.*}", (16 - exp).max(0) as usize, v);
-    let trimmed = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    // Round-trip check: %.17g may print more digits than the shortest form;
-    // Redis prints the long double's 17 significant digits, which for doubles
-    // produced by arithmetic on doubles is what `{}` gives after trimming.
-    let short = format!("{v}");
-    if short.len() < trimmed.len() && !short.contains('e') {
-        short
-    } else {
-        trimmed
+    let shortest = format!("{v:e}");
+    match super::xfloat::LongDouble::parse(shortest.as_bytes()) {
+        Some(ld) => ld.to_human(),
+        None => "0".into(), // subnormal doubles are normal long doubles: unreachable
     }
 }
 
@@ -124,7 +123,11 @@ pub fn format_g(v: f64, prec: usize) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let prec = prec.max(1);
     let e_repr = format!("{:.*e}", prec - 1, v);
@@ -178,6 +181,10 @@ mod tests {
         assert_eq!(format_f64_human(3.0), "3");
         assert_eq!(format_f64_human(5.0e3), "5000");
         assert_eq!(format_f64_human(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format_f64_human(1e20), "100000000000000000000");
+        assert_eq!(format_f64_human(5.0e-10), "0.0000000005");
+        assert_eq!(format_f64_human(-1e-20), "0");
+        assert_eq!(format_f64_human(-2.5), "-2.5");
         assert_eq!(format_g17(1.5), "1.5");
         assert_eq!(format_g17(1e20), "1e+20");
         assert_eq!(format_g(0.0001, 17), "0.0001");

@@ -11,8 +11,9 @@
 //!   past are only used where Redis deletes the key at once (EXPIREAT, GETEX EXAT/PXAT,
 //!   RESTORE ABSTTL), never with SET EXAT/PXAT (which would leave a logically expired key that
 //!   DBSIZE counts until the active expiry cycle finds it).
-//! * TTL/PTTL/EXPIRETIME/PEXPIRETIME are compared with [`Compare::Time`]: exactly for absolute
-//!   deadlines, with a tolerance for deadlines derived from the clock.
+//! * TTL/PTTL/EXPIRETIME/PEXPIRETIME are compared with [`Compare::Time`]: EXPIRETIME and
+//!   PEXPIRETIME exactly for the absolute deadlines the generator chose, TTL/PTTL and deadlines
+//!   derived from the clock with a tolerance of 2 s.
 //! * KEYS is compared after sorting.
 //!
 //! Seed: `FERRITE_DIFF_SEED` (decimal or 0x-hex), else random and printed. Length:
@@ -30,9 +31,11 @@ const REL_STEP_S: i64 = 3_600;
 const REL_SLOTS: u64 = 100_000;
 /// Absolute future deadlines start here (2096-10-02); relative ones end before ~2040.
 const ABS_BASE_S: i64 = 4_000_000_000;
-/// Replies of EXPIRETIME at or above this (seconds) come from absolute times: compare exactly.
-pub const EXACT_FROM_S: i64 = 3_900_000_000;
-pub const EXACT_FROM_MS: i64 = EXACT_FROM_S * 1000;
+/// Replies of EXPIRETIME in this range (seconds) come from absolute times chosen by the
+/// generator: compare exactly. (Relative deadlines end before ~2.2e9, except for a few huge
+/// relative PX values, near 9.2e15 ms, which lie above this range.)
+pub const EXACT_S: (i64, i64) = (3_900_000_000, 4_100_000_000);
+pub const EXACT_MS: (i64, i64) = (EXACT_S.0 * 1000, EXACT_S.1 * 1000);
 
 /// Small, fast, reproducible PRNG (SplitMix64), independent of any crate's version.
 #[derive(Clone, Debug)]
@@ -287,7 +290,9 @@ impl Generator {
         if self.rng.chance(85) {
             b(self.rng.pick(&["0", "1"]))
         } else {
-            b(self.rng.pick(&["2", "15", "16", "-1", "x", "1.0", "99999999999999999999"]))
+            b(self
+                .rng
+                .pick(&["2", "15", "16", "-1", "x", "1.0", "99999999999999999999"]))
         }
     }
 
@@ -374,7 +379,9 @@ impl Generator {
                 "-9223372036854775807",
                 "4611686018427387904",
             ])),
-            7 => b(self.rng.pick(&["1.5", "abc", "", " 1", "01", "+1", "1e3", "0x10"])),
+            7 => b(self
+                .rng
+                .pick(&["1.5", "abc", "", " 1", "01", "+1", "1e3", "0x10"])),
             _ => b(self.rng.range(-5, 5).to_string()),
         }
     }
@@ -458,10 +465,14 @@ impl Generator {
         b(v.to_string())
     }
     fn past_secs(&mut self) -> Vec<u8> {
-        b(self.rng.pick(&["0", "1", "-1", "1000000000", "1600000000", "-5000"]))
+        b(self
+            .rng
+            .pick(&["0", "1", "-1", "1000000000", "1600000000", "-5000"]))
     }
     fn past_ms(&mut self) -> Vec<u8> {
-        b(self.rng.pick(&["0", "1", "-1", "1000000000000", "1600000000123"]))
+        b(self
+            .rng
+            .pick(&["0", "1", "-1", "1000000000000", "1600000000123"]))
     }
     fn bad_time(&mut self) -> Vec<u8> {
         b(self.rng.pick(&[
@@ -480,13 +491,13 @@ impl Generator {
     fn ttl_compare(ms: bool) -> Compare {
         Compare::Time {
             tolerance: if ms { 2000 } else { 2 },
-            exact_from: i64::MAX,
+            exact: (1, 0), // empty: always clock-dependent
         }
     }
     fn expiretime_compare(ms: bool) -> Compare {
         Compare::Time {
             tolerance: if ms { 2000 } else { 2 },
-            exact_from: if ms { EXACT_FROM_MS } else { EXACT_FROM_S },
+            exact: if ms { EXACT_MS } else { EXACT_S },
         }
     }
 
@@ -703,7 +714,9 @@ impl Generator {
                     14 | 15 => b(*self.rng.pick(&["100", "300"])),
                     16 => b("-1"),
                     // Never 536870911 or less with a non-empty value: that allocates 512 MB.
-                    17 => b(*self.rng.pick(&["536870912", "1000000000", "9223372036854775807"])),
+                    17 => b(*self
+                        .rng
+                        .pick(&["536870912", "1000000000", "9223372036854775807"])),
                     _ => b(*self.rng.pick(&["abc", "", "1.5"])),
                 });
                 a.push(self.small_value());

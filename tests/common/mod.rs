@@ -425,7 +425,9 @@ impl ServerProcess {
 
     /// `Some(status)` if the process has exited.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
@@ -612,10 +614,8 @@ impl TempDir {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "{prefix}-test-{}-{n}-{nanos}",
-            std::process::id()
-        ));
+        let path =
+            std::env::temp_dir().join(format!("{prefix}-test-{}-{n}-{nanos}", std::process::id()));
         fs::create_dir_all(&path).expect("create temp dir");
         TempDir(path)
     }
@@ -647,7 +647,8 @@ fn tail(s: &str, max: usize) -> String {
 
 /// Encodes a command as a RESP array of bulk strings.
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
     let _ = write!(VecWriter(&mut out), "*{}\r\n", args.len());
     for a in args {
         let a = a.as_ref();
@@ -712,7 +713,11 @@ impl Reply {
     pub fn from_raw(raw: &[u8]) -> Reply {
         match try_parse_reply(raw) {
             Ok(Some((r, n))) if n == raw.len() => r,
-            Ok(Some((_, n))) => panic!("{} trailing bytes after reply: {}", raw.len() - n, escape(raw)),
+            Ok(Some((_, n))) => panic!(
+                "{} trailing bytes after reply: {}",
+                raw.len() - n,
+                escape(raw)
+            ),
             Ok(None) => panic!("incomplete reply: {}", escape(raw)),
             Err(e) => panic!("malformed reply ({e}): {}", escape(raw)),
         }
@@ -1053,8 +1058,7 @@ pub fn fmt_command<A: AsRef<[u8]>>(args: &[A]) -> String {
             s.push(' ');
         }
         let plain = !a.is_empty()
-            && a
-                .iter()
+            && a.iter()
                 .all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'' && c != b'\\');
         if plain {
             s.push_str(&String::from_utf8_lossy(a));
@@ -1250,7 +1254,7 @@ impl RawConn {
                 ));
             }
             self.stream.set_read_timeout(Some(deadline - now))?;
-            let mut chunk = [0u8; 16 * 1024];
+            let mut chunk = [0u8; 64 * 1024];
             match self.stream.read(&mut chunk) {
                 Ok(0) => {
                     return Err(io::Error::new(
@@ -1334,10 +1338,10 @@ pub enum Compare {
     Exact,
     /// Identical after sorting the elements of a top-level aggregate ([`sort_reply`]).
     Sorted,
-    /// For TTL-like integer replies that depend on the clock: equal when either is negative
-    /// or the redis value is at least `exact_from` (absolute times set by the test), otherwise
-    /// both positive and within `tolerance` of each other.
-    Time { tolerance: i64, exact_from: i64 },
+    /// For TTL-like integer replies that depend on the clock: byte-identical when either is
+    /// negative or the redis value lies in `exact` (absolute times the test itself chose),
+    /// otherwise both positive and within `tolerance` of each other.
+    Time { tolerance: i64, exact: (i64, i64) },
 }
 
 impl Compare {
@@ -1346,10 +1350,7 @@ impl Compare {
         match self {
             Compare::Exact => f == r,
             Compare::Sorted => sort_reply(f) == sort_reply(r),
-            Compare::Time {
-                tolerance,
-                exact_from,
-            } => {
+            Compare::Time { tolerance, exact } => {
                 if f == r {
                     return true;
                 }
@@ -1358,7 +1359,7 @@ impl Compare {
                 else {
                     return false;
                 };
-                if a < 0 || b < 0 || b >= exact_from {
+                if a < 0 || b < 0 || (exact.0..=exact.1).contains(&b) {
                     return false;
                 }
                 (a - b).abs() <= tolerance
@@ -1517,8 +1518,8 @@ impl Differential {
                 how = None;
                 line = rest;
             }
-            let args = split_args(line)
-                .unwrap_or_else(|e| panic!("script line {}: {e}", lineno + 1));
+            let args =
+                split_args(line).unwrap_or_else(|e| panic!("script line {}: {e}", lineno + 1));
             if args.is_empty() {
                 continue;
             }
