@@ -138,14 +138,14 @@ fn families() -> Vec<&'static [Command]> {
 }
 
 struct Registry {
-    by_name: HashMap<Vec<u8>, &'static Command>,
+    by_name: HashMap<Vec<u8>, &'static Command, foldhash::fast::RandomState>,
     all: Vec<&'static Command>,
 }
 
 fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
         let mut all = Vec::new();
         for fam in families() {
             for c in fam {

@@ -57,8 +57,12 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
         if info.killed.load(Ordering::Acquire) {
             break;
         }
-        info.last_interaction_ms
-            .store(crate::util::time::now_ms(), Ordering::Relaxed);
+        // One wall-clock read per batch; each command's time is derived from
+        // the monotonic clock it needs anyway for INFO commandstats.
+        let batch_ms = crate::util::time::now_ms();
+        let batch_start = Instant::now();
+        let mut t = batch_start;
+        info.last_interaction_ms.store(batch_ms, Ordering::Relaxed);
         let mut closing = false;
         loop {
             let limits = Limits {
@@ -85,7 +89,8 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                             }
                         }
                     }
-                    execute(&shared, &mut client, &mut out, &args);
+                    let now_ms = batch_ms + (t - batch_start).as_millis() as u64;
+                    t = execute_timed(&shared, &mut client, &mut out, &args, now_ms, t);
                     stats.processed.fetch_add(1, Ordering::Relaxed);
                     if client.close_after_reply {
                         closing = true;
@@ -135,6 +140,9 @@ async fn flush(stream: &mut TcpStream, out: &mut Reply, stats: &super::stats::Th
 }
 
 fn pause_for(shared: &Shared, args: &[Bytes]) -> Option<u64> {
+    if !shared.pause.is_paused() {
+        return None;
+    }
     let cmd = commands::lookup(&args[0])?;
     shared.pause.blocks(cmd, crate::util::time::now_ms())
 }
@@ -156,6 +164,20 @@ async fn wait_pause(shared: &Shared, until_ms: u64) {
 /// Executes one command and appends its reply to `out`. Used by connections
 /// and, later, by MULTI/EXEC and scripts.
 pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[Bytes]) {
+    execute_timed(
+        shared,
+        client,
+        out,
+        args,
+        crate::util::time::now_ms(),
+        Instant::now(),
+    );
+}
+
+/// [`execute`] with the caller's notion of now: `now_ms` for expiry decisions
+/// and `start` for the command's duration. Returns the instant it finished,
+/// which a pipelined batch uses as the next command's start.
+fn execute_timed(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[Bytes], now_ms: u64, start: Instant) -> Instant {
     let mark = out.len();
     out.resp3 = client.resp == 3;
     let cmd = match commands::resolve(args) {
@@ -164,22 +186,21 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[By
             out.error(&msg);
             record_rejected(shared, args, out, mark);
             finish_reply(client, out, mark);
-            return;
+            return Instant::now();
         }
     };
     if !client.authenticated && !cmd.has(commands::flags::NO_AUTH) {
         out.error(commands::errors::NOAUTH);
         record_rejected(shared, args, out, mark);
         finish_reply(client, out, mark);
-        return;
+        return Instant::now();
     }
     client.info.set_last_cmd(cmd);
     let guard = epoch::pin();
-    let mut clock = Clock::now();
+    let mut clock = Clock::at(now_ms);
     if client.no_touch && cmd.name != "touch" {
         clock = clock.no_touch();
     }
-    let start = Instant::now();
     {
         let mut ctx = Ctx {
             shared,
@@ -190,7 +211,8 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[By
         };
         (cmd.handler)(&mut ctx, args);
     }
-    let usec = start.elapsed().as_micros() as u64;
+    let end = Instant::now();
+    let usec = (end - start).as_micros() as u64;
     let failed = out.buf.get(mark) == Some(&b'-');
     if failed {
         let end = out.buf[mark..]
@@ -210,6 +232,7 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[By
         }
     });
     finish_reply(client, out, mark);
+    end
 }
 
 fn record_rejected(shared: &Shared, args: &[Bytes], out: &Reply, mark: usize) {

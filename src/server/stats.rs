@@ -19,7 +19,8 @@ pub struct CmdStat {
 /// to read. The lock is uncontended on the command path.
 #[derive(Default)]
 pub struct ThreadStats {
-    pub commands: Mutex<HashMap<&'static str, CmdStat>>,
+    /// Keyed by command name; foldhash because this is hit once per command.
+    pub commands: Mutex<HashMap<&'static str, CmdStat, foldhash::fast::RandomState>>,
     pub processed: AtomicU64,
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,

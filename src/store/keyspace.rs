@@ -28,7 +28,11 @@ pub struct Clock {
 
 impl Clock {
     pub fn now() -> Clock {
-        let now_ms = crate::util::time::now_ms();
+        Clock::at(crate::util::time::now_ms())
+    }
+
+    /// The clock of a command that runs at `now_ms`.
+    pub fn at(now_ms: u64) -> Clock {
         Clock {
             now_ms,
             lru: Some(super::access::clock_word(now_ms)),
@@ -64,7 +68,19 @@ pub struct Keyspace {
     /// (deadline, key) for every key with a TTL, so active expiry reads the
     /// earliest deadlines first and never scans the keyspace.
     expires: SkipSet<(u64, Key)>,
+    /// Key creations, counted per stripe of the hash space: how an optimistic
+    /// multi-key read proves that a key it found absent stayed absent (an
+    /// absent key has no stamp to re-check). Written only when a key is
+    /// created, never by readers; striped so creators rarely share a line.
+    creations: Box<[CreationStripe]>,
 }
+
+/// Number of creation-counter stripes per keyspace.
+const CREATION_STRIPES: usize = 64;
+
+/// One creation counter on its own cache-line pair (adjacent-line prefetch).
+#[repr(align(128))]
+struct CreationStripe(AtomicU64);
 
 impl Default for Keyspace {
     fn default() -> Self {
@@ -78,7 +94,21 @@ impl Keyspace {
             id: NEXT_KEYSPACE_ID.fetch_add(1, Ordering::Relaxed),
             map: SkipList::new(epoch::default_collector().clone()),
             expires: SkipSet::new(),
+            creations: (0..CREATION_STRIPES)
+                .map(|_| CreationStripe(AtomicU64::new(0)))
+                .collect(),
         }
+    }
+
+    fn creation_stripe(&self, hash: u64) -> &AtomicU64 {
+        &self.creations[hash as usize % CREATION_STRIPES].0
+    }
+
+    /// The creation count of `key`'s stripe. If two reads of it are equal and
+    /// the key was absent after the first, no key of the stripe was created
+    /// and published in between, so the key was absent throughout.
+    pub fn creation_mark(&self, key: &[u8]) -> u64 {
+        self.creation_stripe(super::key::hash_key(key)).load(Ordering::SeqCst)
     }
 
     pub fn id(&self) -> u64 {
@@ -159,6 +189,10 @@ impl Keyspace {
             let ours = inserted.value().stamp.load() == (held.before | super::latch::LATCHED);
             inserted.release(guard);
             if ours {
+                // Counted after the insert and before the first publish (the
+                // slot is still latched), so a reader that missed the insert
+                // but could have missed a publish too sees the count move.
+                self.creation_stripe(k.hash).fetch_add(1, Ordering::SeqCst);
                 let entry = self.entry(k, guard).expect("freshly inserted slot");
                 return Locked::new(self, entry, held, clock, guard);
             }
@@ -483,10 +517,21 @@ fn retire(old: Shared<'_, Value>, guard: &Guard) {
 pub fn read_many<'g>(ks: &'g Keyspace, keys: &[&[u8]], clock: Clock, guard: &'g Guard) -> Vec<Option<&'g Value>> {
     for _ in 0..4 {
         let views: Vec<Option<ReadView<'g>>> = keys.iter().map(|k| ks.get(k, clock, guard)).collect();
-        let stable = keys.iter().zip(&views).all(|(k, v)| match v {
-            Some(v) => ks.stamp_of(k, guard) == Some(v.stamp),
-            None => ks.get(k, clock.no_touch(), guard).is_none(),
+        // A present key is re-checked by its stamp. An absent key has none: a
+        // second "still absent" alone would miss a key created and deleted in
+        // between (RENAME a b then b a), so note its stripe's creation count,
+        // confirm it is still absent, and re-check the count with the stamps.
+        let mut marks = Vec::new();
+        let still_absent = keys.iter().zip(&views).filter(|(_, v)| v.is_none()).all(|(k, _)| {
+            marks.push(ks.creation_mark(k));
+            ks.get(k, clock.no_touch(), guard).is_none()
         });
+        let mut marks = marks.into_iter();
+        let stable = still_absent
+            && keys.iter().zip(&views).all(|(k, v)| match v {
+                Some(v) => ks.stamp_of(k, guard) == Some(v.stamp),
+                None => marks.next() == Some(ks.creation_mark(k)),
+            });
         if stable {
             return views.into_iter().map(|v| v.map(|v| v.value)).collect();
         }
