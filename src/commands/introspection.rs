@@ -37,29 +37,6 @@ static SUBCOMMANDS: &[Command] = &[
         .tips(&["nondeterministic_output_order"]),
 ];
 
-/// Command flags in the order COMMAND INFO prints them. `may_replicate` is
-/// deliberately absent: Redis hides it too.
-const INFO_FLAGS: &[(u64, &str)] = &[
-    (WRITE, "write"),
-    (READONLY, "readonly"),
-    (DENYOOM, "denyoom"),
-    (ADMIN, "admin"),
-    (PUBSUB, "pubsub"),
-    (NOSCRIPT, "noscript"),
-    (BLOCKING, "blocking"),
-    (LOADING, "loading"),
-    (STALE, "stale"),
-    (SKIP_MONITOR, "skip_monitor"),
-    (SKIP_SLOWLOG, "skip_slowlog"),
-    (ASKING, "asking"),
-    (FAST, "fast"),
-    (NO_AUTH, "no_auth"),
-    (NO_MANDATORY_KEYS, "no_mandatory_keys"),
-    (NO_ASYNC_LOADING, "no_async_loading"),
-    (NO_MULTI, "no_multi"),
-    (MOVABLE_KEYS, "movablekeys"),
-    (ALLOW_BUSY, "allow_busy"),
-];
 
 /// Writes a HELP reply: a header naming the command, the given lines, and a
 /// closing HELP entry, each as a status string (Redis's addReplyHelp shape).
@@ -167,7 +144,7 @@ pub fn write_info(out: &mut Reply, c: &Command) {
     out.array(10);
     out.bulk(c.name.as_bytes());
     out.int(c.arity as i64);
-    let flags: Vec<&str> = INFO_FLAGS
+    let flags: Vec<&str> = super::flags::NAMES
         .iter()
         .filter(|(f, _)| c.flags & f != 0)
         .map(|(_, n)| *n)

@@ -49,12 +49,12 @@ pub mod flags {
     pub const MOVABLE_KEYS: u64 = 1 << 18;
     pub const ALLOW_BUSY: u64 = 1 << 19;
 
-    /// Names in the order Redis prints them in COMMAND INFO.
+    /// Names in the order Redis prints them in COMMAND INFO. `may_replicate`
+    /// is deliberately absent: Redis does not print it either.
     pub const NAMES: &[(u64, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
         (DENYOOM, "denyoom"),
-        (MAY_REPLICATE, "may_replicate"),
         (ADMIN, "admin"),
         (PUBSUB, "pubsub"),
         (NOSCRIPT, "noscript"),
@@ -66,8 +66,8 @@ pub mod flags {
         (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
         (ALLOW_BUSY, "allow_busy"),

@@ -156,9 +156,8 @@ fn socket2_keepalive(stream: &tokio::net::TcpStream, secs: u64) -> std::io::Resu
             (libc::IPPROTO_TCP, libc::TCP_KEEPINTVL, intvl),
             (libc::IPPROTO_TCP, libc::TCP_KEEPCNT, cnt),
         ] {
-            // SAFETY: `fd` is a valid open socket owned by `stream` for the
-            // duration of this call, and `val` is a live c_int of the size
-            // passed.
+            // `fd` is a valid open socket owned by `stream` for this call.
+            // SAFETY: valid fd; `val` is a live c_int of the size passed.
             let rc = unsafe {
                 libc::setsockopt(
                     fd,

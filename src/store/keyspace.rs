@@ -503,9 +503,9 @@ impl Drop for Locked<'_> {
 
 fn retire(old: Shared<'_, Value>, guard: &Guard) {
     if !old.is_null() {
-        // SAFETY: `old` was just unlinked from its slot while we held the
-        // latch, so no new reader can load it; readers that already did are
-        // pinned, and `defer_destroy` waits for them.
+        // `old` was just unlinked from its slot under the latch, so no new
+        // reader can load it; readers that already did are pinned.
+        // SAFETY: unreachable for new readers; defer_destroy waits for the rest.
         unsafe { guard.defer_destroy(old) };
     }
 }

@@ -6,6 +6,8 @@ pub mod key;
 pub mod keyspace;
 pub mod latch;
 pub mod slot;
+#[cfg(test)]
+mod stress_tests;
 
 pub use key::Key;
 pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView};
@@ -56,9 +58,9 @@ impl Store {
 
     /// The current table; valid while `guard` is pinned.
     pub fn table<'g>(&self, guard: &'g Guard) -> &'g DbTable {
-        // SAFETY: the table pointer is never null (set in `new`, replaced only
-        // by `replace`), and old tables are retired with `defer_destroy`, so
-        // the reference is valid for as long as `guard` is pinned.
+        // The pointer is never null (set in `new`, replaced only by
+        // `replace`), and old tables are retired through the epoch.
+        // SAFETY: non-null, and valid for as long as `guard` is pinned.
         unsafe { self.table.load(Ordering::Acquire, guard).deref() }
     }
 

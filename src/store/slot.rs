@@ -71,10 +71,10 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        // SAFETY: a slot is dropped only when its skiplist node is destroyed,
-        // which crossbeam defers until every guard pinned while the node was
-        // reachable has unpinned. Any reader that loaded `value` from this
-        // slot held such a guard, so nobody can still dereference the pointer.
+        // A slot is dropped only when its skiplist node is destroyed, which
+        // crossbeam defers until every guard pinned while the node was
+        // reachable has unpinned; any reader of `value` held such a guard.
+        // SAFETY: no reader can still dereference the value pointer.
         unsafe {
             let guard = epoch::unprotected();
             let v = self.value.load(Ordering::Relaxed, guard);
