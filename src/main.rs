@@ -31,11 +31,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let config_file = cli
-        .args
-        .first()
-        .filter(|a| !a.starts_with("--"))
-        .cloned();
+    let config_file = cli.args.first().filter(|a| !a.starts_with("--")).cloned();
     if let Err(e) = ferrite::server::logging::init(&config) {
         eprintln!("cannot open log file: {e}");
         std::process::exit(1);
@@ -49,11 +45,15 @@ fn main() {
         pid = std::process::id(),
         port = config.port(),
         threads,
-        config_file = config_file.as_deref().unwrap_or("(none: embedded defaults)"),
+        config_file = config_file
+            .as_deref()
+            .unwrap_or("(none: embedded defaults)"),
         "Ferrite starting"
     );
     for s in config.inactive_settings() {
-        tracing::warn!("configuration '{s}' is accepted but has no effect in this version of Ferrite");
+        tracing::warn!(
+            "configuration '{s}' is accepted but has no effect in this version of Ferrite"
+        );
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)

@@ -56,7 +56,10 @@ fn config_file_and_overrides_apply() {
     let mut c = s.raw();
     // Four databases: 3 is the last valid index.
     assert_eq!(c.cmd(&["SELECT", "3"]), b"+OK\r\n");
-    assert_eq!(c.cmd(&["SELECT", "4"]), b"-ERR DB index is out of range\r\n");
+    assert_eq!(
+        c.cmd(&["SELECT", "4"]),
+        b"-ERR DB index is out of range\r\n"
+    );
     // The command line wins over the file.
     assert_eq!(
         c.cmd(&["CONFIG", "GET", "maxclients"]),

@@ -19,7 +19,7 @@ fn concurrent_increments_lose_nothing() {
                     let mut versions = Versions::new(t);
                     let held = slot.stamp.latch().expect("never deleted");
                     let (v, _) = slot.read_latched(&held);
-                    slot.commit(held, Some(v + 1), None, versions.next());
+                    slot.commit(held, Some(v + 1), None, versions.next_version());
                 })
             })
             .collect();
@@ -70,7 +70,11 @@ fn reader_never_sees_a_torn_pair() {
         let (pair, stamp) = slot.read();
         assert!(pair == (0, 0) || pair == (1, 1), "torn read: {pair:?}");
         // The stamp returned with the pair identifies it.
-        let expected = if pair == (0, 0) { make_version(0, 1) } else { make_version(1, 1) };
+        let expected = if pair == (0, 0) {
+            make_version(0, 1)
+        } else {
+            make_version(1, 1)
+        };
         assert_eq!(stamp >> 2, expected, "stamp does not match the pair read");
         writer.join().unwrap();
         assert_eq!(slot.read().0, (1, 1));
@@ -88,7 +92,7 @@ fn reader_never_sees_a_torn_pair_across_two_writes() {
                 let mut versions = Versions::new(1);
                 for n in 1..=2 {
                     let held = slot.stamp.latch().expect("never deleted");
-                    slot.commit(held, Some(n), Some(n), versions.next());
+                    slot.commit(held, Some(n), Some(n), versions.next_version());
                 }
             })
         };
@@ -189,7 +193,11 @@ fn watch_detects_a_concurrent_write() {
         }
         writer.join().unwrap();
         // Once the write is known to have happened, the stamp shows it.
-        assert_ne!(slot.stamp.load(), before, "the write left the stamp unchanged");
+        assert_ne!(
+            slot.stamp.load(),
+            before,
+            "the write left the stamp unchanged"
+        );
     });
 }
 
@@ -208,7 +216,11 @@ fn watch_without_a_write_reports_nothing() {
         };
         let (watched_value, decision) = watch_then_exec(&slot);
         assert_eq!(watched_value, 5);
-        assert_eq!(decision, Exec::Runs(5), "a no-op latch aborted a transaction");
+        assert_eq!(
+            decision,
+            Exec::Runs(5),
+            "a no-op latch aborted a transaction"
+        );
         idle.join().unwrap();
     });
 }

@@ -37,7 +37,6 @@ static SUBCOMMANDS: &[Command] = &[
         .tips(&["nondeterministic_output_order"]),
 ];
 
-
 /// Writes a HELP reply: a header naming the command, the given lines, and a
 /// closing HELP entry, each as a status string (Redis's addReplyHelp shape).
 pub fn help_reply(ctx: &mut Ctx, command: &[u8], lines: &[&str]) {

@@ -64,7 +64,14 @@ pub struct Command {
 
 impl Command {
     /// A command with no documentation yet attached; see [`Command::doc`].
-    pub const fn new(name: &'static str, arity: i32, flags: u64, keys: KeySpec, acl: u64, handler: Handler) -> Command {
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u64,
+        keys: KeySpec,
+        acl: u64,
+        handler: Handler,
+    ) -> Command {
         Command {
             name,
             arity,
@@ -96,7 +103,13 @@ impl Command {
     }
 
     /// Attaches the COMMAND DOCS fields.
-    pub const fn doc(mut self, group: &'static str, since: &'static str, summary: &'static str, complexity: &'static str) -> Command {
+    pub const fn doc(
+        mut self,
+        group: &'static str,
+        since: &'static str,
+        summary: &'static str,
+        complexity: &'static str,
+    ) -> Command {
         self.group = group;
         self.since = since;
         self.summary = summary;

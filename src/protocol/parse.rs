@@ -135,11 +135,7 @@ impl Parser {
 
 /// Reads a `*<n>\r\n` or `$<n>\r\n` line at the start of `buf`.
 /// Returns the number and how many bytes the line took.
-fn read_len_line(
-    buf: &[u8],
-    kind: u8,
-    limits: Limits,
-) -> Result<Option<(i64, usize)>, ParseError> {
+fn read_len_line(buf: &[u8], kind: u8, limits: Limits) -> Result<Option<(i64, usize)>, ParseError> {
     let Some(nl) = memchr::memchr(b'\r', buf) else {
         if buf.len() > INLINE_MAX {
             return Err(ParseError::new(if kind == b'*' {
@@ -179,7 +175,9 @@ fn read_len_line(
             _ => return Err(ParseError::new("Protocol error: invalid bulk length")),
         };
         if !limits.authenticated && n > UNAUTH_MAX_BULK {
-            return Err(ParseError::new("Protocol error: unauthenticated bulk length"));
+            return Err(ParseError::new(
+                "Protocol error: unauthenticated bulk length",
+            ));
         }
         Ok(Some((n, nl + 2)))
     }
@@ -284,7 +282,10 @@ mod tests {
     #[test]
     fn inline_commands() {
         let r = parse_all(b"set a \"b c\"\r\nPING\n\r\n").unwrap();
-        assert_eq!(r[0], vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]);
+        assert_eq!(
+            r[0],
+            vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]
+        );
         assert_eq!(r[1], vec![Bytes::from("PING")]);
         assert!(r[2].is_empty());
         assert_eq!(

@@ -129,7 +129,11 @@ impl Reply {
     pub fn double(&mut self, v: f64) {
         if self.resp3 {
             let s = if v.is_infinite() {
-                if v > 0.0 { "inf".to_string() } else { "-inf".to_string() }
+                if v > 0.0 {
+                    "inf".to_string()
+                } else {
+                    "-inf".to_string()
+                }
             } else {
                 crate::util::num::format_g17(v)
             };

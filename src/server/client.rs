@@ -4,7 +4,9 @@ use crate::commands::Command;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::{Arc, Mutex};
 
 /// CLIENT REPLY mode.
@@ -220,7 +222,12 @@ impl ClientInfo {
     pub fn memory_estimate(&self) -> u64 {
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let fixed = (std::mem::size_of::<ClientInfo>() + std::mem::size_of::<Client>()) as u64;
-        let buffers = l(&self.qbuf) + l(&self.qbuf_free) + l(&self.argv_mem) + l(&self.multi_mem) + l(&self.rbs) + l(&self.omem);
+        let buffers = l(&self.qbuf)
+            + l(&self.qbuf_free)
+            + l(&self.argv_mem)
+            + l(&self.multi_mem)
+            + l(&self.rbs)
+            + l(&self.omem);
         fixed + buffers.max(l(&self.tot_mem))
     }
 
@@ -229,16 +236,23 @@ impl ClientInfo {
     }
 
     pub fn lib_name(&self) -> Option<Bytes> {
-        self.lib_name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lib_name
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn lib_ver(&self) -> Option<Bytes> {
-        self.lib_ver.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lib_ver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sets (or with an empty value clears) the connection name.
     pub fn set_name(&self, name: &Bytes) {
-        *self.name.lock().unwrap_or_else(|e| e.into_inner()) = (!name.is_empty()).then(|| name.clone());
+        *self.name.lock().unwrap_or_else(|e| e.into_inner()) =
+            (!name.is_empty()).then(|| name.clone());
     }
 
     /// Asks the connection to close (CLIENT KILL).

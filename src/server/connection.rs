@@ -32,7 +32,9 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
         let idle = shared.config.timeout();
         let read = async {
             if idle > 0 {
-                match tokio::time::timeout(Duration::from_secs(idle), stream.read_buf(&mut inbuf)).await {
+                match tokio::time::timeout(Duration::from_secs(idle), stream.read_buf(&mut inbuf))
+                    .await
+                {
                     Ok(r) => r.map(Some),
                     Err(_) => Ok(None),
                 }
@@ -107,7 +109,10 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
             }
         }
         if !closing && inbuf.len() as u64 > shared.config.client_query_buffer_limit() {
-            tracing::warn!(id = info.id, "closing client that reached max query buffer length");
+            tracing::warn!(
+                id = info.id,
+                "closing client that reached max query buffer length"
+            );
             closing = true;
         }
         info.qbuf.store(inbuf.len() as u64, Ordering::Relaxed);
@@ -123,7 +128,11 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
     let _ = stream.shutdown().await;
 }
 
-async fn flush(stream: &mut TcpStream, out: &mut Reply, stats: &super::stats::ThreadStats) -> std::io::Result<()> {
+async fn flush(
+    stream: &mut TcpStream,
+    out: &mut Reply,
+    stats: &super::stats::ThreadStats,
+) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }
@@ -177,7 +186,14 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[By
 /// [`execute`] with the caller's notion of now: `now_ms` for expiry decisions
 /// and `start` for the command's duration. Returns the instant it finished,
 /// which a pipelined batch uses as the next command's start.
-fn execute_timed(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[Bytes], now_ms: u64, start: Instant) -> Instant {
+fn execute_timed(
+    shared: &Shared,
+    client: &mut Client,
+    out: &mut Reply,
+    args: &[Bytes],
+    now_ms: u64,
+    start: Instant,
+) -> Instant {
     let mark = out.len();
     out.resp3 = client.resp == 3;
     let cmd = match commands::resolve(args) {

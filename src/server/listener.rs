@@ -65,9 +65,12 @@ fn bind_one(host: &str, port: u16) -> std::io::Result<TcpListener> {
         "::*" => "::",
         h => h,
     };
-    let ip: std::net::IpAddr = host
-        .parse()
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address '{host}'")))?;
+    let ip: std::net::IpAddr = host.parse().map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("invalid bind address '{host}'"),
+        )
+    })?;
     let addr = SocketAddr::new(ip, port);
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
@@ -116,7 +119,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             #[cfg(not(unix))]
             let fd = -1;
             let id = shared.clients.next_id();
-            let info = Arc::new(ClientInfo::new(id, addr, stream.local_addr().unwrap_or(laddr), fd));
+            let info = Arc::new(ClientInfo::new(
+                id,
+                addr,
+                stream.local_addr().unwrap_or(laddr),
+                fd,
+            ));
             shared.clients.register(info.clone());
             super::connection::serve(stream, shared.clone(), info).await;
             shared.clients.unregister(id);
@@ -133,7 +141,10 @@ fn refuse_reason(shared: &Shared, addr: &SocketAddr) -> Option<String> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Some("-ERR max number of clients reached\r\n".into());
     }
-    if shared.config.protected_mode() && shared.config.requirepass().is_none() && !addr.ip().is_loopback() {
+    if shared.config.protected_mode()
+        && shared.config.requirepass().is_none()
+        && !addr.ip().is_loopback()
+    {
         return Some(PROTECTED_MODE_MSG.into());
     }
     None

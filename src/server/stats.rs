@@ -70,15 +70,23 @@ impl Stats {
 
     /// Runs `f` with this thread's counters without cloning the Arc.
     pub fn with_local<R>(&self, f: impl FnOnce(&ThreadStats) -> R) -> R {
-        let hit = LOCAL.with(|l| l.borrow().as_ref().map(|s| s.clone()));
-        match hit {
-            Some(s) => f(&s),
-            None => f(&self.local()),
-        }
+        LOCAL.with(|l| {
+            let borrowed = l.borrow();
+            match borrowed.as_ref() {
+                Some(s) => f(s),
+                None => {
+                    drop(borrowed);
+                    f(&self.local())
+                }
+            }
+        })
     }
 
     pub fn all_threads(&self) -> Vec<Arc<ThreadStats>> {
-        self.threads.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Sums per-command counters over all threads.
@@ -121,7 +129,10 @@ impl Stats {
                 c.store(0, Ordering::Relaxed);
             }
         }
-        self.errors.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.instantaneous.reset();
         self.auth_failures.store(0, Ordering::Relaxed);
         self.reset_generation.fetch_add(1, Ordering::Relaxed);
@@ -142,10 +153,7 @@ impl Stats {
 
     /// Records an error reply's prefix (INFO errorstats).
     pub fn record_error(&self, reply_line: &[u8]) {
-        let prefix = reply_line
-            .split(|b| *b == b' ')
-            .next()
-            .unwrap_or(b"ERR");
+        let prefix = reply_line.split(|b| *b == b' ').next().unwrap_or(b"ERR");
         let prefix = String::from_utf8_lossy(prefix).into_owned();
         *self
             .errors

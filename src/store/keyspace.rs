@@ -13,7 +13,7 @@ use crossbeam_epoch::{self as epoch, Guard, Owned, Shared};
 use crossbeam_skiplist::base::{Entry, SkipList};
 use crossbeam_skiplist::SkipSet;
 use std::ops::Bound;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Time as one command sees it: Redis evaluates expiry against a single
 /// timestamp per command, and the LRU clock is updated only if `lru` is set.
@@ -68,19 +68,26 @@ pub struct Keyspace {
     /// (deadline, key) for every key with a TTL, so active expiry reads the
     /// earliest deadlines first and never scans the keyspace.
     expires: SkipSet<(u64, Key)>,
-    /// Key creations, counted per stripe of the hash space: how an optimistic
-    /// multi-key read proves that a key it found absent stayed absent (an
-    /// absent key has no stamp to re-check). Written only when a key is
-    /// created, never by readers; striped so creators rarely share a line.
-    creations: Box<[CreationStripe]>,
+    /// Per-stripe counters of the hash space, written only when a key is
+    /// created or removed, never by readers; striped so writers of different
+    /// keys rarely share a cache line.
+    stripes: Box<[Stripe]>,
 }
 
-/// Number of creation-counter stripes per keyspace.
-const CREATION_STRIPES: usize = 64;
+/// Number of counter stripes per keyspace.
+const STRIPES: usize = 64;
 
-/// One creation counter on its own cache-line pair (adjacent-line prefetch).
+/// One stripe's counters on their own cache-line pair (adjacent-line prefetch).
 #[repr(align(128))]
-struct CreationStripe(AtomicU64);
+#[derive(Default)]
+struct Stripe {
+    /// Key creations: how an optimistic multi-key read proves that a key it
+    /// found absent stayed absent (an absent key has no stamp to re-check).
+    creations: AtomicU64,
+    /// Keys holding a value (DBSIZE). The skiplist's own length also counts
+    /// slots that a writer inserted and is about to remove unused.
+    live: AtomicI64,
+}
 
 impl Default for Keyspace {
     fn default() -> Self {
@@ -94,21 +101,21 @@ impl Keyspace {
             id: NEXT_KEYSPACE_ID.fetch_add(1, Ordering::Relaxed),
             map: SkipList::new(epoch::default_collector().clone()),
             expires: SkipSet::new(),
-            creations: (0..CREATION_STRIPES)
-                .map(|_| CreationStripe(AtomicU64::new(0)))
-                .collect(),
+            stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
         }
     }
 
-    fn creation_stripe(&self, hash: u64) -> &AtomicU64 {
-        &self.creations[hash as usize % CREATION_STRIPES].0
+    fn stripe(&self, hash: u64) -> &Stripe {
+        &self.stripes[hash as usize % STRIPES]
     }
 
     /// The creation count of `key`'s stripe. If two reads of it are equal and
     /// the key was absent after the first, no key of the stripe was created
     /// and published in between, so the key was absent throughout.
     pub fn creation_mark(&self, key: &[u8]) -> u64 {
-        self.creation_stripe(super::key::hash_key(key)).load(Ordering::SeqCst)
+        self.stripe(super::key::hash_key(key))
+            .creations
+            .load(Ordering::SeqCst)
     }
 
     pub fn id(&self) -> u64 {
@@ -118,7 +125,12 @@ impl Keyspace {
     /// Number of keys, counting keys that have expired but not been reclaimed
     /// yet, as Redis's DBSIZE does.
     pub fn len(&self) -> usize {
-        self.map.len()
+        let n: i64 = self
+            .stripes
+            .iter()
+            .map(|s| s.live.load(Ordering::Relaxed))
+            .sum();
+        n.max(0) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -192,7 +204,7 @@ impl Keyspace {
                 // Counted after the insert and before the first publish (the
                 // slot is still latched), so a reader that missed the insert
                 // but could have missed a publish too sees the count move.
-                self.creation_stripe(k.hash).fetch_add(1, Ordering::SeqCst);
+                self.stripe(k.hash).creations.fetch_add(1, Ordering::SeqCst);
                 let entry = self.entry(k, guard).expect("freshly inserted slot");
                 return Locked::new(self, entry, held, clock, guard);
             }
@@ -200,7 +212,12 @@ impl Keyspace {
     }
 
     /// Latches `key` only if it has a slot; `None` if absent.
-    pub fn lock_existing<'g>(&'g self, key: &[u8], clock: Clock, guard: &'g Guard) -> Option<Locked<'g>> {
+    pub fn lock_existing<'g>(
+        &'g self,
+        key: &[u8],
+        clock: Clock,
+        guard: &'g Guard,
+    ) -> Option<Locked<'g>> {
         let k = KeyRef::new(key);
         loop {
             let entry = self.entry(k, guard)?;
@@ -224,7 +241,9 @@ impl Keyspace {
             hash: cursor,
             bytes: b"",
         };
-        let mut entry = self.map.lower_bound(Bound::Included(&start as &dyn KeyQuery), guard);
+        let mut entry = self
+            .map
+            .lower_bound(Bound::Included(&start as &dyn KeyQuery), guard);
         let mut stop_after: Option<u64> = None;
         while let Some(e) = entry {
             let key = e.key();
@@ -243,7 +262,12 @@ impl Keyspace {
         0
     }
 
-    fn view<'g>(&'g self, e: &Entry<'g, 'g, Key, Slot>, clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
+    fn view<'g>(
+        &'g self,
+        e: &Entry<'g, 'g, Key, Slot>,
+        clock: Clock,
+        guard: &'g Guard,
+    ) -> Option<ReadView<'g>> {
         let slot = e.value();
         let (v, expire, stamp) = slot.read(guard);
         // SAFETY: loaded under `guard`; see `get`.
@@ -260,7 +284,12 @@ impl Keyspace {
     }
 
     /// Visits every live key (KEYS, snapshots, INFO).
-    pub fn for_each<'g>(&'g self, clock: Clock, guard: &'g Guard, mut f: impl FnMut(&'g Key, ReadView<'g>)) {
+    pub fn for_each<'g>(
+        &'g self,
+        clock: Clock,
+        guard: &'g Guard,
+        mut f: impl FnMut(&'g Key, ReadView<'g>),
+    ) {
         let mut entry = self.map.front(guard);
         while let Some(e) = entry {
             if let Some(view) = self.view(&e, clock, guard) {
@@ -301,7 +330,9 @@ impl Keyspace {
     pub fn expire_cycle(&self, clock: Clock, max: usize) -> usize {
         let mut deleted = 0;
         for _ in 0..max {
-            let Some(front) = self.expires.front() else { break };
+            let Some(front) = self.expires.front() else {
+                break;
+            };
             let (deadline, key) = front.value();
             if *deadline > clock.now_ms {
                 break;
@@ -342,7 +373,13 @@ pub struct Locked<'g> {
 }
 
 impl<'g> Locked<'g> {
-    fn new(ks: &'g Keyspace, entry: Entry<'g, 'g, Key, Slot>, held: Held, clock: Clock, guard: &'g Guard) -> Locked<'g> {
+    fn new(
+        ks: &'g Keyspace,
+        entry: Entry<'g, 'g, Key, Slot>,
+        held: Held,
+        clock: Clock,
+        guard: &'g Guard,
+    ) -> Locked<'g> {
         let slot = entry.value();
         let v = slot.value.load(Ordering::Acquire, guard);
         let phys_expire = slot.expire.load(Ordering::Acquire);
@@ -468,15 +505,25 @@ impl<'g> Locked<'g> {
         }
         if let Some(Some(v)) = self.new_value.take() {
             let old = slot.value.swap(Owned::new(v), Ordering::AcqRel, self.guard);
+            if old.is_null() {
+                self.ks
+                    .stripe(self.entry.key().hash)
+                    .live
+                    .fetch_add(1, Ordering::Relaxed);
+            }
             retire(old, self.guard);
         }
         let final_expire = self.new_expire.unwrap_or(self.cur_expire);
         if final_expire != self.phys_expire {
             if self.phys_expire != 0 {
-                self.ks.expires.remove(&(self.phys_expire, self.entry.key().clone()));
+                self.ks
+                    .expires
+                    .remove(&(self.phys_expire, self.entry.key().clone()));
             }
             if final_expire != 0 {
-                self.ks.expires.insert((final_expire, self.entry.key().clone()));
+                self.ks
+                    .expires
+                    .insert((final_expire, self.entry.key().clone()));
             }
             slot.expire.store(final_expire, Ordering::Release);
         }
@@ -485,10 +532,20 @@ impl<'g> Locked<'g> {
 
     fn unlink(&mut self, held: Held) {
         let slot = self.entry.value();
-        let old = slot.value.swap(Shared::null(), Ordering::AcqRel, self.guard);
+        let old = slot
+            .value
+            .swap(Shared::null(), Ordering::AcqRel, self.guard);
+        if !old.is_null() {
+            self.ks
+                .stripe(self.entry.key().hash)
+                .live
+                .fetch_sub(1, Ordering::Relaxed);
+        }
         retire(old, self.guard);
         if self.phys_expire != 0 {
-            self.ks.expires.remove(&(self.phys_expire, self.entry.key().clone()));
+            self.ks
+                .expires
+                .remove(&(self.phys_expire, self.entry.key().clone()));
         }
         slot.stamp.kill(held, next_version());
         self.entry.remove();
@@ -514,18 +571,28 @@ fn retire(old: Shared<'_, Value>, guard: &Guard) {
 ///
 /// Optimistic first: read every key, then confirm no stamp moved; after a few
 /// failed attempts (heavy write contention) it latches them all instead.
-pub fn read_many<'g>(ks: &'g Keyspace, keys: &[&[u8]], clock: Clock, guard: &'g Guard) -> Vec<Option<&'g Value>> {
+pub fn read_many<'g>(
+    ks: &'g Keyspace,
+    keys: &[&[u8]],
+    clock: Clock,
+    guard: &'g Guard,
+) -> Vec<Option<&'g Value>> {
     for _ in 0..4 {
-        let views: Vec<Option<ReadView<'g>>> = keys.iter().map(|k| ks.get(k, clock, guard)).collect();
+        let views: Vec<Option<ReadView<'g>>> =
+            keys.iter().map(|k| ks.get(k, clock, guard)).collect();
         // A present key is re-checked by its stamp. An absent key has none: a
         // second "still absent" alone would miss a key created and deleted in
         // between (RENAME a b then b a), so note its stripe's creation count,
         // confirm it is still absent, and re-check the count with the stamps.
         let mut marks = Vec::new();
-        let still_absent = keys.iter().zip(&views).filter(|(_, v)| v.is_none()).all(|(k, _)| {
-            marks.push(ks.creation_mark(k));
-            ks.get(k, clock.no_touch(), guard).is_none()
-        });
+        let still_absent = keys
+            .iter()
+            .zip(&views)
+            .filter(|(_, v)| v.is_none())
+            .all(|(k, _)| {
+                marks.push(ks.creation_mark(k));
+                ks.get(k, clock.no_touch(), guard).is_none()
+            });
         let mut marks = marks.into_iter();
         let stable = still_absent
             && keys.iter().zip(&views).all(|(k, v)| match v {
@@ -538,13 +605,19 @@ pub fn read_many<'g>(ks: &'g Keyspace, keys: &[&[u8]], clock: Clock, guard: &'g 
     }
     let pairs: Vec<(&'g Keyspace, &[u8])> = keys.iter().map(|k| (ks, *k)).collect();
     let mut set = lock_many(&pairs, clock, guard);
-    keys.iter().map(|k| set.get(ks, k).value_at_lock()).collect()
+    keys.iter()
+        .map(|k| set.get(ks, k).value_at_lock())
+        .collect()
 }
 
 /// Latches several keys (possibly in several databases) in canonical order —
 /// database identity, then hash, then bytes — so that concurrent multi-key
 /// writers can never deadlock. Duplicate keys are latched once.
-pub fn lock_many<'g>(keys: &[(&'g Keyspace, &[u8])], clock: Clock, guard: &'g Guard) -> LockSet<'g> {
+pub fn lock_many<'g>(
+    keys: &[(&'g Keyspace, &[u8])],
+    clock: Clock,
+    guard: &'g Guard,
+) -> LockSet<'g> {
     let mut order: Vec<(u64, u64, &[u8], &'g Keyspace)> = keys
         .iter()
         .map(|(ks, k)| (ks.id(), super::key::hash_key(k), *k, *ks))

@@ -118,7 +118,8 @@ impl Stamp {
     /// in the same store; later latchers see `D` and retry their lookup.
     pub fn kill(&self, held: Held, new_version: u64) {
         let _ = held;
-        self.0.store((new_version << FLAG_BITS) | DEAD, Ordering::Release);
+        self.0
+            .store((new_version << FLAG_BITS) | DEAD, Ordering::Release);
     }
 
     /// Sequence-lock read: runs `read` on a stable stamp and returns its result
@@ -320,14 +321,23 @@ mod tests {
     fn short_lived_threads_do_not_exhaust_thread_ids() {
         // Far more threads than fit in THREAD_BITS would wrap the id without
         // reuse; with reuse every version stays unique.
+        let threads = if cfg!(miri) { 10 } else { 200 };
         let mut all = Vec::new();
-        for _ in 0..200 {
-            all.extend(std::thread::spawn(|| [next_version(), next_version()]).join().unwrap());
+        for _ in 0..threads {
+            all.extend(
+                std::thread::spawn(|| [next_version(), next_version()])
+                    .join()
+                    .unwrap(),
+            );
         }
         let ids: std::collections::HashSet<u64> = all.iter().map(|v| v & 0xffff).collect();
-        assert!(ids.len() < 50, "ids were not reused: {}", ids.len());
+        assert!(
+            ids.len() <= threads / 2,
+            "ids were not reused: {}",
+            ids.len()
+        );
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 400);
+        assert_eq!(all.len(), 2 * threads);
     }
 }

@@ -35,7 +35,9 @@ pub struct Store {
 
 impl Store {
     pub fn new(databases: usize) -> Store {
-        let dbs = (0..databases.max(1)).map(|_| Arc::new(Keyspace::new())).collect();
+        let dbs = (0..databases.max(1))
+            .map(|_| Arc::new(Keyspace::new()))
+            .collect();
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Keyspace>>();
         std::thread::Builder::new()
             .name("ferrite-free".into())
@@ -76,8 +78,14 @@ impl Store {
         let mut dbs = cur.dbs.clone();
         let mut retired = Vec::new();
         f(&mut dbs, &mut retired);
-        let old = self.table.swap(Owned::new(DbTable { dbs }), Ordering::AcqRel, &guard);
-        let dropper = self.dropper.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let old = self
+            .table
+            .swap(Owned::new(DbTable { dbs }), Ordering::AcqRel, &guard);
+        let dropper = self
+            .dropper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         // SAFETY: `old` is no longer reachable from `self.table`; readers that
         // loaded it are pinned and `defer_unchecked` runs after they unpin.
         unsafe {

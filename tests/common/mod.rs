@@ -1395,11 +1395,22 @@ impl Differential {
         Differential::with_args(&[], &[])
     }
 
-    /// Starts both servers with extra arguments (the first list goes to the Ferrite side,
-    /// also when that side is a redis-server because of `FERRITE_DIFF_AGAINST_REDIS`).
+    /// Starts both servers with extra arguments. The first list goes to the Ferrite side,
+    /// also when that side is a redis-server because of `FERRITE_DIFF_AGAINST_REDIS` (then
+    /// without `--threads N`, which redis-server does not know).
     pub fn with_args(ferrite_args: &[&str], redis_args: &[&str]) -> Differential {
         let ferrite_server = if against_redis() {
-            RedisServer::with_args(ferrite_args).into_process()
+            // redis-server does not know Ferrite-only options: drop `--threads N`.
+            let mut args = Vec::new();
+            let mut it = ferrite_args.iter();
+            while let Some(a) = it.next() {
+                if *a == "--threads" {
+                    it.next();
+                } else {
+                    args.push(*a);
+                }
+            }
+            RedisServer::with_args(&args).into_process()
         } else {
             Server::with_args(ferrite_args).into_process()
         };
