@@ -601,6 +601,47 @@ fn expired_keys_disappear() {
     assert_eq!(c.cmd(&["RANDOMKEY"]), b"$-1\r\n");
 }
 
+/// INFO stats `expired_keys` counts keys removed lazily (a command found them
+/// expired) and actively (the background cycle), and CONFIG RESETSTAT zeroes it.
+#[test]
+fn expired_keys_are_counted() {
+    let server = Server::start();
+    let mut c = server.raw();
+    let expired = |c: &mut RawConn| -> i64 {
+        let info = c.cmd_parsed(&["INFO", "stats"]);
+        let text = String::from_utf8_lossy(info.as_bytes().expect("bulk")).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix("expired_keys:"))
+            .expect("expired_keys field")
+            .trim()
+            .parse()
+            .expect("number")
+    };
+    assert_eq!(expired(&mut c), 0);
+    // Read after its deadline: removed by this GET or, if the background cycle
+    // got there first, by it; either way it is counted exactly once.
+    assert_eq!(c.cmd(&["SET", "lazy", "v", "PX", "30"]), b"+OK\r\n");
+    thread::sleep(Duration::from_millis(60));
+    assert_eq!(c.cmd(&["GET", "lazy"]), b"$-1\r\n");
+    // Active: nobody touches these.
+    for i in 0..10 {
+        let k = format!("active{i}");
+        assert_eq!(c.cmd(&["SET", &k, "v", "PX", "30"]), b"+OK\r\n");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while expired(&mut c) < 11 {
+        assert!(
+            Instant::now() < deadline,
+            "expired_keys stayed at {}",
+            expired(&mut c)
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(expired(&mut c), 11);
+    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    assert_eq!(expired(&mut c), 0);
+}
+
 #[test]
 fn active_expiry_reclaims_keys_nobody_touches() {
     let server = Server::start();

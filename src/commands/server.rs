@@ -583,7 +583,7 @@ fn section_stats(s: &mut String, ctx: &Ctx) {
     field!(s, "sync_full", "0");
     field!(s, "sync_partial_ok", "0");
     field!(s, "sync_partial_err", "0");
-    field!(s, "expired_keys", "{}", st.sum(|t| &t.expired_keys));
+    field!(s, "expired_keys", "{}", crate::store::expired_keys());
     field!(s, "evicted_keys", "{}", st.sum(|t| &t.evicted_keys));
     field!(s, "evicted_clients", "0");
     field!(s, "keyspace_hits", "{}", st.sum(|t| &t.keyspace_hits));

@@ -209,13 +209,11 @@ fn expire_loop(shared: Arc<Shared>) {
         let start = std::time::Instant::now();
         let guard = crossbeam_epoch::pin();
         let n = shared.store.num_dbs();
-        let mut expired = 0u64;
         'outer: for idx in 0..n {
             let db = shared.store.db(idx, &guard);
             loop {
                 let clock = crate::store::Clock::now();
                 let done = db.expire_cycle(clock, 64);
-                expired += done as u64;
                 if done < 64 {
                     break;
                 }
@@ -225,12 +223,6 @@ fn expire_loop(shared: Arc<Shared>) {
             }
         }
         drop(guard);
-        if expired > 0 {
-            shared.stats.with_local(|t| {
-                t.expired_keys
-                    .fetch_add(expired, std::sync::atomic::Ordering::Relaxed)
-            });
-        }
         std::thread::sleep(period.saturating_sub(start.elapsed()));
     }
 }

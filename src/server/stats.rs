@@ -26,7 +26,6 @@ pub struct ThreadStats {
     pub net_output_bytes: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
-    pub expired_keys: AtomicU64,
     pub error_replies: AtomicU64,
     /// Keys removed to honour maxmemory (INFO `evicted_keys`).
     pub evicted_keys: AtomicU64,
@@ -114,6 +113,7 @@ impl Stats {
 
     /// CONFIG RESETSTAT.
     pub fn reset(&self) {
+        crate::store::reset_expired_keys();
         for t in self.all_threads() {
             t.commands.lock().unwrap_or_else(|e| e.into_inner()).clear();
             for c in [
@@ -122,7 +122,6 @@ impl Stats {
                 &t.net_output_bytes,
                 &t.keyspace_hits,
                 &t.keyspace_misses,
-                &t.expired_keys,
                 &t.error_replies,
                 &t.evicted_keys,
             ] {

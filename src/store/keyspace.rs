@@ -484,6 +484,9 @@ impl<'g> Locked<'g> {
 
     fn commit(&mut self) {
         let Some(held) = self.held.take() else { return };
+        if self.expired {
+            super::count_expired(self.entry.key().hash);
+        }
         let slot = self.entry.value();
         let changed = self.new_value.is_some() || self.new_expire.is_some() || self.touched;
         if !changed && !self.expired {

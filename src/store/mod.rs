@@ -17,6 +17,33 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+/// A counter on its own cache-line pair.
+#[repr(align(128))]
+struct Padded(std::sync::atomic::AtomicU64);
+
+/// Keys removed because their TTL passed, lazily or actively (INFO
+/// `expired_keys`). Striped by key hash: an expiry is a write to that key
+/// anyway, so this adds no shared line to any other key's path.
+static EXPIRED: [Padded; 64] = [const { Padded(std::sync::atomic::AtomicU64::new(0)) }; 64];
+
+pub(crate) fn count_expired(hash: u64) {
+    EXPIRED[hash as usize % EXPIRED.len()]
+        .0
+        .fetch_add(1, Ordering::Relaxed);
+}
+
+/// Total keys expired since start or the last CONFIG RESETSTAT.
+pub fn expired_keys() -> u64 {
+    EXPIRED.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()
+}
+
+/// CONFIG RESETSTAT.
+pub fn reset_expired_keys() {
+    for c in &EXPIRED {
+        c.0.store(0, Ordering::Relaxed);
+    }
+}
+
 /// The array of databases. Replaced as a whole (copy-on-write) by SWAPDB and
 /// FLUSHDB/FLUSHALL, so a command that resolves several databases sees one
 /// consistent assignment of keyspaces to indexes.
