@@ -7,7 +7,7 @@
 #
 # Steps, in order: install missing tools, cargo fmt --check, cargo clippy -D warnings,
 # cargo test --release (unit + integration + differential against a real redis-server),
-# loom models, a bounded run of every cargo-fuzz target. Every step runs even when an earlier
+# loom models, miri over src/store, a bounded run of every cargo-fuzz target. Every step runs even when an earlier
 # one failed (so one run reports every problem); the script exits non-zero if any failed.
 set -euo pipefail
 
@@ -25,6 +25,7 @@ T_FMT=300
 T_CLIPPY=1200
 T_TEST=2100
 T_LOOM=900
+T_MIRI=900
 T_FUZZ_BUILD=900
 T_FUZZ_RUN=$((FUZZ_SECONDS + 120))
 TEST_BUDGET="${TEST_BUDGET:-5100}"
@@ -159,6 +160,15 @@ if [ -d loom-tests ]; then
         env RUSTFLAGS="--cfg loom" cargo test --release -p ferrite-loom-tests --target-dir target/loom
 else
     note "SKIP  loom models (no loom-tests/)"
+fi
+
+# Miri over the store's unsafe code (scripts/miri.sh explains its flags). Needs nightly's miri
+# component; where it cannot be had, the step is reported as skipped.
+if [ "$HAVE_NIGHTLY" -eq 1 ] && { cargo +nightly miri --version >/dev/null 2>&1 ||
+    timeout 300 rustup +nightly component add miri >/dev/null 2>&1; }; then
+    run_step "miri: store (scripts/miri.sh)" "$T_MIRI" bash scripts/miri.sh
+else
+    note "SKIP  miri (no nightly toolchain with the miri component)"
 fi
 
 # Fuzz: build every target once, then run each for FUZZ_SECONDS.

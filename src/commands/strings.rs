@@ -10,8 +10,7 @@
 use super::flags::*;
 use super::{acl, errors, Command, Ctx, KeySpec};
 use crate::store::{lock_many, read_many, Keyspace};
-use crate::types::string::EMBSTR_MAX;
-use crate::types::{Str, Value};
+use crate::types::{EmbStr, Str, Value};
 use crate::util::xfloat::LongDouble;
 use bytes::Bytes;
 
@@ -107,10 +106,9 @@ fn count_lookup(ctx: &Ctx, hit: bool) {
 /// A string built whole from computed bytes (INCRBYFLOAT's result): Redis
 /// makes such objects `embstr` when short and `raw` otherwise, never `int`.
 fn plain_string(data: Vec<u8>) -> Str {
-    if data.len() <= EMBSTR_MAX {
-        Str::Emb(Bytes::from(data))
-    } else {
-        Str::Raw(Bytes::from(data))
+    match EmbStr::new(&data) {
+        Some(e) => Str::Emb(e),
+        None => Str::Raw(Bytes::from(data)),
     }
 }
 

@@ -32,6 +32,10 @@ pub struct Client {
     /// Close the connection once the pending replies are written (QUIT, errors).
     pub close_after_reply: bool,
     pub info: Arc<ClientInfo>,
+    /// The last plain (non-container) command this client ran: pipelines
+    /// repeat one command, and a case-insensitive compare of its name is far
+    /// cheaper than a table lookup.
+    pub last_command: Option<&'static Command>,
 }
 
 impl Client {
@@ -46,6 +50,7 @@ impl Client {
             no_evict: false,
             close_after_reply: false,
             info,
+            last_command: None,
         }
     }
 

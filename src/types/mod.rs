@@ -8,7 +8,7 @@
 
 pub mod string;
 
-pub use string::Str;
+pub use string::{EmbStr, Str};
 
 /// A value stored under a key.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,10 +10,46 @@ pub const EMBSTR_MAX: usize = 44;
 pub enum Str {
     /// A canonical decimal integer that fits in an i64 (`int`).
     Int(i64),
-    /// A short string created whole (`embstr`).
-    Emb(Bytes),
+    /// A short string created whole (`embstr`), stored inside the value
+    /// itself as Redis stores it inside the object: one allocation per value.
+    Emb(EmbStr),
     /// A string built or modified in place, or a long one (`raw`).
     Raw(Bytes),
+}
+
+/// Up to [`EMBSTR_MAX`] bytes stored inline.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmbStr {
+    len: u8,
+    buf: [u8; EMBSTR_MAX],
+}
+
+impl EmbStr {
+    /// `None` if `data` is longer than [`EMBSTR_MAX`].
+    pub fn new(data: &[u8]) -> Option<EmbStr> {
+        if data.len() > EMBSTR_MAX {
+            return None;
+        }
+        let mut buf = [0u8; EMBSTR_MAX];
+        buf[..data.len()].copy_from_slice(data);
+        Some(EmbStr {
+            len: data.len() as u8,
+            buf,
+        })
+    }
+}
+
+impl std::ops::Deref for EmbStr {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+impl std::fmt::Debug for EmbStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EmbStr({:?})", String::from_utf8_lossy(self))
+    }
 }
 
 impl Str {
@@ -26,10 +62,9 @@ impl Str {
                 return Str::Int(n);
             }
         }
-        if data.len() <= EMBSTR_MAX {
-            Str::Emb(Bytes::copy_from_slice(data))
-        } else {
-            Str::Raw(Bytes::copy_from_slice(data))
+        match EmbStr::new(data) {
+            Some(e) => Str::Emb(e),
+            None => Str::Raw(Bytes::copy_from_slice(data)),
         }
     }
 
@@ -41,10 +76,9 @@ impl Str {
                 return Str::Int(n);
             }
         }
-        if data.len() <= EMBSTR_MAX {
-            Str::Emb(Bytes::from(data))
-        } else {
-            Str::Raw(Bytes::from(data))
+        match EmbStr::new(&data) {
+            Some(e) => Str::Emb(e),
+            None => Str::Raw(Bytes::from(data)),
         }
     }
 
@@ -65,14 +99,16 @@ impl Str {
     pub fn bytes(&self) -> Cow<'_, [u8]> {
         match self {
             Str::Int(n) => Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
-            Str::Emb(b) | Str::Raw(b) => Cow::Borrowed(b),
+            Str::Emb(b) => Cow::Borrowed(b),
+            Str::Raw(b) => Cow::Borrowed(b),
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Str::Int(n) => itoa::Buffer::new().format(*n).len(),
-            Str::Emb(b) | Str::Raw(b) => b.len(),
+            Str::Emb(b) => b.len(),
+            Str::Raw(b) => b.len(),
         }
     }
 
@@ -84,7 +120,8 @@ impl Str {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Str::Int(n) => Some(*n),
-            Str::Emb(b) | Str::Raw(b) => crate::util::num::parse_i64(b),
+            Str::Emb(b) => crate::util::num::parse_i64(b),
+            Str::Raw(b) => crate::util::num::parse_i64(b),
         }
     }
 
@@ -92,7 +129,8 @@ impl Str {
     pub fn write_bulk(&self, out: &mut crate::protocol::Reply) {
         match self {
             Str::Int(n) => out.bulk_int(*n),
-            Str::Emb(b) | Str::Raw(b) => out.bulk(b),
+            Str::Emb(b) => out.bulk(b),
+            Str::Raw(b) => out.bulk(b),
         }
     }
 }

@@ -99,7 +99,8 @@ pub fn write_i64(out: &mut Vec<u8>, n: i64) {
 pub fn write_str(out: &mut Vec<u8>, s: &Str, compress: bool) {
     match s {
         Str::Int(n) => write_i64(out, *n),
-        Str::Emb(b) | Str::Raw(b) => write_bytes(out, b, compress),
+        Str::Emb(b) => write_bytes(out, b, compress),
+        Str::Raw(b) => write_bytes(out, b, compress),
     }
 }
 
