@@ -824,91 +824,47 @@ fn info_field(reply: &[u8], name: &str) -> Option<String> {
 // Client-level tests with the `redis` crate
 // ---------------------------------------------------------------------------------------------
 
+/// Runs one command on an async connection; a transport error fails the test.
+async fn q<T: redis::FromRedisValue>(
+    conn: &mut redis::aio::MultiplexedConnection,
+    cmd: &mut redis::Cmd,
+) -> T {
+    cmd.query_async(conn).await.unwrap()
+}
+
 async fn pttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
-    redis::cmd("PTTL").arg(key).query_async(conn).await.unwrap()
+    q(conn, redis::cmd("PTTL").arg(key)).await
 }
 
 #[tokio::test]
 async fn set_ex_gives_a_ttl_in_range() {
     let server = Server::start();
     let mut c = server.async_conn().await;
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .arg("EX")
-        .arg(100)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(
+        &mut c,
+        redis::cmd("SET").arg("k").arg("v").arg("EX").arg(100),
+    )
+    .await;
     let t = pttl(&mut c, "k").await;
     assert!(
         (99_000..=100_000).contains(&t),
         "PTTL after SET EX 100: {t}"
     );
-    let _: () = redis::cmd("PSETEX")
-        .arg("p")
-        .arg(5000)
-        .arg("v")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(&mut c, redis::cmd("PSETEX").arg("p").arg(5000).arg("v")).await;
     let t = pttl(&mut c, "p").await;
     assert!((4_000..=5_000).contains(&t), "PTTL after PSETEX 5000: {t}");
     // KEEPTTL and counters keep the TTL; a plain SET and GETSET clear it.
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("w")
-        .arg("KEEPTTL")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(&mut c, redis::cmd("SET").arg("k").arg("w").arg("KEEPTTL")).await;
     assert!(pttl(&mut c, "k").await > 90_000);
-    let _: () = redis::cmd("SET")
-        .arg("n")
-        .arg(1)
-        .arg("EX")
-        .arg(100)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let _: i64 = redis::cmd("INCR")
-        .arg("n")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let _: String = redis::cmd("INCRBYFLOAT")
-        .arg("n")
-        .arg("0.5")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let _: i64 = redis::cmd("APPEND")
-        .arg("n")
-        .arg("0")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let _: i64 = redis::cmd("SETRANGE")
-        .arg("n")
-        .arg(0)
-        .arg("9")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(&mut c, redis::cmd("SET").arg("n").arg(1).arg("EX").arg(100)).await;
+    let _: i64 = q(&mut c, redis::cmd("INCR").arg("n")).await;
+    let _: String = q(&mut c, redis::cmd("INCRBYFLOAT").arg("n").arg("0.5")).await;
+    let _: i64 = q(&mut c, redis::cmd("APPEND").arg("n").arg("0")).await;
+    let _: i64 = q(&mut c, redis::cmd("SETRANGE").arg("n").arg(0).arg("9")).await;
     assert!(pttl(&mut c, "n").await > 90_000);
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("x")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(&mut c, redis::cmd("SET").arg("k").arg("x")).await;
     assert_eq!(pttl(&mut c, "k").await, -1);
-    let _: Option<String> = redis::cmd("GETSET")
-        .arg("n")
-        .arg("y")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: Option<String> = q(&mut c, redis::cmd("GETSET").arg("n").arg("y")).await;
     assert_eq!(pttl(&mut c, "n").await, -1);
 }
 
@@ -916,90 +872,38 @@ async fn set_ex_gives_a_ttl_in_range() {
 async fn keys_vanish_at_their_deadline() {
     let server = Server::start();
     let mut c = server.async_conn().await;
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .arg("PX")
-        .arg(100)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("SETEX")
-        .arg("s")
-        .arg(100)
-        .arg("v")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let v: Option<String> = redis::cmd("GET")
-        .arg("k")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(
+        &mut c,
+        redis::cmd("SET").arg("k").arg("v").arg("PX").arg(100),
+    )
+    .await;
+    let _: () = q(&mut c, redis::cmd("SETEX").arg("s").arg(100).arg("v")).await;
+    let v: Option<String> = q(&mut c, redis::cmd("GET").arg("k")).await;
     assert_eq!(v.as_deref(), Some("v"));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let v: Option<String> = redis::cmd("GET")
-        .arg("k")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let v: Option<String> = q(&mut c, redis::cmd("GET").arg("k")).await;
     assert_eq!(v, None);
-    let n: i64 = redis::cmd("EXISTS")
-        .arg("k")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let n: i64 = q(&mut c, redis::cmd("EXISTS").arg("k")).await;
     assert_eq!(n, 0);
-    let n: i64 = redis::cmd("STRLEN")
-        .arg("k")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let n: i64 = q(&mut c, redis::cmd("STRLEN").arg("k")).await;
     assert_eq!(n, 0);
     // An expired key counts as absent for NX and for counters.
-    let _: () = redis::cmd("SET")
-        .arg("c")
-        .arg(41)
-        .arg("PX")
-        .arg(50)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(&mut c, redis::cmd("SET").arg("c").arg(41).arg("PX").arg(50)).await;
     tokio::time::sleep(Duration::from_millis(120)).await;
-    let n: i64 = redis::cmd("INCR")
-        .arg("c")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let n: i64 = q(&mut c, redis::cmd("INCR").arg("c")).await;
     assert_eq!(n, 1);
     assert_eq!(pttl(&mut c, "c").await, -1);
-    let ok: bool = redis::cmd("SETNX")
-        .arg("k")
-        .arg("again")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let ok: bool = q(&mut c, redis::cmd("SETNX").arg("k").arg("again")).await;
     assert!(ok);
     // A deadline in the past hides the key at once.
-    let _: () = redis::cmd("SET")
-        .arg("p")
-        .arg("v")
-        .arg("PXAT")
-        .arg(1)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let v: Option<String> = redis::cmd("GET")
-        .arg("p")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(
+        &mut c,
+        redis::cmd("SET").arg("p").arg("v").arg("PXAT").arg(1),
+    )
+    .await;
+    let v: Option<String> = q(&mut c, redis::cmd("GET").arg("p")).await;
     assert_eq!(v, None);
-    let v: Option<String> = redis::cmd("GET")
-        .arg("s")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let v: Option<String> = q(&mut c, redis::cmd("GET").arg("s")).await;
     assert_eq!(v.as_deref(), Some("v"));
 }
 
@@ -1007,83 +911,36 @@ async fn keys_vanish_at_their_deadline() {
 async fn getex_changes_the_ttl() {
     let server = Server::start();
     let mut c = server.async_conn().await;
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(&mut c, redis::cmd("SET").arg("k").arg("v")).await;
     assert_eq!(pttl(&mut c, "k").await, -1);
-    let v: String = redis::cmd("GETEX")
-        .arg("k")
-        .arg("EX")
-        .arg(50)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let v: String = q(&mut c, redis::cmd("GETEX").arg("k").arg("EX").arg(50)).await;
     assert_eq!(v, "v");
     let t = pttl(&mut c, "k").await;
     assert!(
         (49_000..=50_000).contains(&t),
         "PTTL after GETEX EX 50: {t}"
     );
-    let _: String = redis::cmd("GETEX")
-        .arg("k")
-        .arg("PERSIST")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: String = q(&mut c, redis::cmd("GETEX").arg("k").arg("PERSIST")).await;
     assert_eq!(pttl(&mut c, "k").await, -1);
     let future_ms = common_now_ms() + 30_000;
-    let _: String = redis::cmd("GETEX")
-        .arg("k")
-        .arg("PXAT")
-        .arg(future_ms)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: String = q(
+        &mut c,
+        redis::cmd("GETEX").arg("k").arg("PXAT").arg(future_ms),
+    )
+    .await;
     let t = pttl(&mut c, "k").await;
     assert!((28_000..=30_000).contains(&t), "PTTL after GETEX PXAT: {t}");
     // GETEX without options leaves the TTL alone.
-    let _: String = redis::cmd("GETEX")
-        .arg("k")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: String = q(&mut c, redis::cmd("GETEX").arg("k")).await;
     assert!(pttl(&mut c, "k").await > 28_000);
-    let _: String = redis::cmd("GETEX")
-        .arg("k")
-        .arg("PX")
-        .arg(100)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: String = q(&mut c, redis::cmd("GETEX").arg("k").arg("PX").arg(100)).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let v: Option<String> = redis::cmd("GETEX")
-        .arg("k")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let v: Option<String> = q(&mut c, redis::cmd("GETEX").arg("k")).await;
     assert_eq!(v, None);
-    let _: () = redis::cmd("SET")
-        .arg("k")
-        .arg("v")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let v: String = redis::cmd("GETEX")
-        .arg("k")
-        .arg("EXAT")
-        .arg(1)
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let _: () = q(&mut c, redis::cmd("SET").arg("k").arg("v")).await;
+    let v: String = q(&mut c, redis::cmd("GETEX").arg("k").arg("EXAT").arg(1)).await;
     assert_eq!(v, "v");
-    let n: i64 = redis::cmd("EXISTS")
-        .arg("k")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let n: i64 = q(&mut c, redis::cmd("EXISTS").arg("k")).await;
     assert_eq!(n, 0);
 }
 
@@ -1106,38 +963,17 @@ async fn concurrent_writes_are_atomic() {
         tasks.push(tokio::spawn(async move {
             let mut c = client.get_multiplexed_async_connection().await.unwrap();
             for i in 0..250 {
-                let _: i64 = redis::cmd("INCR")
-                    .arg("counter")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
-                let _: String = redis::cmd("INCRBYFLOAT")
-                    .arg("float")
-                    .arg("0.5")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
-                let _: i64 = redis::cmd("APPEND")
-                    .arg("log")
-                    .arg("x")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
+                let _: i64 = q(&mut c, redis::cmd("INCR").arg("counter")).await;
+                let _: String = q(&mut c, redis::cmd("INCRBYFLOAT").arg("float").arg("0.5")).await;
+                let _: i64 = q(&mut c, redis::cmd("APPEND").arg("log").arg("x")).await;
                 let v = i.to_string();
-                let _: () = redis::cmd("MSET")
-                    .arg("m1")
-                    .arg(&v)
-                    .arg("m2")
-                    .arg(&v)
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
-                let pair: Vec<Option<String>> = redis::cmd("MGET")
-                    .arg("m1")
-                    .arg("m2")
-                    .query_async(&mut c)
-                    .await
-                    .unwrap();
+                let _: () = q(
+                    &mut c,
+                    redis::cmd("MSET").arg("m1").arg(&v).arg("m2").arg(&v),
+                )
+                .await;
+                let pair: Vec<Option<String>> =
+                    q(&mut c, redis::cmd("MGET").arg("m1").arg("m2")).await;
                 assert_eq!(pair[0], pair[1], "MGET saw half of an MSET");
             }
         }));
@@ -1146,22 +982,10 @@ async fn concurrent_writes_are_atomic() {
         t.await.unwrap();
     }
     let mut c = server.async_conn().await;
-    let n: i64 = redis::cmd("GET")
-        .arg("counter")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let n: i64 = q(&mut c, redis::cmd("GET").arg("counter")).await;
     assert_eq!(n, 2000);
-    let f: String = redis::cmd("GET")
-        .arg("float")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let f: String = q(&mut c, redis::cmd("GET").arg("float")).await;
     assert_eq!(f, "1000");
-    let len: i64 = redis::cmd("STRLEN")
-        .arg("log")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let len: i64 = q(&mut c, redis::cmd("STRLEN").arg("log")).await;
     assert_eq!(len, 2000);
 }
