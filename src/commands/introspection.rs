@@ -85,26 +85,7 @@ pub fn lookup_full(name: &[u8]) -> Option<&'static Command> {
     if parts.next().is_some() {
         return None;
     }
-    find_sub(base, sub)
-}
-
-fn find_sub(base: &'static Command, sub: &[u8]) -> Option<&'static Command> {
-    base.subcommands.iter().find(|s| {
-        s.name
-            .split_once('|')
-            .is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(sub))
-    })
-}
-
-/// The command a full command line runs, as COMMAND GETKEYS resolves it:
-/// the subcommand when the command is a container and one is given (`None`
-/// for an unknown command or subcommand).
-pub fn lookup_line(args: &[Bytes]) -> Option<&'static Command> {
-    let base = super::lookup(&args[0])?;
-    if args.len() == 1 || base.subcommands.is_empty() {
-        return Some(base);
-    }
-    find_sub(base, &args[1])
+    super::find_subcommand(base, sub)
 }
 
 /// `COMMAND` with no arguments: every command's INFO entry.
@@ -303,7 +284,7 @@ fn getkeysandflags(ctx: &mut Ctx, args: &[Bytes]) {
 /// COMMAND GETKEYS / GETKEYSANDFLAGS <full command line>.
 fn getkeys_impl(ctx: &mut Ctx, args: &[Bytes], with_flags: bool) {
     let line = &args[2..];
-    let Some(cmd) = lookup_line(line) else {
+    let Some(cmd) = super::lookup_line(line) else {
         return ctx.error("ERR Invalid command specified");
     };
     if !cmd.has_keys() {

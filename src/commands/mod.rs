@@ -176,6 +176,26 @@ pub fn all() -> &'static [&'static Command] {
     &registry().all
 }
 
+/// The subcommand `sub` (any case) of the container command `base`.
+pub fn find_subcommand(base: &'static Command, sub: &[u8]) -> Option<&'static Command> {
+    base.subcommands.iter().find(|s| {
+        s.name
+            .split_once('|')
+            .is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(sub))
+    })
+}
+
+/// The command a full command line names, without checking arity (COMMAND
+/// GETKEYS, error accounting): the subcommand when the command is a container
+/// and one is given; `None` for an unknown command or subcommand.
+pub fn lookup_line(args: &[Bytes]) -> Option<&'static Command> {
+    let base = lookup(&args[0])?;
+    if args.len() == 1 || base.subcommands.is_empty() {
+        return Some(base);
+    }
+    find_subcommand(base, &args[1])
+}
+
 /// Resolves `args` to the command (or subcommand) that will run, writing the
 /// error Redis would send if there is none or the arity is wrong.
 pub fn resolve(args: &[Bytes]) -> Result<&'static Command, String> {
@@ -184,12 +204,7 @@ pub fn resolve(args: &[Bytes]) -> Result<&'static Command, String> {
         return Err(errors::unknown_command(name, &args[1..]));
     };
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
-        let sub = cmd.subcommands.iter().find(|s| {
-            s.name
-                .split_once('|')
-                .is_some_and(|(_, n)| n.as_bytes().eq_ignore_ascii_case(&args[1]))
-        });
-        return match sub {
+        return match find_subcommand(cmd, &args[1]) {
             Some(s) if s.arity_ok(args.len()) => Ok(s),
             Some(s) => Err(errors::wrong_arity(s.name)),
             None => Err(format!(

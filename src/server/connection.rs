@@ -355,7 +355,7 @@ fn record_rejected(shared: &Shared, args: &[Bytes], out: &Reply, mark: usize) {
     // Every refused command is an error reply (INFO total_error_replies); a
     // known one is also counted as rejected, on the subcommand when one was
     // named (as Redis: `client id x` counts against client|id).
-    let cmd = commands::introspection::lookup_line(args).or_else(|| commands::lookup(&args[0]));
+    let cmd = commands::lookup_line(args).or_else(|| commands::lookup(&args[0]));
     shared.stats.with_local(|t| {
         if let Some(cmd) = cmd {
             t.commands
