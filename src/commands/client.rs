@@ -57,7 +57,7 @@ static SUBCOMMANDS: &[Command] = &[
 
 /// The container itself never runs (its arity needs a subcommand); if it
 /// ever did, this is what Redis answers for a bad subcommand.
-fn unknown_sub(ctx: &mut Ctx, args: &[Bytes]) {
+fn unknown_sub(ctx: &mut Ctx, args: &[&[u8]]) {
     let sub = args.get(1).map_or(&b""[..], |a| &a[..]);
     ctx.error(&format!(
         "ERR unknown subcommand '{}'. Try CLIENT HELP.",
@@ -114,32 +114,32 @@ const HELP: &[&str] = &[
     "    Keep this connection's commands from updating keys' LRU/LFU data, or not.",
 ];
 
-fn help(ctx: &mut Ctx, args: &[Bytes]) {
-    help_reply(ctx, &args[0], HELP);
+fn help(ctx: &mut Ctx, args: &[&[u8]]) {
+    help_reply(ctx, args[0], HELP);
 }
 
-fn id(ctx: &mut Ctx, _args: &[Bytes]) {
+fn id(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.int(ctx.client.id as i64);
 }
 
-fn getname(ctx: &mut Ctx, _args: &[Bytes]) {
+fn getname(ctx: &mut Ctx, _args: &[&[u8]]) {
     match ctx.client.info.name() {
         Some(n) => ctx.out.bulk(&n),
         None => ctx.out.null(),
     }
 }
 
-fn setname(ctx: &mut Ctx, args: &[Bytes]) {
-    if let Err(e) = super::client_name_ok(&args[2]) {
+fn setname(ctx: &mut Ctx, args: &[&[u8]]) {
+    if let Err(e) = super::client_name_ok(args[2]) {
         return ctx.error(e);
     }
-    ctx.client.info.set_name(&args[2]);
+    ctx.client.info.set_name(args[2]);
     ctx.out.ok();
 }
 
 /// CLIENT SETINFO LIB-NAME|LIB-VER value (Redis 7.2): an empty value clears
 /// the attribute; the same character rules as client names apply.
-fn setinfo(ctx: &mut Ctx, args: &[Bytes]) {
+fn setinfo(ctx: &mut Ctx, args: &[&[u8]]) {
     let attr = &args[2];
     let slot = if attr.eq_ignore_ascii_case(b"lib-name") {
         &ctx.client.info.lib_name
@@ -158,11 +158,12 @@ fn setinfo(ctx: &mut Ctx, args: &[Bytes]) {
             errors::sanitize(attr, 128)
         ));
     }
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = (!val.is_empty()).then(|| val.clone());
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) =
+        (!val.is_empty()).then(|| Bytes::copy_from_slice(val));
     ctx.out.ok();
 }
 
-fn info(ctx: &mut Ctx, _args: &[Bytes]) {
+fn info(ctx: &mut Ctx, _args: &[&[u8]]) {
     let mut s = String::new();
     client_line(&mut s, &ctx.client.info, crate::util::time::now_ms());
     s.push('\n');
@@ -170,12 +171,12 @@ fn info(ctx: &mut Ctx, _args: &[Bytes]) {
 }
 
 /// CLIENT LIST [TYPE type] | [ID id [id ...]]
-fn list(ctx: &mut Ctx, args: &[Bytes]) {
+fn list(ctx: &mut Ctx, args: &[&[u8]]) {
     let now = crate::util::time::now_ms();
     let mut s = String::new();
     if args.len() == 4 && args[2].eq_ignore_ascii_case(b"type") {
-        let Some(t) = ClientType::parse(&args[3]) else {
-            return ctx.error(&unknown_type(&args[3]));
+        let Some(t) = ClientType::parse(args[3]) else {
+            return ctx.error(&unknown_type(args[3]));
         };
         for c in ctx.shared.clients.snapshot() {
             if c.client_type() == t {
@@ -321,7 +322,7 @@ impl KillFilter {
 
 /// Parses the filter form of CLIENT KILL, replying with Redis's error on a
 /// bad option.
-fn parse_kill_filters(ctx: &mut Ctx, args: &[Bytes]) -> Option<KillFilter> {
+fn parse_kill_filters(ctx: &mut Ctx, args: &[&[u8]]) -> Option<KillFilter> {
     let mut f = KillFilter {
         addr: None,
         laddr: None,
@@ -365,9 +366,9 @@ fn parse_kill_filters(ctx: &mut Ctx, args: &[Bytes]) -> Option<KillFilter> {
             };
             f.ctype = Some(t);
         } else if opt.eq_ignore_ascii_case(b"addr") {
-            f.addr = Some(val.clone());
+            f.addr = Some(Bytes::copy_from_slice(val));
         } else if opt.eq_ignore_ascii_case(b"laddr") {
-            f.laddr = Some(val.clone());
+            f.laddr = Some(Bytes::copy_from_slice(val));
         } else if opt.eq_ignore_ascii_case(b"user") {
             // Until ACL users exist, `default` is the only user.
             if &val[..] != b"default" {
@@ -399,11 +400,11 @@ fn parse_kill_filters(ctx: &mut Ctx, args: &[Bytes]) -> Option<KillFilter> {
 /// CLIENT KILL ip:port (replies OK or an error, may kill the caller) or
 /// CLIENT KILL <filter> <value> ... (replies with the number killed). Each
 /// matching connection is closed by its own task as soon as it is woken.
-fn kill(ctx: &mut Ctx, args: &[Bytes]) {
+fn kill(ctx: &mut Ctx, args: &[&[u8]]) {
     let old_form = args.len() == 3;
     let filter = if old_form {
         KillFilter {
-            addr: Some(args[2].clone()),
+            addr: Some(Bytes::copy_from_slice(args[2])),
             laddr: None,
             id: None,
             ctype: None,
@@ -447,11 +448,11 @@ fn kill(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]
-fn pause(ctx: &mut Ctx, args: &[Bytes]) {
+fn pause(ctx: &mut Ctx, args: &[&[u8]]) {
     if args.len() > 4 {
         return ctx.error(&format!(
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            errors::sanitize(&args[1], 128)
+            errors::sanitize(args[1], 128)
         ));
     }
     let mut all = true;
@@ -462,7 +463,7 @@ fn pause(ctx: &mut Ctx, args: &[Bytes]) {
             return ctx.error("ERR CLIENT PAUSE mode must be WRITE or ALL");
         }
     }
-    let Some(ms) = crate::util::num::parse_i64(&args[2]) else {
+    let Some(ms) = crate::util::num::parse_i64(args[2]) else {
         return ctx.error("ERR timeout is not an integer or out of range");
     };
     if ms < 0 {
@@ -473,7 +474,7 @@ fn pause(ctx: &mut Ctx, args: &[Bytes]) {
     ctx.out.ok();
 }
 
-fn unpause(ctx: &mut Ctx, _args: &[Bytes]) {
+fn unpause(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.shared.pause.unpause();
     ctx.out.ok();
 }
@@ -481,7 +482,7 @@ fn unpause(ctx: &mut Ctx, _args: &[Bytes]) {
 /// CLIENT REPLY ON|OFF|SKIP. ON answers OK; OFF and SKIP answer nothing (the
 /// connection drops the reply of this command and, for OFF, of every
 /// following one; for SKIP, of the next one).
-fn reply(ctx: &mut Ctx, args: &[Bytes]) {
+fn reply(ctx: &mut Ctx, args: &[&[u8]]) {
     let mode = &args[2];
     if mode.eq_ignore_ascii_case(b"on") {
         ctx.client.reply_mode = ReplyMode::On;
@@ -509,8 +510,8 @@ fn on_off(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
     }
 }
 
-fn no_evict(ctx: &mut Ctx, args: &[Bytes]) {
-    if let Some(on) = on_off(ctx, &args[2]) {
+fn no_evict(ctx: &mut Ctx, args: &[&[u8]]) {
+    if let Some(on) = on_off(ctx, args[2]) {
         ctx.client.no_evict = on;
         ctx.client.info.no_evict.store(on, Ordering::Relaxed);
         ctx.out.ok();
@@ -519,8 +520,8 @@ fn no_evict(ctx: &mut Ctx, args: &[Bytes]) {
 
 /// CLIENT NO-TOUCH ON: this connection's commands stop updating keys' access
 /// time (except TOUCH itself), so OBJECT IDLETIME and eviction are unaffected.
-fn no_touch(ctx: &mut Ctx, args: &[Bytes]) {
-    if let Some(on) = on_off(ctx, &args[2]) {
+fn no_touch(ctx: &mut Ctx, args: &[&[u8]]) {
+    if let Some(on) = on_off(ctx, args[2]) {
         ctx.client.no_touch = on;
         ctx.client.info.no_touch.store(on, Ordering::Relaxed);
         ctx.out.ok();

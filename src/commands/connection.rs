@@ -3,7 +3,6 @@
 use super::flags::*;
 use super::{acl, errors, Command, Ctx, KeySpec};
 use crate::server::client::ReplyMode;
-use bytes::Bytes;
 
 /// The Redis version Ferrite reports (INFO, HELLO): the one whose behaviour it
 /// implements, so clients enable the right features.
@@ -28,25 +27,25 @@ pub static COMMANDS: &[Command] = &[
         .doc("connection", "6.2.0", "Resets the connection.", "O(1)"),
 ];
 
-fn ping(ctx: &mut Ctx, args: &[Bytes]) {
+fn ping(ctx: &mut Ctx, args: &[&[u8]]) {
     match args.len() {
         1 => ctx.out.simple("PONG"),
-        2 => ctx.out.bulk(&args[1]),
+        2 => ctx.out.bulk(args[1]),
         _ => ctx.error(&errors::wrong_arity("ping")),
     }
 }
 
-fn echo(ctx: &mut Ctx, args: &[Bytes]) {
-    ctx.out.bulk(&args[1]);
+fn echo(ctx: &mut Ctx, args: &[&[u8]]) {
+    ctx.out.bulk(args[1]);
 }
 
-fn quit(ctx: &mut Ctx, _args: &[Bytes]) {
+fn quit(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.ok();
     ctx.client.close_after_reply = true;
 }
 
-fn select(ctx: &mut Ctx, args: &[Bytes]) {
-    if let Some(db) = ctx.db_index_arg(&args[1]) {
+fn select(ctx: &mut Ctx, args: &[&[u8]]) {
+    if let Some(db) = ctx.db_index_arg(args[1]) {
         ctx.client.select(db);
         ctx.out.ok();
     }
@@ -70,7 +69,7 @@ fn password_ok(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-fn auth(ctx: &mut Ctx, args: &[Bytes]) {
+fn auth(ctx: &mut Ctx, args: &[&[u8]]) {
     if args.len() > 3 {
         return ctx.error(errors::SYNTAX);
     }
@@ -78,9 +77,9 @@ fn auth(ctx: &mut Ctx, args: &[Bytes]) {
         if ctx.shared.config.requirepass().is_none() {
             return ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
         }
-        (b"default", &args[1])
+        (b"default", args[1])
     } else {
-        (&args[1], &args[2])
+        (args[1], args[2])
     };
     if password_ok(ctx, user, pass) {
         ctx.client.authenticated = true;
@@ -102,10 +101,10 @@ fn auth_failed(ctx: &mut Ctx) {
 /// HELLO [protover [AUTH username password] [SETNAME clientname]]: checks
 /// the version and options (a bad client name fails before any AUTH), then
 /// authenticates, names the connection and switches protocol.
-fn hello(ctx: &mut Ctx, args: &[Bytes]) {
+fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut proto = None;
     if args.len() >= 2 {
-        match crate::util::num::parse_i64(&args[1]) {
+        match crate::util::num::parse_i64(args[1]) {
             Some(v) if v == 2 || v == 3 => proto = Some(v as u8),
             Some(_) => return ctx.error("NOPROTO unsupported protocol version"),
             None => return ctx.error("ERR Protocol version is not an integer or out of range"),
@@ -117,18 +116,18 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) {
     while i < args.len() {
         let more = args.len() - i - 1;
         if args[i].eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            auth_pair = Some((args[i + 1].clone(), args[i + 2].clone()));
+            auth_pair = Some((args[i + 1], args[i + 2]));
             i += 3;
         } else if args[i].eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
-            if let Err(e) = super::client_name_ok(&args[i + 1]) {
+            if let Err(e) = super::client_name_ok(args[i + 1]) {
                 return ctx.error(e);
             }
-            setname = Some(args[i + 1].clone());
+            setname = Some(args[i + 1]);
             i += 2;
         } else {
             return ctx.error(&format!(
                 "ERR Syntax error in HELLO option '{}'",
-                errors::sanitize(&args[i], 128)
+                errors::sanitize(args[i], 128)
             ));
         }
     }
@@ -170,7 +169,7 @@ fn hello(ctx: &mut Ctx, args: &[Bytes]) {
     out.array(0);
 }
 
-fn reset(ctx: &mut Ctx, _args: &[Bytes]) {
+fn reset(ctx: &mut Ctx, _args: &[&[u8]]) {
     let c = &mut *ctx.client;
     c.select(0);
     c.resp = 2;

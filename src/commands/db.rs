@@ -9,7 +9,6 @@
 
 use super::flags::*;
 use super::{acl, errors, Command, Ctx, KeySpec};
-use bytes::Bytes;
 
 const G: &str = "server";
 
@@ -80,7 +79,7 @@ pub static COMMANDS: &[Command] = &[
 
 /// DBSIZE counts keys that have expired but not been reclaimed yet, as Redis
 /// does (active expiry keeps that number small).
-fn dbsize(ctx: &mut Ctx, _args: &[Bytes]) {
+fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.int(ctx.db().len() as i64);
 }
 
@@ -89,11 +88,11 @@ fn int_arg(arg: &[u8]) -> Option<i64> {
     crate::util::num::parse_i64(arg).filter(|n| i32::try_from(*n).is_ok())
 }
 
-fn swapdb(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(a) = int_arg(&args[1]) else {
+fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(a) = int_arg(args[1]) else {
         return ctx.error("ERR invalid first DB index");
     };
-    let Some(b) = int_arg(&args[2]) else {
+    let Some(b) = int_arg(args[2]) else {
         return ctx.error("ERR invalid second DB index");
     };
     let n = ctx.shared.store.num_dbs() as i64;
@@ -107,7 +106,7 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 /// Validates the optional ASYNC / SYNC argument of FLUSHDB and FLUSHALL.
-fn flush_args_ok(ctx: &mut Ctx, args: &[Bytes]) -> bool {
+fn flush_args_ok(ctx: &mut Ctx, args: &[&[u8]]) -> bool {
     let ok = match args {
         [_] => true,
         [_, mode] => mode.eq_ignore_ascii_case(b"async") || mode.eq_ignore_ascii_case(b"sync"),
@@ -119,14 +118,14 @@ fn flush_args_ok(ctx: &mut Ctx, args: &[Bytes]) -> bool {
     ok
 }
 
-fn flushdb(ctx: &mut Ctx, args: &[Bytes]) {
+fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) {
     if flush_args_ok(ctx, args) {
         ctx.shared.store.flush_db(ctx.client.db);
         ctx.out.ok();
     }
 }
 
-fn flushall(ctx: &mut Ctx, args: &[Bytes]) {
+fn flushall(ctx: &mut Ctx, args: &[&[u8]]) {
     if flush_args_ok(ctx, args) {
         ctx.shared.store.flush_all();
         ctx.out.ok();

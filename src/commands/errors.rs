@@ -27,7 +27,7 @@ pub fn invalid_expire(cmd: &str) -> String {
 }
 
 /// Redis's unknown-command text, quoting the first arguments.
-pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> String {
+pub fn unknown_command(name: &[u8], args: &[&[u8]]) -> String {
     let mut s = format!(
         "ERR unknown command '{}', with args beginning with: ",
         sanitize(name, 128)

@@ -71,8 +71,8 @@ const HELP: &[&str] = &[
     "    Reply with the key arguments of a complete command line and how each is accessed.",
 ];
 
-fn help(ctx: &mut Ctx, args: &[Bytes]) {
-    help_reply(ctx, &args[0], HELP);
+fn help(ctx: &mut Ctx, args: &[&[u8]]) {
+    help_reply(ctx, args[0], HELP);
 }
 
 /// Finds a command by its full name (`get`, `client|list`), case-insensitively.
@@ -89,7 +89,7 @@ pub fn lookup_full(name: &[u8]) -> Option<&'static Command> {
 }
 
 /// `COMMAND` with no arguments: every command's INFO entry.
-fn command_all(ctx: &mut Ctx, _args: &[Bytes]) {
+fn command_all(ctx: &mut Ctx, _args: &[&[u8]]) {
     write_all_info(ctx.out);
 }
 
@@ -101,11 +101,11 @@ fn write_all_info(out: &mut Reply) {
     }
 }
 
-fn count(ctx: &mut Ctx, _args: &[Bytes]) {
+fn count(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.int(super::all().len() as i64);
 }
 
-fn info(ctx: &mut Ctx, args: &[Bytes]) {
+fn info(ctx: &mut Ctx, args: &[&[u8]]) {
     if args.len() == 2 {
         return write_all_info(ctx.out);
     }
@@ -233,7 +233,7 @@ fn write_key_flags(out: &mut Reply, flags: &[&str], incomplete: bool) {
 }
 
 /// COMMAND DOCS [name ...]: a map from each known name to its documentation.
-fn docs(ctx: &mut Ctx, args: &[Bytes]) {
+fn docs(ctx: &mut Ctx, args: &[&[u8]]) {
     let found: Vec<&'static Command> = if args.len() == 2 {
         super::all().to_vec()
     } else {
@@ -273,16 +273,16 @@ fn write_docs(out: &mut Reply, c: &Command) {
     }
 }
 
-fn getkeys(ctx: &mut Ctx, args: &[Bytes]) {
+fn getkeys(ctx: &mut Ctx, args: &[&[u8]]) {
     getkeys_impl(ctx, args, false);
 }
 
-fn getkeysandflags(ctx: &mut Ctx, args: &[Bytes]) {
+fn getkeysandflags(ctx: &mut Ctx, args: &[&[u8]]) {
     getkeys_impl(ctx, args, true);
 }
 
 /// COMMAND GETKEYS / GETKEYSANDFLAGS <full command line>.
-fn getkeys_impl(ctx: &mut Ctx, args: &[Bytes], with_flags: bool) {
+fn getkeys_impl(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) {
     let line = &args[2..];
     let Some(cmd) = super::lookup_line(line) else {
         return ctx.error("ERR Invalid command specified");
@@ -302,14 +302,14 @@ fn getkeys_impl(ctx: &mut Ctx, args: &[Bytes], with_flags: bool) {
     for p in keys {
         if with_flags {
             out.array(2);
-            out.bulk(&line[p]);
+            out.bulk(line[p]);
             let flags = key_flags(cmd);
             out.set(flags.len());
             for f in flags {
                 out.simple(f);
             }
         } else {
-            out.bulk(&line[p]);
+            out.bulk(line[p]);
         }
     }
 }
@@ -336,7 +336,7 @@ impl ListFilter {
 }
 
 /// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]
-fn list(ctx: &mut Ctx, args: &[Bytes]) {
+fn list(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut filter = ListFilter::All;
     let mut i = 2;
     while i < args.len() {
@@ -353,7 +353,7 @@ fn list(ctx: &mut Ctx, args: &[Bytes]) {
                 .map(|(f, _)| *f);
             ListFilter::AclCat(cat)
         } else if kind.eq_ignore_ascii_case(b"pattern") {
-            ListFilter::Pattern(arg.clone())
+            ListFilter::Pattern(Bytes::copy_from_slice(arg))
         } else {
             return ctx.error(errors::SYNTAX);
         };

@@ -14,7 +14,6 @@ use crate::persistence::dump;
 use crate::store::{access, lock_many, read_many, Key, Keyspace, LockSet};
 use crate::types::Value;
 use crate::util::glob::glob_match;
-use bytes::Bytes;
 
 const G: &str = "generic";
 
@@ -105,13 +104,13 @@ fn peek<'g>(ctx: &Ctx<'g>, key: &[u8]) -> Option<crate::store::ReadView<'g>> {
     view
 }
 
-fn keys_of(args: &[Bytes]) -> Vec<&[u8]> {
-    args.iter().map(|a| &a[..]).collect()
+fn keys_of<'a>(args: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    args.to_vec()
 }
 
 /// DEL and UNLINK. Ferrite never frees a value on the command path (memory is
 /// reclaimed after readers unpin), so both are the same non-blocking delete.
-fn del(ctx: &mut Ctx, args: &[Bytes]) {
+fn del(ctx: &mut Ctx, args: &[&[u8]]) {
     let db: &Keyspace = ctx.db();
     let pairs: Vec<(&Keyspace, &[u8])> = args[1..].iter().map(|k| (db, &k[..])).collect();
     let mut set = lock_many(&pairs, ctx.clock.no_touch(), ctx.guard);
@@ -127,7 +126,7 @@ fn del(ctx: &mut Ctx, args: &[Bytes]) {
 
 /// EXISTS counts a key once per mention (`EXISTS k k` is 2) and does not
 /// touch the keys.
-fn exists(ctx: &mut Ctx, args: &[Bytes]) {
+fn exists(ctx: &mut Ctx, args: &[&[u8]]) {
     let keys = keys_of(&args[1..]);
     let n = read_many(ctx.db(), &keys, ctx.clock.no_touch(), ctx.guard)
         .iter()
@@ -138,7 +137,7 @@ fn exists(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 /// TOUCH: like EXISTS, but records an access on every existing key.
-fn touch(ctx: &mut Ctx, args: &[Bytes]) {
+fn touch(ctx: &mut Ctx, args: &[&[u8]]) {
     let keys = keys_of(&args[1..]);
     let n = read_many(ctx.db(), &keys, ctx.clock, ctx.guard)
         .iter()
@@ -148,24 +147,24 @@ fn touch(ctx: &mut Ctx, args: &[Bytes]) {
     ctx.out.int(n as i64);
 }
 
-fn type_cmd(ctx: &mut Ctx, args: &[Bytes]) {
-    let name = peek(ctx, &args[1]).map_or("none", |v| v.value.type_name());
+fn type_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
+    let name = peek(ctx, args[1]).map_or("none", |v| v.value.type_name());
     ctx.out.simple(name);
 }
 
-fn rename(ctx: &mut Ctx, args: &[Bytes]) {
+fn rename(ctx: &mut Ctx, args: &[&[u8]]) {
     rename_generic(ctx, args, false);
 }
 
-fn renamenx(ctx: &mut Ctx, args: &[Bytes]) {
+fn renamenx(ctx: &mut Ctx, args: &[&[u8]]) {
     rename_generic(ctx, args, true);
 }
 
 /// RENAME / RENAMENX: the value and its TTL move to the new name; both names
 /// are latched together, so no client sees the key under both or neither.
-fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) {
+fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
     let db: &Keyspace = ctx.db();
-    let (src, dst) = (&args[1][..], &args[2][..]);
+    let (src, dst) = (args[1], args[2]);
     let mut set = lock_many(&[(db, src), (db, dst)], ctx.clock, ctx.guard);
     let outcome = if !set.get(db, src).exists() {
         Err(errors::NO_SUCH_KEY)
@@ -204,7 +203,7 @@ fn two_dbs<'a>(ctx: &Ctx<'a>, dst: usize) -> (&'a Keyspace, &'a Keyspace) {
 
 /// COPY source destination [DB index] [REPLACE]. The copy keeps the TTL and
 /// starts with a fresh access time (it is a new value, as in Redis).
-fn copy(ctx: &mut Ctx, args: &[Bytes]) {
+fn copy(ctx: &mut Ctx, args: &[&[u8]]) {
     let mut dst_db = ctx.client.db;
     let mut replace = false;
     let mut i = 3;
@@ -212,7 +211,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) {
         if args[i].eq_ignore_ascii_case(b"replace") {
             replace = true;
         } else if args[i].eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
-            let Some(n) = ctx.db_index_arg(&args[i + 1]) else {
+            let Some(n) = ctx.db_index_arg(args[i + 1]) else {
                 return;
             };
             dst_db = n;
@@ -222,7 +221,7 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) {
         }
         i += 1;
     }
-    let (src_key, dst_key) = (&args[1][..], &args[2][..]);
+    let (src_key, dst_key) = (args[1], args[2]);
     if dst_db == ctx.client.db && src_key == dst_key {
         return ctx.error(errors::SAME_OBJECT);
     }
@@ -248,14 +247,14 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) {
 
 /// MOVE key db: moves the key with its TTL unless the target database
 /// already has one of that name.
-fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(dst_db) = ctx.db_index_arg(&args[2]) else {
+fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(dst_db) = ctx.db_index_arg(args[2]) else {
         return;
     };
     if dst_db == ctx.client.db {
         return ctx.error(errors::SAME_OBJECT);
     }
-    let key = &args[1][..];
+    let key = args[1];
     let (from, to) = two_dbs(ctx, dst_db);
     let mut set = lock_many(&[(from, key), (to, key)], ctx.clock, ctx.guard);
     let moved = set.get(from, key).exists() && !set.get(to, key).exists();
@@ -277,7 +276,7 @@ struct ExpireIf {
 
 impl ExpireIf {
     /// Parses the options after the time, with Redis's errors.
-    fn parse(opts: &[Bytes]) -> Result<ExpireIf, String> {
+    fn parse(opts: &[&[u8]]) -> Result<ExpireIf, String> {
         let mut f = ExpireIf::default();
         for opt in opts {
             match opt.to_ascii_lowercase().as_slice() {
@@ -316,19 +315,19 @@ fn c_string(b: &[u8]) -> String {
     errors::sanitize(&b[..end], end)
 }
 
-fn expire(ctx: &mut Ctx, args: &[Bytes]) {
+fn expire(ctx: &mut Ctx, args: &[&[u8]]) {
     expire_generic(ctx, args, "expire", true, true);
 }
 
-fn pexpire(ctx: &mut Ctx, args: &[Bytes]) {
+fn pexpire(ctx: &mut Ctx, args: &[&[u8]]) {
     expire_generic(ctx, args, "pexpire", true, false);
 }
 
-fn expireat(ctx: &mut Ctx, args: &[Bytes]) {
+fn expireat(ctx: &mut Ctx, args: &[&[u8]]) {
     expire_generic(ctx, args, "expireat", false, true);
 }
 
-fn pexpireat(ctx: &mut Ctx, args: &[Bytes]) {
+fn pexpireat(ctx: &mut Ctx, args: &[&[u8]]) {
     expire_generic(ctx, args, "pexpireat", false, false);
 }
 
@@ -350,19 +349,19 @@ fn expire_deadline(value: i64, relative_to: i64, seconds: bool) -> Option<i64> {
 
 /// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX | XX] [GT | LT].
 /// A deadline that has already passed deletes the key (and replies 1).
-fn expire_generic(ctx: &mut Ctx, args: &[Bytes], name: &str, relative: bool, seconds: bool) {
+fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, relative: bool, seconds: bool) {
     let cond = match ExpireIf::parse(&args[3..]) {
         Ok(c) => c,
         Err(e) => return ctx.error(&e),
     };
-    let Some(value) = ctx.int_arg(&args[2]) else {
+    let Some(value) = ctx.int_arg(args[2]) else {
         return;
     };
     let now = ctx.clock.now_ms as i64;
     let Some(when) = expire_deadline(value, if relative { now } else { 0 }, seconds) else {
         return ctx.error(&errors::invalid_expire(name));
     };
-    let Some(mut key) = ctx.db().lock_existing(&args[1], ctx.clock, ctx.guard) else {
+    let Some(mut key) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
         return ctx.out.int(0);
     };
     let current = key.expire().map(|e| e as i64);
@@ -378,26 +377,26 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], name: &str, relative: bool, sec
     ctx.out.int(done as i64);
 }
 
-fn ttl(ctx: &mut Ctx, args: &[Bytes]) {
+fn ttl(ctx: &mut Ctx, args: &[&[u8]]) {
     ttl_generic(ctx, args, false, false);
 }
 
-fn pttl(ctx: &mut Ctx, args: &[Bytes]) {
+fn pttl(ctx: &mut Ctx, args: &[&[u8]]) {
     ttl_generic(ctx, args, true, false);
 }
 
-fn expiretime(ctx: &mut Ctx, args: &[Bytes]) {
+fn expiretime(ctx: &mut Ctx, args: &[&[u8]]) {
     ttl_generic(ctx, args, false, true);
 }
 
-fn pexpiretime(ctx: &mut Ctx, args: &[Bytes]) {
+fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) {
     ttl_generic(ctx, args, true, true);
 }
 
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for no key, -1 for no TTL;
 /// seconds are rounded to the nearest second, as Redis does.
-fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], ms: bool, absolute: bool) {
-    let Some(view) = peek(ctx, &args[1]) else {
+fn ttl_generic(ctx: &mut Ctx, args: &[&[u8]], ms: bool, absolute: bool) {
+    let Some(view) = peek(ctx, args[1]) else {
         return ctx.out.int(-2);
     };
     if view.expire == 0 {
@@ -412,8 +411,8 @@ fn ttl_generic(ctx: &mut Ctx, args: &[Bytes], ms: bool, absolute: bool) {
     ctx.out.int(t as i64);
 }
 
-fn persist(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(mut key) = ctx.db().lock_existing(&args[1], ctx.clock, ctx.guard) else {
+fn persist(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(mut key) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
         return ctx.out.int(0);
     };
     let had_ttl = key.expire().is_some();
@@ -433,8 +432,8 @@ fn reply_keys(ctx: &mut Ctx, keys: &[&Key]) {
 }
 
 /// KEYS pattern: every live key matching the glob pattern.
-fn keys(ctx: &mut Ctx, args: &[Bytes]) {
-    let pattern = &args[1][..];
+fn keys(ctx: &mut Ctx, args: &[&[u8]]) {
+    let pattern = args[1];
     let all = pattern == b"*";
     let mut found = Vec::new();
     ctx.db().for_each(ctx.clock.no_touch(), ctx.guard, |k, _| {
@@ -470,8 +469,8 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// exists for the whole iteration is returned at least once however the
 /// keyspace changes meanwhile. COUNT bounds the keys visited (before MATCH
 /// and TYPE filter them), as in Redis.
-fn scan(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(cursor) = parse_cursor(&args[1]) else {
+fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(cursor) = parse_cursor(args[1]) else {
         return ctx.error("ERR invalid cursor");
     };
     let mut count: i64 = 10;
@@ -481,7 +480,7 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) {
     while i < args.len() {
         let (opt, has_value) = (&args[i], i + 1 < args.len());
         if opt.eq_ignore_ascii_case(b"count") && has_value {
-            let Some(n) = ctx.int_arg(&args[i + 1]) else {
+            let Some(n) = ctx.int_arg(args[i + 1]) else {
                 return;
             };
             if n < 1 {
@@ -489,9 +488,9 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) {
             }
             count = n;
         } else if opt.eq_ignore_ascii_case(b"match") && has_value {
-            pattern = Some(&args[i + 1][..]).filter(|p| *p != b"*");
+            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
         } else if opt.eq_ignore_ascii_case(b"type") && has_value {
-            type_name = Some(&args[i + 1][..]);
+            type_name = Some(args[i + 1]);
         } else {
             return ctx.error(errors::SYNTAX);
         }
@@ -516,7 +515,7 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) {
     reply_keys(ctx, &found);
 }
 
-fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) {
+fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {
     match ctx.db().random_key(ctx.clock.no_touch(), ctx.guard) {
         Some(k) => ctx.out.bulk(&k.bytes),
         None => ctx.out.null(),
@@ -531,8 +530,8 @@ fn rdb_compression(ctx: &Ctx) -> bool {
         .is_none_or(|v| v.eq_ignore_ascii_case("yes"))
 }
 
-fn dump_cmd(ctx: &mut Ctx, args: &[Bytes]) {
-    let view = ctx.db().get(&args[1], ctx.clock, ctx.guard);
+fn dump_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
+    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
     count_lookups(ctx, view.is_some() as u64, view.is_none() as u64);
     match view {
         Some(v) => {
@@ -555,7 +554,7 @@ struct RestoreOpts {
 impl RestoreOpts {
     /// Parses the options with Redis's errors. IDLETIME and FREQ exclude each
     /// other (the second one is a syntax error).
-    fn parse(ctx: &mut Ctx, opts: &[Bytes]) -> Option<RestoreOpts> {
+    fn parse(ctx: &mut Ctx, opts: &[&[u8]]) -> Option<RestoreOpts> {
         let mut o = RestoreOpts::default();
         let mut i = 0;
         while i < opts.len() {
@@ -596,12 +595,12 @@ impl RestoreOpts {
 
 /// Validates RESTORE's TTL and decodes the payload (before any latch is
 /// taken): the value and its TTL argument, or the error to reply.
-fn restore_input(args: &[Bytes]) -> Result<(Value, i64), &'static str> {
-    let ttl = crate::util::num::parse_i64(&args[2]).ok_or(errors::NOT_INTEGER)?;
+fn restore_input(args: &[&[u8]]) -> Result<(Value, i64), &'static str> {
+    let ttl = crate::util::num::parse_i64(args[2]).ok_or(errors::NOT_INTEGER)?;
     if ttl < 0 {
         return Err("ERR Invalid TTL value, must be >= 0");
     }
-    let value = dump::load(&args[3]).map_err(dump::RestoreError::message)?;
+    let value = dump::load(args[3]).map_err(dump::RestoreError::message)?;
     Ok((value, ttl))
 }
 
@@ -610,13 +609,13 @@ fn restore_input(args: &[Bytes]) -> Result<(Value, i64), &'static str> {
 /// Errors come in Redis's order: options, then BUSYKEY, then the TTL, then
 /// the payload. The payload is decoded before the key is latched, so the
 /// latch is held only to check and publish.
-fn restore(ctx: &mut Ctx, args: &[Bytes]) {
+fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(opts) = RestoreOpts::parse(ctx, &args[4..]) else {
         return;
     };
     let input = restore_input(args);
     let now = ctx.clock.now_ms;
-    let mut key = ctx.db().lock(&args[1], ctx.clock, ctx.guard);
+    let mut key = ctx.db().lock(args[1], ctx.clock, ctx.guard);
     if !opts.replace && key.exists() {
         drop(key);
         return ctx.error("BUSYKEY Target key name already exists.");
@@ -690,13 +689,7 @@ mod tests {
 
     #[test]
     fn expire_conditions() {
-        let f = |o: &[&str]| {
-            ExpireIf::parse(
-                &o.iter()
-                    .map(|s| Bytes::from(s.to_string()))
-                    .collect::<Vec<_>>(),
-            )
-        };
+        let f = |o: &[&str]| ExpireIf::parse(&o.iter().map(|s| s.as_bytes()).collect::<Vec<_>>());
         assert!(f(&["nx", "xx"]).unwrap_err().contains("NX and XX"));
         assert!(f(&["gt", "LT"]).unwrap_err().contains("GT and LT"));
         assert_eq!(f(&["foo"]).unwrap_err(), "ERR Unsupported option foo");

@@ -22,7 +22,6 @@ pub mod strings;
 pub use ctx::Ctx;
 pub use table::{Command, KeySpec};
 
-use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -188,28 +187,28 @@ pub fn find_subcommand(base: &'static Command, sub: &[u8]) -> Option<&'static Co
 /// The command a full command line names, without checking arity (COMMAND
 /// GETKEYS, error accounting): the subcommand when the command is a container
 /// and one is given; `None` for an unknown command or subcommand.
-pub fn lookup_line(args: &[Bytes]) -> Option<&'static Command> {
-    let base = lookup(&args[0])?;
+pub fn lookup_line(args: &[&[u8]]) -> Option<&'static Command> {
+    let base = lookup(args[0])?;
     if args.len() == 1 || base.subcommands.is_empty() {
         return Some(base);
     }
-    find_subcommand(base, &args[1])
+    find_subcommand(base, args[1])
 }
 
 /// Resolves `args` to the command (or subcommand) that will run, writing the
 /// error Redis would send if there is none or the arity is wrong.
-pub fn resolve(args: &[Bytes]) -> Result<&'static Command, String> {
+pub fn resolve(args: &[&[u8]]) -> Result<&'static Command, String> {
     let name = &args[0];
     let Some(cmd) = lookup(name) else {
         return Err(errors::unknown_command(name, &args[1..]));
     };
     if !cmd.subcommands.is_empty() && args.len() >= 2 {
-        return match find_subcommand(cmd, &args[1]) {
+        return match find_subcommand(cmd, args[1]) {
             Some(s) if s.arity_ok(args.len()) => Ok(s),
             Some(s) => Err(errors::wrong_arity(s.name)),
             None => Err(format!(
                 "ERR unknown subcommand '{}'. Try {} HELP.",
-                errors::sanitize(&args[1], 128),
+                errors::sanitize(args[1], 128),
                 cmd.name.to_ascii_uppercase()
             )),
         };

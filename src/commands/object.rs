@@ -9,7 +9,6 @@ use super::{acl, Command, Ctx, KeySpec};
 use crate::config::MaxmemoryPolicy;
 use crate::store::{access, ReadView};
 use crate::types::{Str, Value};
-use bytes::Bytes;
 
 const G: &str = "generic";
 const KR_SLOW: u64 = acl::KEYSPACE | acl::READ | acl::SLOW;
@@ -99,7 +98,7 @@ pub static COMMANDS: &[Command] =
 
 /// Dispatch resolves OBJECT's subcommands before calling a handler, so this
 /// runs only if that ever changes; it answers as Redis does for an unknown one.
-fn container(ctx: &mut Ctx, args: &[Bytes]) {
+fn container(ctx: &mut Ctx, args: &[&[u8]]) {
     let sub = args.get(1).map_or(&b""[..], |a| &a[..]);
     ctx.error(&format!(
         "ERR unknown subcommand '{}'. Try OBJECT HELP.",
@@ -137,16 +136,16 @@ fn lookup<'g>(ctx: &mut Ctx<'g>, key: &[u8]) -> Option<ReadView<'g>> {
     view
 }
 
-fn encoding(ctx: &mut Ctx, args: &[Bytes]) {
-    if let Some(v) = lookup(ctx, &args[2]) {
+fn encoding(ctx: &mut Ctx, args: &[&[u8]]) {
+    if let Some(v) = lookup(ctx, args[2]) {
         ctx.out.bulk(v.value.encoding().as_bytes());
     }
 }
 
 /// Redis shares the integers 0..9999 between keys and reports their reference
 /// count as `INT_MAX`; every other value has one reference.
-fn refcount(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(v) = lookup(ctx, &args[2]) else {
+fn refcount(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(v) = lookup(ctx, args[2]) else {
         return;
     };
     let shared_int = matches!(v.value, Value::Str(Str::Int(n)) if (0..10_000).contains(n));
@@ -158,8 +157,8 @@ fn refcount(ctx: &mut Ctx, args: &[Bytes]) {
     ctx.out.int(n);
 }
 
-fn idletime(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(v) = lookup(ctx, &args[2]) else {
+fn idletime(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(v) = lookup(ctx, args[2]) else {
         return;
     };
     if lfu_policy(ctx) {
@@ -169,8 +168,8 @@ fn idletime(ctx: &mut Ctx, args: &[Bytes]) {
     ctx.out.int(idle as i64);
 }
 
-fn freq(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(v) = lookup(ctx, &args[2]) else {
+fn freq(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(v) = lookup(ctx, args[2]) else {
         return;
     };
     if !lfu_policy(ctx) {
@@ -200,7 +199,7 @@ const HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn help(ctx: &mut Ctx, _args: &[Bytes]) {
+fn help(ctx: &mut Ctx, _args: &[&[u8]]) {
     ctx.out.array(HELP.len());
     for line in HELP {
         ctx.out.simple(line);

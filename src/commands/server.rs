@@ -6,7 +6,6 @@ use super::{acl, errors, Command, Ctx, KeySpec};
 use crate::metrics::{self, bytes_to_human};
 use crate::server::client::cflags;
 use crate::server::Shared;
-use bytes::Bytes;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
@@ -43,7 +42,7 @@ static CONFIG_SUBCOMMANDS: &[Command] = &[
 ];
 
 /// The container never runs by itself (its arity needs a subcommand).
-fn unknown_sub(ctx: &mut Ctx, args: &[Bytes]) {
+fn unknown_sub(ctx: &mut Ctx, args: &[&[u8]]) {
     let sub = args.get(1).map_or(&b""[..], |a| &a[..]);
     ctx.error(&format!(
         "ERR unknown subcommand '{}'. Try CONFIG HELP.",
@@ -55,7 +54,7 @@ fn unknown_sub(ctx: &mut Ctx, args: &[Bytes]) {
 // TIME
 // ---------------------------------------------------------------------------
 
-fn time(ctx: &mut Ctx, _args: &[Bytes]) {
+fn time(ctx: &mut Ctx, _args: &[&[u8]]) {
     let us = crate::util::time::now_us();
     ctx.out.array(2);
     ctx.out.bulk_int((us / 1_000_000) as i64);
@@ -75,11 +74,11 @@ const CONFIG_HELP: &[&str] = &[
     "    Zero the statistics reported by INFO.",
 ];
 
-fn config_help(ctx: &mut Ctx, args: &[Bytes]) {
-    help_reply(ctx, &args[0], CONFIG_HELP);
+fn config_help(ctx: &mut Ctx, args: &[&[u8]]) {
+    help_reply(ctx, args[0], CONFIG_HELP);
 }
 
-fn config_get(ctx: &mut Ctx, args: &[Bytes]) {
+fn config_get(ctx: &mut Ctx, args: &[&[u8]]) {
     let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
     let found = ctx.shared.config.get_many(&patterns);
     ctx.out.map(found.len());
@@ -92,14 +91,11 @@ fn config_get(ctx: &mut Ctx, args: &[Bytes]) {
 /// CONFIG SET name value [name value ...]: validated all together and applied
 /// all or nothing. Protected directives are settable from loopback clients
 /// when `enable-protected-configs local` allows it.
-fn config_set(ctx: &mut Ctx, args: &[Bytes]) {
+fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
     if !args.len().is_multiple_of(2) {
         return ctx.error(errors::SYNTAX);
     }
-    let pairs: Vec<(&[u8], &[u8])> = args[2..]
-        .chunks_exact(2)
-        .map(|p| (&p[0][..], &p[1][..]))
-        .collect();
+    let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks_exact(2).map(|p| (p[0], p[1])).collect();
     let local = ctx.client.info.addr.ip().is_loopback();
     match ctx.shared.config.set_many_ext(&pairs, local) {
         Ok(()) => ctx.out.ok(),
@@ -109,7 +105,7 @@ fn config_set(ctx: &mut Ctx, args: &[Bytes]) {
 
 /// CONFIG RESETSTAT: command, error, network, keyspace and connection
 /// statistics go back to zero (peak memory and uptime do not, as in Redis).
-fn config_resetstat(ctx: &mut Ctx, _args: &[Bytes]) {
+fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) {
     reset_stats(ctx.shared);
     ctx.out.ok();
 }
@@ -136,7 +132,7 @@ struct ShutdownFlags {
     abort: bool,
 }
 
-fn parse_shutdown(args: &[Bytes]) -> Option<ShutdownFlags> {
+fn parse_shutdown(args: &[&[u8]]) -> Option<ShutdownFlags> {
     let mut f = ShutdownFlags::default();
     for a in &args[1..] {
         let slot = if a.eq_ignore_ascii_case(b"nosave") {
@@ -170,7 +166,7 @@ fn save_before_exit(_shared: &Shared) -> Result<(), &'static str> {
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. On success the client gets
 /// no reply: the server closes the listeners and the process exits 0.
 /// There is never a shutdown in progress to ABORT (no replicas to wait for).
-fn shutdown(ctx: &mut Ctx, args: &[Bytes]) {
+fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(f) = parse_shutdown(args) else {
         return ctx.error(errors::SYNTAX);
     };
@@ -229,7 +225,7 @@ struct Selection {
 }
 
 impl Selection {
-    fn parse(args: &[Bytes]) -> Selection {
+    fn parse(args: &[&[u8]]) -> Selection {
         let mut sel = Selection {
             all: false,
             names: Vec::new(),
@@ -265,7 +261,7 @@ impl Selection {
 
 /// INFO [section ...]: `field:value` lines under `# Section` headers, with a
 /// blank line between sections; a verbatim string in RESP3.
-fn info(ctx: &mut Ctx, args: &[Bytes]) {
+fn info(ctx: &mut Ctx, args: &[&[u8]]) {
     let sel = Selection::parse(&args[1..]);
     let mut text = String::new();
     for (name, _, write) in SECTIONS {
@@ -725,10 +721,8 @@ fn section_keyspace(s: &mut String, ctx: &Ctx) {
 mod tests {
     use super::*;
 
-    fn b(args: &[&str]) -> Vec<Bytes> {
-        args.iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect()
+    fn b<'a>(args: &[&'a str]) -> Vec<&'a [u8]> {
+        args.iter().map(|a| a.as_bytes()).collect()
     }
 
     #[test]

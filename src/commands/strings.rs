@@ -126,8 +126,8 @@ fn max_string_len(ctx: &Ctx) -> u64 {
     ctx.shared.config.proto_max_bulk_len()
 }
 
-fn get(ctx: &mut Ctx, args: &[Bytes]) {
-    let view = ctx.db().get(&args[1], ctx.clock, ctx.guard);
+fn get(ctx: &mut Ctx, args: &[&[u8]]) {
+    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
     count_lookup(ctx, view.is_some());
     match string_of(view.map(|v| v.value)) {
         Ok(Some(s)) => s.write_bulk(ctx.out),
@@ -218,12 +218,12 @@ struct StringOptions<'a> {
 /// NX/XX, KEEPTTL/PERSIST and the different expiry forms exclude each other,
 /// and an expiry form needs a following argument. Any violation is a syntax
 /// error (the numeric value is checked later, by [`deadline`]).
-fn parse_options(args: &[Bytes], mode: OptionsFor) -> Option<StringOptions<'_>> {
+fn parse_options<'a>(args: &[&'a [u8]], mode: OptionsFor) -> Option<StringOptions<'a>> {
     let set = mode == OptionsFor::Set;
     let mut o = StringOptions::default();
     let mut i = 0;
     while i < args.len() {
-        let opt = opt_name(&args[i]);
+        let opt = opt_name(args[i]);
         let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
         if set && is("NX") && !o.xx {
             o.nx = true;
@@ -312,7 +312,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], req: SetRequest<'_>) {
     }
 }
 
-fn set(ctx: &mut Ctx, args: &[Bytes]) {
+fn set(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(o) = parse_options(&args[3..], OptionsFor::Set) else {
         return ctx.error(errors::SYNTAX);
     };
@@ -324,7 +324,7 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) {
         None => None,
     };
     let req = SetRequest {
-        value: &args[2],
+        value: args[2],
         nx: o.nx,
         xx: o.xx,
         get: o.get,
@@ -332,12 +332,12 @@ fn set(ctx: &mut Ctx, args: &[Bytes]) {
         expire,
         replies: SetReplies::OkOrNull,
     };
-    set_generic(ctx, &args[1], req);
+    set_generic(ctx, args[1], req);
 }
 
-fn setnx(ctx: &mut Ctx, args: &[Bytes]) {
+fn setnx(ctx: &mut Ctx, args: &[&[u8]]) {
     let req = SetRequest {
-        value: &args[2],
+        value: args[2],
         nx: true,
         xx: false,
         get: false,
@@ -345,16 +345,16 @@ fn setnx(ctx: &mut Ctx, args: &[Bytes]) {
         expire: None,
         replies: SetReplies::OneOrZero,
     };
-    set_generic(ctx, &args[1], req);
+    set_generic(ctx, args[1], req);
 }
 
 /// SETEX and PSETEX: `key ttl value`.
-fn set_with_ttl(ctx: &mut Ctx, args: &[Bytes], unit: ExpireUnit, cmd: &str) {
-    let Some(expire) = deadline(ctx, unit, &args[2], cmd) else {
+fn set_with_ttl(ctx: &mut Ctx, args: &[&[u8]], unit: ExpireUnit, cmd: &str) {
+    let Some(expire) = deadline(ctx, unit, args[2], cmd) else {
         return;
     };
     let req = SetRequest {
-        value: &args[3],
+        value: args[3],
         nx: false,
         xx: false,
         get: false,
@@ -362,18 +362,18 @@ fn set_with_ttl(ctx: &mut Ctx, args: &[Bytes], unit: ExpireUnit, cmd: &str) {
         expire: Some(expire),
         replies: SetReplies::OkOrNull,
     };
-    set_generic(ctx, &args[1], req);
+    set_generic(ctx, args[1], req);
 }
 
-fn setex(ctx: &mut Ctx, args: &[Bytes]) {
+fn setex(ctx: &mut Ctx, args: &[&[u8]]) {
     set_with_ttl(ctx, args, ExpireUnit::Ex, "setex");
 }
 
-fn psetex(ctx: &mut Ctx, args: &[Bytes]) {
+fn psetex(ctx: &mut Ctx, args: &[&[u8]]) {
     set_with_ttl(ctx, args, ExpireUnit::Px, "psetex");
 }
 
-fn mget(ctx: &mut Ctx, args: &[Bytes]) {
+fn mget(ctx: &mut Ctx, args: &[&[u8]]) {
     let keys: Vec<&[u8]> = args[1..].iter().map(|a| &a[..]).collect();
     let values = read_many(ctx.db(), &keys, ctx.clock, ctx.guard);
     ctx.out.array(values.len());
@@ -388,20 +388,20 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) {
 
 /// MSET and MSETNX: all keys are latched together, so no client sees some
 /// of the keys set and others not.
-fn mset_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) {
+fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
     if args.len().is_multiple_of(2) {
         return ctx.error(&errors::wrong_arity(if nx { "msetnx" } else { "mset" }));
     }
     let db: &Keyspace = ctx.db();
-    let pairs: Vec<(&Keyspace, &[u8])> = args[1..].chunks(2).map(|p| (db, &p[0][..])).collect();
+    let pairs: Vec<(&Keyspace, &[u8])> = args[1..].chunks(2).map(|p| (db, p[0])).collect();
     let mut set = lock_many(&pairs, ctx.clock, ctx.guard);
-    if nx && args[1..].chunks(2).any(|p| set.get(db, &p[0]).exists()) {
+    if nx && args[1..].chunks(2).any(|p| set.get(db, p[0]).exists()) {
         drop(set);
         return ctx.out.int(0);
     }
     for p in args[1..].chunks(2) {
-        set.get(db, &p[0])
-            .set_with_expire(Value::Str(Str::from_arg(&p[1])), None);
+        set.get(db, p[0])
+            .set_with_expire(Value::Str(Str::from_arg(p[1])), None);
     }
     drop(set);
     if nx {
@@ -411,17 +411,17 @@ fn mset_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) {
     }
 }
 
-fn mset(ctx: &mut Ctx, args: &[Bytes]) {
+fn mset(ctx: &mut Ctx, args: &[&[u8]]) {
     mset_generic(ctx, args, false);
 }
 
-fn msetnx(ctx: &mut Ctx, args: &[Bytes]) {
+fn msetnx(ctx: &mut Ctx, args: &[&[u8]]) {
     mset_generic(ctx, args, true);
 }
 
-fn getset(ctx: &mut Ctx, args: &[Bytes]) {
+fn getset(ctx: &mut Ctx, args: &[&[u8]]) {
     let req = SetRequest {
-        value: &args[2],
+        value: args[2],
         nx: false,
         xx: false,
         get: true,
@@ -429,11 +429,11 @@ fn getset(ctx: &mut Ctx, args: &[Bytes]) {
         expire: None,
         replies: SetReplies::OkOrNull,
     };
-    set_generic(ctx, &args[1], req);
+    set_generic(ctx, args[1], req);
 }
 
-fn getdel(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(mut latch) = ctx.db().lock_existing(&args[1], ctx.clock, ctx.guard) else {
+fn getdel(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(mut latch) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
         count_lookup(ctx, false);
         return ctx.out.null();
     };
@@ -456,14 +456,14 @@ fn getdel(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
-fn getex(ctx: &mut Ctx, args: &[Bytes]) {
+fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(o) = parse_options(&args[2..], OptionsFor::GetEx) else {
         return ctx.error(errors::SYNTAX);
     };
     if o.expire.is_none() && !o.persist {
         return get(ctx, args);
     }
-    let Some(mut latch) = ctx.db().lock_existing(&args[1], ctx.clock, ctx.guard) else {
+    let Some(mut latch) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
         count_lookup(ctx, false);
         return ctx.out.null();
     };
@@ -523,32 +523,32 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
     }
 }
 
-fn incr(ctx: &mut Ctx, args: &[Bytes]) {
-    incr_by(ctx, &args[1], 1);
+fn incr(ctx: &mut Ctx, args: &[&[u8]]) {
+    incr_by(ctx, args[1], 1);
 }
 
-fn decr(ctx: &mut Ctx, args: &[Bytes]) {
-    incr_by(ctx, &args[1], -1);
+fn decr(ctx: &mut Ctx, args: &[&[u8]]) {
+    incr_by(ctx, args[1], -1);
 }
 
-fn incrby(ctx: &mut Ctx, args: &[Bytes]) {
-    if let Some(delta) = ctx.int_arg(&args[2]) {
-        incr_by(ctx, &args[1], delta);
+fn incrby(ctx: &mut Ctx, args: &[&[u8]]) {
+    if let Some(delta) = ctx.int_arg(args[2]) {
+        incr_by(ctx, args[1], delta);
     }
 }
 
-fn decrby(ctx: &mut Ctx, args: &[Bytes]) {
-    match ctx.int_arg(&args[2]) {
+fn decrby(ctx: &mut Ctx, args: &[&[u8]]) {
+    match ctx.int_arg(args[2]) {
         Some(i64::MIN) => ctx.error(DECR_OVERFLOW),
-        Some(delta) => incr_by(ctx, &args[1], -delta),
+        Some(delta) => incr_by(ctx, args[1], -delta),
         None => {}
     }
 }
 
 /// Adds in 80-bit extended precision and prints with `%.17Lf` semantics,
 /// exactly as Redis does on x86-64 (see `util::xfloat`). The TTL is kept.
-fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) {
-    let mut latch = ctx.db().lock(&args[1], ctx.clock, ctx.guard);
+fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
+    let mut latch = ctx.db().lock(args[1], ctx.clock, ctx.guard);
     let current = match string_of(latch.value()) {
         Ok(None) => Ok(LongDouble::from_i64(0)),
         Ok(Some(Str::Int(n))) => Ok(LongDouble::from_i64(*n)),
@@ -556,7 +556,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) {
         Err(e) => Err(e),
     };
     let sum = current.and_then(|cur| {
-        let incr = LongDouble::parse(&args[2]).ok_or(errors::NOT_FLOAT)?;
+        let incr = LongDouble::parse(args[2]).ok_or(errors::NOT_FLOAT)?;
         let sum = cur + incr;
         if sum.is_finite() {
             Ok(sum)
@@ -578,14 +578,14 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
-fn append(ctx: &mut Ctx, args: &[Bytes]) {
+fn append(ctx: &mut Ctx, args: &[&[u8]]) {
     let max = max_string_len(ctx);
-    let mut latch = ctx.db().lock(&args[1], ctx.clock, ctx.guard);
+    let mut latch = ctx.db().lock(args[1], ctx.clock, ctx.guard);
     let result = match string_of(latch.value()) {
         Err(e) => Err(e),
         // A new key stores the argument as SET would (int/embstr/raw).
         Ok(None) => {
-            latch.set_with_expire(Value::Str(Str::from_arg(&args[2])), None);
+            latch.set_with_expire(Value::Str(Str::from_arg(args[2])), None);
             Ok(args[2].len())
         }
         Ok(Some(s)) if (s.len() + args[2].len()) as u64 > max => Err(errors::STRING_TOO_LONG),
@@ -594,7 +594,7 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) {
             let old = s.bytes();
             let mut v = Vec::with_capacity(old.len() + args[2].len());
             v.extend_from_slice(&old);
-            v.extend_from_slice(&args[2]);
+            v.extend_from_slice(args[2]);
             let len = v.len();
             latch.set(Value::Str(Str::raw(v)));
             Ok(len)
@@ -607,8 +607,8 @@ fn append(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
-fn strlen(ctx: &mut Ctx, args: &[Bytes]) {
-    let view = ctx.db().get(&args[1], ctx.clock, ctx.guard);
+fn strlen(ctx: &mut Ctx, args: &[&[u8]]) {
+    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
     count_lookup(ctx, view.is_some());
     match string_of(view.map(|v| v.value)) {
         Ok(Some(s)) => ctx.out.int(s.len() as i64),
@@ -639,14 +639,14 @@ fn byte_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 }
 
 /// GETRANGE and SUBSTR.
-fn getrange(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(start) = ctx.int_arg(&args[2]) else {
+fn getrange(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(start) = ctx.int_arg(args[2]) else {
         return;
     };
-    let Some(end) = ctx.int_arg(&args[3]) else {
+    let Some(end) = ctx.int_arg(args[3]) else {
         return;
     };
-    let view = ctx.db().get(&args[1], ctx.clock, ctx.guard);
+    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
     count_lookup(ctx, view.is_some());
     match string_of(view.map(|v| v.value)) {
         Ok(Some(s)) => {
@@ -661,16 +661,16 @@ fn getrange(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
-fn setrange(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(offset) = ctx.int_arg(&args[2]) else {
+fn setrange(ctx: &mut Ctx, args: &[&[u8]]) {
+    let Some(offset) = ctx.int_arg(args[2]) else {
         return;
     };
     if offset < 0 {
         return ctx.error(OFFSET_RANGE);
     }
-    let patch = &args[3][..];
+    let patch = args[3];
     let max = max_string_len(ctx);
-    let mut latch = ctx.db().lock(&args[1], ctx.clock, ctx.guard);
+    let mut latch = ctx.db().lock(args[1], ctx.clock, ctx.guard);
     let result = match string_of(latch.value()) {
         Err(e) => Err(e),
         // Writing nothing changes nothing (and creates no key).
@@ -711,11 +711,11 @@ struct LcsOptions {
 }
 
 /// Parses LCS options, replying with the error if they are invalid.
-fn lcs_options(ctx: &mut Ctx, args: &[Bytes]) -> Option<LcsOptions> {
+fn lcs_options(ctx: &mut Ctx, args: &[&[u8]]) -> Option<LcsOptions> {
     let mut o = LcsOptions::default();
     let mut i = 0;
     while i < args.len() {
-        let opt = opt_name(&args[i]);
+        let opt = opt_name(args[i]);
         let is = |name: &str| opt.eq_ignore_ascii_case(name.as_bytes());
         if is("IDX") {
             o.idx = true;
@@ -724,7 +724,7 @@ fn lcs_options(ctx: &mut Ctx, args: &[Bytes]) -> Option<LcsOptions> {
         } else if is("WITHMATCHLEN") {
             o.with_match_len = true;
         } else if is("MINMATCHLEN") && i + 1 < args.len() {
-            o.min_match_len = ctx.int_arg(&args[i + 1])?.max(0) as u64;
+            o.min_match_len = ctx.int_arg(args[i + 1])?.max(0) as u64;
             i += 1;
         } else {
             ctx.error(errors::SYNTAX);
@@ -843,8 +843,8 @@ impl LcsTable {
     }
 }
 
-fn lcs(ctx: &mut Ctx, args: &[Bytes]) {
-    let keys = [&args[1][..], &args[2][..]];
+fn lcs(ctx: &mut Ctx, args: &[&[u8]]) {
+    let keys = [args[1], args[2]];
     let values = read_many(ctx.db(), &keys, ctx.clock, ctx.guard);
     for v in &values {
         count_lookup(ctx, v.is_some());
@@ -894,10 +894,7 @@ mod tests {
         list: &[&str],
         mode: OptionsFor,
     ) -> Option<(bool, bool, bool, bool, bool, Option<ExpireUnit>)> {
-        let args: Vec<Bytes> = list
-            .iter()
-            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
-            .collect();
+        let args: Vec<&[u8]> = list.iter().map(|s| s.as_bytes()).collect();
         parse_options(&args, mode).map(|o| {
             (
                 o.nx,

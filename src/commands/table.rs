@@ -1,16 +1,15 @@
 //! The declarative description of one command.
 
 use super::Ctx;
-use bytes::Bytes;
 
-pub type Handler = fn(&mut Ctx, &[Bytes]);
+pub type Handler = fn(&mut Ctx, &[&[u8]]);
 
 /// Finds the key arguments of a command whose keys cannot be described by a
 /// fixed first/last/step triple (EVAL's numkeys, ZUNIONSTORE, XREAD STREAMS,
 /// SORT ... STORE): returns their positions in `args` (`args[0]` is the
 /// command name). Used by COMMAND GETKEYS and by anything else that needs the
 /// exact key set of one invocation.
-pub type KeysFn = fn(&[Bytes]) -> Vec<usize>;
+pub type KeysFn = fn(&[&[u8]]) -> Vec<usize>;
 
 /// Where a command's keys are (Redis's legacy first/last/step triple, which
 /// COMMAND INFO reports and COMMAND GETKEYS uses). `last` may be negative
@@ -140,7 +139,7 @@ impl Command {
     /// Positions of the key arguments of one invocation: the command's key
     /// finder when it has one, else its first/last/step range. `args[0]` is
     /// the command (for a subcommand, `args[1]` is the subcommand).
-    pub fn keys_of(&self, args: &[Bytes]) -> Vec<usize> {
+    pub fn keys_of(&self, args: &[&[u8]]) -> Vec<usize> {
         let mut out = self.key_positions(args.len());
         if let Some(f) = self.keys_fn {
             for p in f(args) {

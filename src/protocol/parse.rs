@@ -6,7 +6,7 @@
 //! are validated before anything is allocated, so a client announcing a 4 GiB
 //! bulk or a billion arguments costs nothing but its connection.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 
 /// Limits that Redis applies while parsing a request.
 #[derive(Clone, Copy, Debug)]
@@ -49,16 +49,64 @@ impl ParseError {
     }
 }
 
-/// Incremental state for a multibulk request whose arguments are still arriving,
-/// so that a large request is not re-parsed from the start on every read.
+/// Parses requests in place: a complete request's arguments are slices of the
+/// read buffer ([`Parser::args`]), so no argument is copied or reference
+/// counted on the way to its command. A multibulk request still arriving keeps
+/// how far it was scanned, so a large request is not re-parsed on every read.
 #[derive(Default)]
 pub struct Parser {
+    /// A multibulk request started but not complete.
     pending: Option<Pending>,
+    /// Where the last parsed request began in the buffer passed to `parse`.
+    start: usize,
+    /// Its arguments as ranges relative to `start` (multibulk requests).
+    ranges: Vec<(usize, usize)>,
+    /// Its arguments when it was an inline request: quoting and escapes make
+    /// them new strings rather than slices of the buffer.
+    inline: Option<Vec<Vec<u8>>>,
 }
 
 struct Pending {
     remaining: usize,
-    args: Vec<Bytes>,
+    /// Offset, from the request's start, of the next unparsed argument.
+    pos: usize,
+}
+
+/// The arguments of one request, borrowed from the read buffer; up to eight
+/// without allocating.
+pub struct Args<'b> {
+    small: [&'b [u8]; 8],
+    len: usize,
+    big: Vec<&'b [u8]>,
+}
+
+impl<'b> std::ops::Deref for Args<'b> {
+    type Target = [&'b [u8]];
+    fn deref(&self) -> &Self::Target {
+        if self.big.is_empty() {
+            &self.small[..self.len]
+        } else {
+            &self.big
+        }
+    }
+}
+
+impl<'b> Args<'b> {
+    fn collect(iter: impl ExactSizeIterator<Item = &'b [u8]>) -> Args<'b> {
+        let mut a = Args {
+            small: [&[]; 8],
+            len: iter.len(),
+            big: Vec::new(),
+        };
+        if a.len <= a.small.len() {
+            for (slot, arg) in a.small.iter_mut().zip(iter) {
+                *slot = arg;
+            }
+        } else {
+            a.big = iter.collect();
+        }
+        a
+    }
 }
 
 impl Parser {
@@ -66,70 +114,119 @@ impl Parser {
         Parser::default()
     }
 
-    /// True while a multibulk request has been started but not finished; the
-    /// query-buffer limit applies to its accumulated size.
+    /// True while a multibulk request has been started but not finished.
     pub fn in_request(&self) -> bool {
         self.pending.is_some()
     }
 
-    /// Parses the next complete request from `buf`, consuming it.
+    /// Parses the request that begins at `buf[start..]`.
     ///
-    /// Returns `Ok(None)` when more bytes are needed. An empty inline line or a
-    /// `*0` / `*-1` multibulk yields `Ok(Some(vec![]))`, which callers skip.
-    pub fn next(
+    /// `Ok(Some(end))`: a complete request, whose arguments [`Parser::args`]
+    /// gives, occupies `buf[start..end]`. It may have none (an empty inline
+    /// line, `*0`, `*-1`); callers skip those. `Ok(None)`: more bytes are
+    /// needed; the caller must keep `buf[start..]` and call again with the
+    /// same request at the front of `start`'s successor buffer (after
+    /// discarding the bytes before `start`, pass 0).
+    pub fn parse(
         &mut self,
-        buf: &mut BytesMut,
+        buf: &[u8],
+        start: usize,
         limits: Limits,
-    ) -> Result<Option<Vec<Bytes>>, ParseError> {
+    ) -> Result<Option<usize>, ParseError> {
+        let req = &buf[start..];
         if self.pending.is_none() {
-            if buf.is_empty() {
+            if req.is_empty() {
                 return Ok(None);
             }
-            if buf[0] != b'*' {
-                return parse_inline(buf);
+            self.start = start;
+            self.ranges.clear();
+            self.inline = None;
+            if req[0] != b'*' {
+                return Ok(self.parse_inline(req)?.map(|used| start + used));
             }
-            let Some((count, used)) = read_len_line(buf, b'*', limits)? else {
+            let Some((count, used)) = read_len_line(req, b'*', limits)? else {
                 return Ok(None);
             };
-            buf.advance(used);
             if count <= 0 {
-                return Ok(Some(Vec::new()));
+                return Ok(Some(start + used));
             }
             let n = count as usize;
+            self.ranges.reserve(n.min(PREALLOC_ARGS));
             self.pending = Some(Pending {
                 remaining: n,
-                args: Vec::with_capacity(n.min(PREALLOC_ARGS)),
+                pos: used,
             });
         }
+        self.start = start;
         let pending = self.pending.as_mut().expect("pending request");
         while pending.remaining > 0 {
-            if buf.is_empty() {
+            let rest = &req[pending.pos..];
+            if rest.is_empty() {
                 return Ok(None);
             }
-            if buf[0] != b'$' {
-                let got = buf[0] as char;
+            if rest[0] != b'$' {
+                let got = rest[0] as char;
                 self.pending = None;
                 return Err(ParseError::new(format!(
                     "Protocol error: expected '$', got '{got}'"
                 )));
             }
-            let Some((len, used)) = read_len_line(buf, b'$', limits)? else {
+            let Some((len, used)) = read_len_line(rest, b'$', limits)? else {
                 return Ok(None);
             };
             let len = len as usize;
-            if buf.len() < used + len + 2 {
+            if rest.len() < used + len + 2 {
                 // Wait for the rest; the buffer grows only as bytes arrive, so
                 // an announced length costs nothing until it is really sent.
                 return Ok(None);
             }
-            buf.advance(used);
-            let arg = buf.split_to(len).freeze();
-            buf.advance(2);
-            pending.args.push(arg);
+            let from = pending.pos + used;
+            self.ranges.push((from, from + len));
+            pending.pos = from + len + 2;
             pending.remaining -= 1;
         }
-        let done = self.pending.take().expect("pending request");
-        Ok(Some(done.args))
+        let end = start + pending.pos;
+        self.pending = None;
+        Ok(Some(end))
+    }
+
+    /// The arguments of the request the last successful [`Parser::parse`]
+    /// returned, as slices of the same `buf`.
+    pub fn args<'b>(&'b self, buf: &'b [u8]) -> Args<'b> {
+        match &self.inline {
+            Some(args) => Args::collect(args.iter().map(|a| &a[..])),
+            None => {
+                let base = &buf[self.start..];
+                Args::collect(self.ranges.iter().map(|&(a, b)| &base[a..b]))
+            }
+        }
+    }
+
+    /// Parses one inline command line (space separated, with Redis's quoting
+    /// rules); returns the bytes it took.
+    fn parse_inline(&mut self, req: &[u8]) -> Result<Option<usize>, ParseError> {
+        let Some(nl) = memchr::memchr(b'\n', req) else {
+            if req.len() > INLINE_MAX {
+                return Err(ParseError::new("Protocol error: too big inline request"));
+            }
+            return Ok(None);
+        };
+        if nl > INLINE_MAX {
+            return Err(ParseError::new("Protocol error: too big inline request"));
+        }
+        let mut end = nl;
+        if end > 0 && req[end - 1] == b'\r' {
+            end -= 1;
+        }
+        match crate::util::args::split_args(&req[..end]) {
+            Some(args) => {
+                self.inline = Some(args);
+                Ok(Some(nl + 1))
+            }
+            None => Err(ParseError::new(
+                "Protocol error: unbalanced quotes in request",
+            )),
+        }
     }
 }
 
@@ -183,30 +280,6 @@ fn read_len_line(buf: &[u8], kind: u8, limits: Limits) -> Result<Option<(i64, us
     }
 }
 
-/// Parses one inline command line (space separated, with Redis's quoting rules).
-fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ParseError> {
-    let Some(nl) = memchr::memchr(b'\n', buf) else {
-        if buf.len() > INLINE_MAX {
-            return Err(ParseError::new("Protocol error: too big inline request"));
-        }
-        return Ok(None);
-    };
-    if nl > INLINE_MAX {
-        return Err(ParseError::new("Protocol error: too big inline request"));
-    }
-    let line = buf.split_to(nl + 1);
-    let mut end = nl;
-    if end > 0 && line[end - 1] == b'\r' {
-        end -= 1;
-    }
-    match crate::util::args::split_args(&line[..end]) {
-        Some(args) => Ok(Some(args.into_iter().map(Bytes::from).collect())),
-        None => Err(ParseError::new(
-            "Protocol error: unbalanced quotes in request",
-        )),
-    }
-}
-
 /// Entry point for the `resp_parser` fuzz target: runs the parser over
 /// arbitrary input in arbitrary chunkings, as a connection would, and checks
 /// that it never panics, never consumes bytes it did not parse, and never
@@ -226,30 +299,56 @@ pub fn fuzz_entry(data: &[u8]) {
     let mut total_arg_bytes = 0usize;
     for chunk in [&data[..split], &data[split..]] {
         buf.extend_from_slice(chunk);
+        let mut pos = 0;
         loop {
-            let before = buf.len();
-            match parser.next(&mut buf, limits) {
-                Ok(Some(args)) => {
+            match parser.parse(&buf, pos, limits) {
+                Ok(Some(end)) => {
+                    assert!(end > pos, "a parsed request must consume input");
+                    assert!(end <= buf.len());
+                    let args = parser.args(&buf);
                     total_arg_bytes += args.iter().map(|a| a.len()).sum::<usize>();
                     assert!(total_arg_bytes <= data.len());
-                    assert!(buf.len() < before, "a parsed request must consume input");
+                    pos = end;
                 }
                 Ok(None) => break,
                 Err(_) => return,
             }
         }
+        buf.advance(pos);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+
+    /// The old consuming interface, for tests: parse at the front of `buf`
+    /// and drop the request's bytes once it is complete.
+    fn next(
+        p: &mut Parser,
+        buf: &mut BytesMut,
+        limits: Limits,
+    ) -> Result<Option<Vec<Bytes>>, ParseError> {
+        match p.parse(buf, 0, limits)? {
+            Some(end) => {
+                let args = p
+                    .args(buf)
+                    .iter()
+                    .map(|a| Bytes::copy_from_slice(a))
+                    .collect();
+                buf.advance(end);
+                Ok(Some(args))
+            }
+            None => Ok(None),
+        }
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ParseError> {
         let mut p = Parser::new();
         let mut buf = BytesMut::from(input);
         let mut out = Vec::new();
-        while let Some(args) = p.next(&mut buf, Limits::default())? {
+        while let Some(args) = next(&mut p, &mut buf, Limits::default())? {
             out.push(args);
         }
         Ok(out)
@@ -271,12 +370,48 @@ mod tests {
         let mut got = None;
         for b in full.iter() {
             buf.extend_from_slice(&[*b]);
-            if let Some(args) = p.next(&mut buf, Limits::default()).unwrap() {
+            if let Some(args) = next(&mut p, &mut buf, Limits::default()).unwrap() {
                 got = Some(args);
             }
         }
         assert_eq!(got.unwrap()[2], Bytes::from("hello"));
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn many_arguments_and_chunked_resume() {
+        // Twenty arguments (more than Args keeps inline), fed in 7-byte
+        // chunks, with the connection's contract: keep the partial request,
+        // drop what was consumed.
+        let mut req = b"*20\r\n".to_vec();
+        for i in 0..20 {
+            let a = format!("arg{i}");
+            req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        let mut p = Parser::new();
+        let mut buf = BytesMut::new();
+        let mut got = None;
+        for chunk in req.chunks(7) {
+            buf.extend_from_slice(chunk);
+            if let Some(args) = next(&mut p, &mut buf, Limits::default()).unwrap() {
+                got = Some(args);
+            }
+        }
+        let got = got.unwrap();
+        assert_eq!(got.len(), 20);
+        assert_eq!(got[19], Bytes::from("arg19"));
+        assert!(buf.is_empty() && !p.in_request());
+    }
+
+    #[test]
+    fn requests_parse_at_any_offset() {
+        let buf = b"*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n";
+        let mut p = Parser::new();
+        let first = p.parse(buf, 0, Limits::default()).unwrap().unwrap();
+        assert_eq!(&*p.args(buf), &[&b"PING"[..]]);
+        let second = p.parse(buf, first, Limits::default()).unwrap().unwrap();
+        assert_eq!(second, buf.len());
+        assert_eq!(&*p.args(buf), &[&b"GET"[..], &b"k"[..]]);
     }
 
     #[test]
@@ -319,14 +454,14 @@ mod tests {
         // A billion arguments announced, none sent: must simply wait for more.
         let mut p = Parser::new();
         let mut buf = BytesMut::from(&b"*1000000000\r\n"[..]);
-        assert!(p.next(&mut buf, Limits::default()).unwrap().is_none());
+        assert!(next(&mut p, &mut buf, Limits::default()).unwrap().is_none());
         // A 512 MB bulk announced: also waits, without reserving it all.
         let mut p = Parser::new();
         let mut buf = BytesMut::from(&b"*1\r\n$536870912\r\nab"[..]);
-        assert!(p.next(&mut buf, Limits::default()).unwrap().is_none());
+        assert!(next(&mut p, &mut buf, Limits::default()).unwrap().is_none());
         // Over the limit: refused.
         let mut buf = BytesMut::from(&b"*1\r\n$536870913\r\n"[..]);
-        assert!(Parser::new().next(&mut buf, Limits::default()).is_err());
+        assert!(next(&mut Parser::new(), &mut buf, Limits::default()).is_err());
     }
 
     #[test]
@@ -337,12 +472,12 @@ mod tests {
         };
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
         assert_eq!(
-            Parser::new().next(&mut buf, limits).unwrap_err().0,
+            next(&mut Parser::new(), &mut buf, limits).unwrap_err().0,
             "Protocol error: unauthenticated multibulk length"
         );
         let mut buf = BytesMut::from(&b"*1\r\n$16385\r\n"[..]);
         assert_eq!(
-            Parser::new().next(&mut buf, limits).unwrap_err().0,
+            next(&mut Parser::new(), &mut buf, limits).unwrap_err().0,
             "Protocol error: unauthenticated bulk length"
         );
     }

@@ -255,9 +255,9 @@ impl ClientInfo {
     }
 
     /// Sets (or with an empty value clears) the connection name.
-    pub fn set_name(&self, name: &Bytes) {
+    pub fn set_name(&self, name: &[u8]) {
         *self.name.lock().unwrap_or_else(|e| e.into_inner()) =
-            (!name.is_empty()).then(|| name.clone());
+            (!name.is_empty()).then(|| Bytes::copy_from_slice(name));
     }
 
     /// Asks the connection to close (CLIENT KILL).

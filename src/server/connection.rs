@@ -7,7 +7,7 @@ use crate::commands::{self, Ctx};
 use crate::protocol::parse::Limits;
 use crate::protocol::{Parser, Reply};
 use crate::store::Clock;
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use crossbeam_epoch::{self as epoch, Guard};
 use quanta::Instant;
 use std::sync::atomic::Ordering;
@@ -98,6 +98,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                     }
                     clock = BatchClock::start();
                     let guard = epoch::pin();
+                    let args: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
                     clock.run(&shared, &mut client, &mut out, &args, &guard);
                     drop(guard);
                     if client.close_after_reply {
@@ -133,8 +134,9 @@ enum BatchEnd {
     NeedInput,
     /// The connection closes once the replies are written.
     Close,
-    /// This command must wait for CLIENT PAUSE to end before it runs.
-    Paused(Vec<Bytes>, u64),
+    /// This command (its arguments copied out of the read buffer) must wait
+    /// for CLIENT PAUSE to end before it runs.
+    Paused(Vec<Vec<u8>>, u64),
 }
 
 /// Time as a batch of pipelined commands sees it: one wall-clock read per
@@ -163,7 +165,7 @@ impl BatchClock {
         shared: &Shared,
         client: &mut Client,
         out: &mut Reply,
-        args: &[Bytes],
+        args: &[&[u8]],
         guard: &Guard,
     ) {
         let now_ms = self.ms + (self.last - self.start).as_millis() as u64;
@@ -175,7 +177,9 @@ impl BatchClock {
 }
 
 /// Executes every complete request in `inbuf` under one epoch pin (pinning
-/// once per batch rather than per command), without awaiting anything.
+/// once per batch rather than per command), without awaiting anything, then
+/// drops the bytes of the requests it consumed. Arguments are slices of
+/// `inbuf`.
 fn run_batch(
     shared: &Shared,
     client: &mut Client,
@@ -185,32 +189,37 @@ fn run_batch(
     clock: &mut BatchClock,
 ) -> BatchEnd {
     let guard = epoch::pin();
-    loop {
+    let mut pos = 0;
+    let end = loop {
         let limits = Limits {
             max_bulk_len: shared.config.proto_max_bulk_len(),
             authenticated: client.authenticated,
         };
-        match parser.next(inbuf, limits) {
-            Ok(Some(args)) => {
+        match parser.parse(inbuf, pos, limits) {
+            Ok(Some(next)) => {
+                pos = next;
+                let args = parser.args(inbuf);
                 if args.is_empty() {
                     continue;
                 }
                 if let Some(until) = pause_for(shared, &args) {
-                    return BatchEnd::Paused(args, until);
+                    break BatchEnd::Paused(args.iter().map(|a| a.to_vec()).collect(), until);
                 }
                 clock.run(shared, client, out, &args, &guard);
                 if client.close_after_reply {
-                    return BatchEnd::Close;
+                    break BatchEnd::Close;
                 }
             }
-            Ok(None) => return BatchEnd::NeedInput,
+            Ok(None) => break BatchEnd::NeedInput,
             Err(e) => {
                 out.error(&format!("ERR {}", e.0));
                 tracing::debug!(id = client.id, error = %e.0, "protocol error, closing client");
-                return BatchEnd::Close;
+                break BatchEnd::Close;
             }
         }
-    }
+    };
+    inbuf.advance(pos);
+    end
 }
 
 async fn flush(
@@ -233,11 +242,11 @@ async fn flush(
     r
 }
 
-fn pause_for(shared: &Shared, args: &[Bytes]) -> Option<u64> {
+fn pause_for(shared: &Shared, args: &[&[u8]]) -> Option<u64> {
     if !shared.pause.is_paused() {
         return None;
     }
-    let cmd = commands::lookup(&args[0])?;
+    let cmd = commands::lookup(args[0])?;
     shared.pause.blocks(cmd, crate::util::time::now_ms())
 }
 
@@ -257,7 +266,7 @@ async fn wait_pause(shared: &Shared, until_ms: u64) {
 
 /// Executes one command and appends its reply to `out`. Used by connections
 /// and, later, by MULTI/EXEC and scripts.
-pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[Bytes]) {
+pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[&[u8]]) {
     let guard = epoch::pin();
     execute_timed(
         shared,
@@ -277,7 +286,7 @@ fn execute_timed(
     shared: &Shared,
     client: &mut Client,
     out: &mut Reply,
-    args: &[Bytes],
+    args: &[&[u8]],
     now_ms: u64,
     start: Instant,
     guard: &Guard,
@@ -346,7 +355,7 @@ fn execute_timed(
     end
 }
 
-fn record_rejected(shared: &Shared, args: &[Bytes], out: &Reply, mark: usize) {
+fn record_rejected(shared: &Shared, args: &[&[u8]], out: &Reply, mark: usize) {
     let end = out.buf[mark..]
         .iter()
         .position(|b| *b == b'\r')
@@ -355,7 +364,7 @@ fn record_rejected(shared: &Shared, args: &[Bytes], out: &Reply, mark: usize) {
     // Every refused command is an error reply (INFO total_error_replies); a
     // known one is also counted as rejected, on the subcommand when one was
     // named (as Redis: `client id x` counts against client|id).
-    let cmd = commands::lookup_line(args).or_else(|| commands::lookup(&args[0]));
+    let cmd = commands::lookup_line(args).or_else(|| commands::lookup(args[0]));
     shared.stats.with_local(|t| {
         if let Some(cmd) = cmd {
             t.commands
