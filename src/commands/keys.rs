@@ -85,13 +85,12 @@ pub static COMMANDS: &[Command] = &[
 /// Counts read lookups in INFO's `keyspace_hits` / `keyspace_misses`, as
 /// Redis does for every lookup made for reading.
 pub(crate) fn count_lookups(ctx: &Ctx, hits: u64, misses: u64) {
-    use std::sync::atomic::Ordering::Relaxed;
     ctx.shared.stats.with_local(|t| {
         if hits > 0 {
-            t.keyspace_hits.fetch_add(hits, Relaxed);
+            t.keyspace_hits.add(hits);
         }
         if misses > 0 {
-            t.keyspace_misses.fetch_add(misses, Relaxed);
+            t.keyspace_misses.add(misses);
         }
     });
 }

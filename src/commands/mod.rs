@@ -139,6 +139,10 @@ fn families() -> Vec<&'static [Command]> {
 struct Registry {
     by_name: HashMap<Vec<u8>, &'static Command, foldhash::fast::RandomState>,
     all: Vec<&'static Command>,
+    /// Every command and subcommand, in [`stat_id`] order.
+    by_id: Vec<&'static Command>,
+    /// Full name (`get`, `client|id`) to [`stat_id`].
+    ids: HashMap<&'static str, usize, foldhash::fast::RandomState>,
 }
 
 fn registry() -> &'static Registry {
@@ -154,7 +158,21 @@ fn registry() -> &'static Registry {
             }
         }
         all.sort_by_key(|c| c.name);
-        Registry { by_name, all }
+        let by_id: Vec<&'static Command> = all
+            .iter()
+            .flat_map(|c| std::iter::once(*c).chain(c.subcommands.iter()))
+            .collect();
+        let mut ids = HashMap::with_hasher(foldhash::fast::RandomState::default());
+        for (i, c) in by_id.iter().enumerate() {
+            let prev = ids.insert(c.name, i);
+            assert!(prev.is_none(), "command {} registered twice", c.name);
+        }
+        Registry {
+            by_name,
+            all,
+            by_id,
+            ids,
+        }
     })
 }
 
@@ -168,6 +186,22 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     registry().by_name.get(&lower[..]).copied()
+}
+
+/// A dense index for `cmd` among all commands and subcommands, for per-thread
+/// counter arrays (INFO commandstats).
+pub fn stat_id(cmd: &Command) -> usize {
+    registry().ids[cmd.name]
+}
+
+/// How many [`stat_id`]s there are.
+pub fn stat_ids() -> usize {
+    registry().by_id.len()
+}
+
+/// The command whose [`stat_id`] is `id`.
+pub fn by_stat_id(id: usize) -> &'static Command {
+    registry().by_id[id]
 }
 
 /// Every command, sorted by name (COMMAND, COMMAND COUNT/LIST).

@@ -99,7 +99,7 @@ fn count_lookup(ctx: &Ctx, hit: bool) {
         } else {
             &t.keyspace_misses
         };
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        c.add(1);
     });
 }
 

@@ -25,7 +25,6 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
     let mut parser = Parser::new();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
-    let stats = shared.stats.local();
     loop {
         if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
             inbuf.reserve(READ_CHUNK);
@@ -54,7 +53,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                 break;
             }
             Ok(Some(n)) => {
-                stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                shared.stats.with_local(|t| t.net_input_bytes.add(n as u64));
             }
         }
         if info.killed.load(Ordering::Acquire) {
@@ -84,7 +83,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                 }
                 BatchEnd::Paused(args, until) => {
                     // Replies so far go out before we wait, as in Redis.
-                    if flush(&mut stream, &mut out, &stats).await.is_err() {
+                    if flush(&mut stream, &mut out, &shared.stats).await.is_err() {
                         closing = true;
                         break;
                     }
@@ -121,7 +120,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
         // Reply buffer size and the size of this batch's replies (CLIENT LIST rbs/rbp).
         info.rbs.store(out.buf.capacity() as u64, Ordering::Relaxed);
         info.rbp.store(out.len() as u64, Ordering::Relaxed);
-        if flush(&mut stream, &mut out, &stats).await.is_err() || closing {
+        if flush(&mut stream, &mut out, &shared.stats).await.is_err() || closing {
             break;
         }
     }
@@ -170,9 +169,6 @@ impl BatchClock {
     ) {
         let now_ms = self.ms + (self.last - self.start).as_millis() as u64;
         self.last = execute_timed(shared, client, out, args, now_ms, self.last, guard);
-        shared
-            .stats
-            .with_local(|t| t.processed.fetch_add(1, Ordering::Relaxed));
     }
 }
 
@@ -225,14 +221,12 @@ fn run_batch(
 async fn flush(
     stream: &mut TcpStream,
     out: &mut Reply,
-    stats: &super::stats::ThreadStats,
+    stats: &super::stats::Stats,
 ) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }
-    stats
-        .net_output_bytes
-        .fetch_add(out.len() as u64, Ordering::Relaxed);
+    stats.with_local(|t| t.net_output_bytes.add(out.len() as u64));
     let r = stream.write_all(&out.buf).await;
     out.buf.clear();
     if out.buf.capacity() > 1024 * 1024 {
@@ -342,13 +336,13 @@ fn execute_timed(
         shared.stats.record_error(&out.buf[mark + 1..end]);
     }
     shared.stats.with_local(|t| {
-        let mut m = t.commands.lock().unwrap_or_else(|e| e.into_inner());
-        let e = m.entry(cmd.name).or_default();
-        e.calls += 1;
-        e.usec += usec;
+        t.processed.add(1);
+        let c = t.command(cmd);
+        c.calls.add(1);
+        c.usec.add(usec);
         if failed {
-            e.failed_calls += 1;
-            t.error_replies.fetch_add(1, Ordering::Relaxed);
+            c.failed_calls.add(1);
+            t.error_replies.add(1);
         }
     });
     finish_reply(client, out, mark);
@@ -366,15 +360,11 @@ fn record_rejected(shared: &Shared, args: &[&[u8]], out: &Reply, mark: usize) {
     // named (as Redis: `client id x` counts against client|id).
     let cmd = commands::lookup_line(args).or_else(|| commands::lookup(args[0]));
     shared.stats.with_local(|t| {
+        t.processed.add(1);
         if let Some(cmd) = cmd {
-            t.commands
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(cmd.name)
-                .or_default()
-                .rejected_calls += 1;
+            t.command(cmd).rejected_calls.add(1);
         }
-        t.error_replies.fetch_add(1, Ordering::Relaxed);
+        t.error_replies.add(1);
     });
 }
 
