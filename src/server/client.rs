@@ -34,8 +34,8 @@ pub struct Client {
     pub info: Arc<ClientInfo>,
     /// The last plain (non-container) command this client ran: pipelines
     /// repeat one command, and a case-insensitive compare of its name is far
-    /// cheaper than a table lookup.
-    pub last_command: Option<&'static Command>,
+    /// cheaper than a table lookup. With it, its [`crate::commands::stat_id`].
+    pub last_command: Option<(&'static Command, usize)>,
 }
 
 impl Client {

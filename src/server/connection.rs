@@ -287,15 +287,19 @@ fn execute_timed(
 ) -> Instant {
     let mark = out.len();
     out.resp3 = client.resp == 3;
-    let cached = client
-        .last_command
-        .filter(|c| args[0].eq_ignore_ascii_case(c.name.as_bytes()) && c.arity_ok(args.len()));
-    let cmd = match cached.map_or_else(|| commands::resolve(args), Ok) {
-        Ok(c) => {
+    let cached = client.last_command.filter(|(c, _)| {
+        args[0].eq_ignore_ascii_case(c.name.as_bytes()) && c.arity_ok(args.len())
+    });
+    let resolved = cached.map_or_else(
+        || commands::resolve(args).map(|c| (c, commands::stat_id(c))),
+        Ok,
+    );
+    let (cmd, stat_id) = match resolved {
+        Ok((c, id)) => {
             if c.subcommands.is_empty() && !c.name.contains('|') {
-                client.last_command = Some(c);
+                client.last_command = Some((c, id));
             }
-            c
+            (c, id)
         }
         Err(msg) => {
             out.error(&msg);
@@ -337,7 +341,7 @@ fn execute_timed(
     }
     shared.stats.with_local(|t| {
         t.processed.add(1);
-        let c = t.command(cmd);
+        let c = &t.commands[stat_id];
         c.calls.add(1);
         c.usec.add(usec);
         if failed {
