@@ -504,10 +504,15 @@ fn command_table_introspection() {
             "COMMAND DOCS client lacks {key}: {body}"
         );
     }
-    // GETKEYSANDFLAGS pairs each key with its access flags.
+    // GETKEYSANDFLAGS pairs each key with its access flags (SET's depend on GET).
     assert_eq!(
         Reply::from_raw(&c.cmd(&["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v"])).to_string(),
-        "[[\"k\", [+RW, +update]]]"
+        "[[\"k\", [+OW, +update]]]"
+    );
+    assert_eq!(
+        Reply::from_raw(&c.cmd(&["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v", "get"]))
+            .to_string(),
+        "[[\"k\", [+RW, +access, +update]]]"
     );
     // 7.2's arity for GETKEYS lets the argument count check report the error.
     assert_eq!(

@@ -2,7 +2,7 @@
 //! LIST, HELP), all generated from the declarative command table.
 
 use super::flags::*;
-use super::{acl, errors, Command, Ctx, KeySpec};
+use super::{acl, errors, key_flags, BeginSearch, Command, Ctx, FindKeys, KeySpec};
 use crate::protocol::Reply;
 use bytes::Bytes;
 
@@ -151,84 +151,99 @@ pub fn write_info(out: &mut Reply, c: &Command) {
         out.bulk(t.as_bytes());
     }
     write_key_specs(out, c);
-    out.array(c.subcommands.len());
+    // Redis: an array of the subcommands' entries, or an empty set for a
+    // command that has none (`~0` in RESP3).
+    if c.subcommands.is_empty() {
+        out.set(0);
+    } else {
+        out.array(c.subcommands.len());
+    }
     for s in c.subcommands {
         write_info(out, s);
     }
 }
 
-/// How a command's keys are accessed, as Redis 7 key-spec flags. Ferrite's
-/// table records the command's read/write nature, not each key's, so this is
-/// the command-level approximation (writers: RW+update, readers: RO+access).
-fn key_flags(c: &Command) -> &'static [&'static str] {
-    if c.has(WRITE) {
-        &["RW", "update"]
-    } else if c.has(READONLY) {
-        &["RO", "access"]
-    } else {
-        &["RO"]
-    }
-}
-
-/// Redis 7 key specifications derived from the table: a first/last/step
-/// range becomes one `index` + `range` spec; keys found by a key finder are
-/// described as an `unknown` spec flagged `incomplete`, which tells clients
-/// to ask COMMAND GETKEYS.
+/// The Redis 7 key specifications, exactly as the table declares them
+/// (Redis's reply shape: a set of maps, `notes` first when present).
 fn write_key_specs(out: &mut Reply, c: &Command) {
-    let range = c.keys.first > 0;
-    let movable = c.keys_fn.is_some();
-    out.set(range as usize + movable as usize);
-    if range {
-        let KeySpec { first, last, step } = c.keys;
-        out.map(3);
-        write_key_flags(out, key_flags(c), false);
+    out.set(c.key_specs.len());
+    for spec in c.key_specs {
+        out.map(3 + spec.notes.is_some() as usize);
+        if let Some(notes) = spec.notes {
+            out.bulk(b"notes");
+            out.bulk(notes.as_bytes());
+        }
+        out.bulk(b"flags");
+        write_key_flags(out, spec.flags);
         out.bulk(b"begin_search");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"index");
-        out.bulk(b"spec");
-        out.map(1);
-        out.bulk(b"index");
-        out.int(first as i64);
+        match spec.begin_search {
+            BeginSearch::Index(pos) => {
+                write_spec_type(out, "index", 1);
+                out.bulk(b"index");
+                out.int(pos as i64);
+            }
+            BeginSearch::Keyword { keyword, startfrom } => {
+                write_spec_type(out, "keyword", 2);
+                out.bulk(b"keyword");
+                out.bulk(keyword.as_bytes());
+                out.bulk(b"startfrom");
+                out.int(startfrom as i64);
+            }
+            BeginSearch::Unknown => write_spec_type(out, "unknown", 0),
+        }
         out.bulk(b"find_keys");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"range");
-        out.bulk(b"spec");
-        out.map(3);
-        out.bulk(b"lastkey");
-        out.int(if last < 0 {
-            last as i64
-        } else {
-            (last - first) as i64
-        });
-        out.bulk(b"keystep");
-        out.int(step as i64);
-        out.bulk(b"limit");
-        out.int(0);
-    }
-    if movable {
-        out.map(3);
-        write_key_flags(out, key_flags(c), true);
-        for part in [&b"begin_search"[..], b"find_keys"] {
-            out.bulk(part);
-            out.map(2);
-            out.bulk(b"type");
-            out.bulk(b"unknown");
-            out.bulk(b"spec");
-            out.map(0);
+        match spec.find_keys {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                write_spec_type(out, "range", 3);
+                for (name, v) in [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)] {
+                    out.bulk(name.as_bytes());
+                    out.int(v as i64);
+                }
+            }
+            FindKeys::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                write_spec_type(out, "keynum", 3);
+                for (name, v) in [
+                    ("keynumidx", keynumidx),
+                    ("firstkey", firstkey),
+                    ("keystep", keystep),
+                ] {
+                    out.bulk(name.as_bytes());
+                    out.int(v as i64);
+                }
+            }
+            FindKeys::Unknown => write_spec_type(out, "unknown", 0),
         }
     }
 }
 
-fn write_key_flags(out: &mut Reply, flags: &[&str], incomplete: bool) {
-    out.bulk(b"flags");
-    out.set(flags.len() + incomplete as usize);
-    for f in flags {
-        out.simple(f);
-    }
-    if incomplete {
-        out.simple("incomplete");
+/// `type` and the head of `spec` (a map of `fields` entries, written next)
+/// of a begin_search or find_keys description.
+fn write_spec_type(out: &mut Reply, kind: &str, fields: usize) {
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(kind.as_bytes());
+    out.bulk(b"spec");
+    out.map(fields);
+}
+
+/// Key-spec flags as a set of status strings, in Redis's order.
+fn write_key_flags(out: &mut Reply, flags: u32) {
+    let names: Vec<&str> = key_flags::NAMES
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    for n in names {
+        out.simple(n);
     }
 }
 
@@ -293,21 +308,17 @@ fn getkeys_impl(ctx: &mut Ctx, args: &[&[u8]], with_flags: bool) {
     if !cmd.arity_ok(line.len()) {
         return ctx.error("ERR Invalid number of arguments specified for command");
     }
-    let keys = cmd.keys_of(line);
+    let keys = cmd.keys_and_flags(line);
     if keys.is_empty() && !cmd.has(NO_MANDATORY_KEYS) {
         return ctx.error("ERR Invalid arguments specified for command");
     }
     let out = &mut *ctx.out;
     out.array(keys.len());
-    for p in keys {
+    for (p, flags) in keys {
         if with_flags {
             out.array(2);
             out.bulk(line[p]);
-            let flags = key_flags(cmd);
-            out.set(flags.len());
-            for f in flags {
-                out.simple(f);
-            }
+            write_key_flags(out, flags);
         } else {
             out.bulk(line[p]);
         }
@@ -453,6 +464,66 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn key_specs_agree_with_the_legacy_triple_and_flags() {
+        use crate::commands::table::key_flags::*;
+        for c in every_command() {
+            let (legacy, movable) = Command::legacy_range(c.key_specs);
+            assert_eq!(
+                (legacy.first, legacy.last, legacy.step),
+                (c.keys.first, c.keys.last, c.keys.step),
+                "{}: the legacy key triple does not match its key specs",
+                c.name
+            );
+            if movable {
+                assert!(
+                    c.has(MOVABLE_KEYS) && c.keys_fn.is_some(),
+                    "{}: its key specs make its keys movable: set MOVABLE_KEYS and a key finder",
+                    c.name
+                );
+            }
+            let needs_flags_fn = c.key_specs.iter().any(|s| {
+                s.flags & VARIABLE_FLAGS != 0
+                    || s.begin_search == BeginSearch::Unknown
+                    || s.find_keys == FindKeys::Unknown
+            });
+            assert_eq!(
+                needs_flags_fn,
+                c.key_flags_fn.is_some(),
+                "{}: a key-flags function goes with variable_flags or unknown key specs",
+                c.name
+            );
+            for s in c.key_specs {
+                let access = [RO, RW, OW, RM].iter().filter(|f| s.flags & **f != 0);
+                assert_eq!(
+                    access.count(),
+                    1,
+                    "{}: a key spec needs one of RO/RW/OW/RM",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn key_flags_follow_the_specs() {
+        use crate::commands::table::key_flags::*;
+        let rename = crate::commands::lookup(b"rename").unwrap();
+        assert_eq!(
+            rename.keys_and_flags(&[b"rename", b"a", b"b"]),
+            vec![(1, RW | ACCESS | DELETE), (2, OW | UPDATE)]
+        );
+        let set = crate::commands::lookup(b"set").unwrap();
+        assert_eq!(
+            set.keys_and_flags(&[b"set", b"k", b"v"]),
+            vec![(1, OW | UPDATE)]
+        );
+        assert_eq!(
+            set.keys_and_flags(&[b"set", b"k", b"v", b"EX", b"1", b"get"]),
+            vec![(1, RW | ACCESS | UPDATE)]
+        );
     }
 
     #[test]

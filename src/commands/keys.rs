@@ -9,7 +9,8 @@
 //! databases for MOVE and COPY ... DB, so they are atomic and cannot deadlock.
 
 use super::flags::*;
-use super::{acl, errors, Command, Ctx, KeySpec};
+use super::key_flags::*;
+use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry};
 use crate::persistence::dump;
 use crate::store::{access, lock_many, read_many, Key, Keyspace, LockSet};
 use crate::types::Value;
@@ -23,47 +24,86 @@ const NONDETERMINISTIC: &[&str] = &["nondeterministic_output"];
 const KW: u64 = acl::KEYSPACE | acl::WRITE;
 const KR: u64 = acl::KEYSPACE | acl::READ;
 
+// Key specifications (COMMAND INFO), by how each command uses its keys.
+const KEY_RO: &[KeySpecEntry] = &[KeySpecEntry::one(1, RO)];
+const KEY_RO_ACCESS: &[KeySpecEntry] = &[KeySpecEntry::one(1, RO | ACCESS)];
+const KEY_RW_UPDATE: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | UPDATE)];
+const RO_KEYS: &[KeySpecEntry] = &[KeySpecEntry::range(1, -1, 1, RO)];
+const DEL_KEYS: &[KeySpecEntry] = &[KeySpecEntry::range(1, -1, 1, RM | DELETE)];
+const RENAME_KEYS: &[KeySpecEntry] = &[
+    KeySpecEntry::one(1, RW | ACCESS | DELETE),
+    KeySpecEntry::one(2, OW | UPDATE),
+];
+const RENAMENX_KEYS: &[KeySpecEntry] = &[
+    KeySpecEntry::one(1, RW | ACCESS | DELETE),
+    KeySpecEntry::one(2, OW | INSERT),
+];
+const COPY_KEYS: &[KeySpecEntry] = &[
+    KeySpecEntry::one(1, RO | ACCESS),
+    KeySpecEntry::one(2, OW | UPDATE),
+];
+const MOVE_KEY: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | ACCESS | UPDATE)];
+const RESTORE_KEY: &[KeySpecEntry] = &[KeySpecEntry::one(1, OW | UPDATE)];
+
 pub static COMMANDS: &[Command] = &[
     Command::new("del", -2, WRITE, KeySpec::range(1, -1, 1), KW | acl::SLOW, del)
+        .key_specs(DEL_KEYS)
         .doc(G, "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).")
         .tips(MULTI_SHARD),
     Command::new("unlink", -2, WRITE | FAST, KeySpec::range(1, -1, 1), KW | acl::FAST, del)
+        .key_specs(DEL_KEYS)
         .doc(G, "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.")
         .tips(MULTI_SHARD),
     Command::new("exists", -2, READONLY | FAST, KeySpec::range(1, -1, 1), KR | acl::FAST, exists)
+        .key_specs(RO_KEYS)
         .doc(G, "1.0.0", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check.")
         .tips(MULTI_SHARD),
     Command::new("type", 2, READONLY | FAST, KeySpec::one(1), KR | acl::FAST, type_cmd)
+        .key_specs(KEY_RO)
         .doc(G, "1.0.0", "Determines the type of value stored at a key.", "O(1)"),
     Command::new("rename", 3, WRITE, KeySpec::range(1, 2, 1), KW | acl::SLOW, rename)
+        .key_specs(RENAME_KEYS)
         .doc(G, "1.0.0", "Renames a key and overwrites the destination.", "O(1)"),
     Command::new("renamenx", 3, WRITE | FAST, KeySpec::range(1, 2, 1), KW | acl::FAST, renamenx)
+        .key_specs(RENAMENX_KEYS)
         .doc(G, "1.0.0", "Renames a key only when the target key name doesn't exist.", "O(1)"),
     Command::new("copy", -3, WRITE | DENYOOM, KeySpec::range(1, 2, 1), KW | acl::SLOW, copy)
+        .key_specs(COPY_KEYS)
         .doc(G, "6.2.0", "Copies the value of a key to a new key.", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
     Command::new("move", 3, WRITE | FAST, KeySpec::one(1), KW | acl::FAST, move_cmd)
+        .key_specs(MOVE_KEY)
         .doc(G, "1.0.0", "Moves a key to another database.", "O(1)"),
     Command::new("expire", -3, WRITE | FAST, KeySpec::one(1), KW | acl::FAST, expire)
+        .key_specs(KEY_RW_UPDATE)
         .doc(G, "1.0.0", "Sets the expiration time of a key in seconds.", "O(1)"),
     Command::new("pexpire", -3, WRITE | FAST, KeySpec::one(1), KW | acl::FAST, pexpire)
+        .key_specs(KEY_RW_UPDATE)
         .doc(G, "2.6.0", "Sets the expiration time of a key in milliseconds.", "O(1)"),
     Command::new("expireat", -3, WRITE | FAST, KeySpec::one(1), KW | acl::FAST, expireat)
+        .key_specs(KEY_RW_UPDATE)
         .doc(G, "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "O(1)"),
     Command::new("pexpireat", -3, WRITE | FAST, KeySpec::one(1), KW | acl::FAST, pexpireat)
+        .key_specs(KEY_RW_UPDATE)
         .doc(G, "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)"),
     Command::new("ttl", 2, READONLY | FAST, KeySpec::one(1), KR | acl::FAST, ttl)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "1.0.0", "Returns the expiration time in seconds of a key.", "O(1)")
         .tips(NONDETERMINISTIC),
     Command::new("pttl", 2, READONLY | FAST, KeySpec::one(1), KR | acl::FAST, pttl)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "2.6.0", "Returns the expiration time in milliseconds of a key.", "O(1)")
         .tips(NONDETERMINISTIC),
     Command::new("expiretime", 2, READONLY | FAST, KeySpec::one(1), KR | acl::FAST, expiretime)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "O(1)"),
     Command::new("pexpiretime", 2, READONLY | FAST, KeySpec::one(1), KR | acl::FAST, pexpiretime)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "O(1)"),
     Command::new("persist", 2, WRITE | FAST, KeySpec::one(1), KW | acl::FAST, persist)
+        .key_specs(KEY_RW_UPDATE)
         .doc(G, "2.2.0", "Removes the expiration time of a key.", "O(1)"),
     Command::new("touch", -2, READONLY | FAST, KeySpec::range(1, -1, 1), KR | acl::FAST, touch)
+        .key_specs(RO_KEYS)
         .doc(G, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched.")
         .tips(MULTI_SHARD),
     Command::new("keys", 2, READONLY, KeySpec::NONE, KR | acl::SLOW | acl::DANGEROUS, keys)
@@ -76,9 +116,11 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "1.0.0", "Returns a random key name from the database.", "O(1)")
         .tips(&["request_policy:all_shards", "nondeterministic_output"]),
     Command::new("dump", 2, READONLY, KeySpec::one(1), KR | acl::SLOW, dump_cmd)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "2.6.0", "Returns a serialized representation of the value stored at a key.", "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).")
         .tips(NONDETERMINISTIC),
     Command::new("restore", -4, WRITE | DENYOOM, KeySpec::one(1), KW | acl::SLOW | acl::DANGEROUS, restore)
+        .key_specs(RESTORE_KEY)
         .doc(G, "2.6.0", "Creates a key from the serialized representation of a value.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
 ];
 

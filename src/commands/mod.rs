@@ -20,7 +20,7 @@ pub mod server;
 pub mod strings;
 
 pub use ctx::Ctx;
-pub use table::{Command, KeySpec};
+pub use table::{key_flags, BeginSearch, Command, FindKeys, KeySpec, KeySpecEntry};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

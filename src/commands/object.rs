@@ -5,7 +5,7 @@
 //! access word they read is described in `store::access`.
 
 use super::flags::*;
-use super::{acl, Command, Ctx, KeySpec};
+use super::{acl, key_flags, Command, Ctx, KeySpec, KeySpecEntry};
 use crate::config::MaxmemoryPolicy;
 use crate::store::{access, ReadView};
 use crate::types::{Str, Value};
@@ -13,6 +13,8 @@ use crate::types::{Str, Value};
 const G: &str = "generic";
 const KR_SLOW: u64 = acl::KEYSPACE | acl::READ | acl::SLOW;
 const TIPS: &[&str] = &["nondeterministic_output"];
+/// The inspected key (COMMAND INFO key specification).
+const KEY: &[KeySpecEntry] = &[KeySpecEntry::one(2, key_flags::RO)];
 
 static SUBCOMMANDS: &[Command] = &[
     Command::new(
@@ -29,7 +31,8 @@ static SUBCOMMANDS: &[Command] = &[
         "Returns the internal encoding of a Redis object.",
         "O(1)",
     )
-    .tips(TIPS),
+    .tips(TIPS)
+    .key_specs(KEY),
     Command::new("object|freq", 3, READONLY, KeySpec::one(2), KR_SLOW, freq)
         .doc(
             G,
@@ -37,7 +40,8 @@ static SUBCOMMANDS: &[Command] = &[
             "Returns the logarithmic access frequency counter of a Redis object.",
             "O(1)",
         )
-        .tips(TIPS),
+        .tips(TIPS)
+        .key_specs(KEY),
     Command::new(
         "object|help",
         2,
@@ -66,7 +70,8 @@ static SUBCOMMANDS: &[Command] = &[
         "Returns the time since the last access to a Redis object.",
         "O(1)",
     )
-    .tips(TIPS),
+    .tips(TIPS)
+    .key_specs(KEY),
     Command::new(
         "object|refcount",
         3,
@@ -81,7 +86,8 @@ static SUBCOMMANDS: &[Command] = &[
         "Returns the reference count of a value of a key.",
         "O(1)",
     )
-    .tips(TIPS),
+    .tips(TIPS)
+    .key_specs(KEY),
 ];
 
 pub static COMMANDS: &[Command] =

@@ -8,11 +8,11 @@
 //! (APPEND, SETRANGE) are `raw`, and INCRBYFLOAT results are plain strings.
 
 use super::flags::*;
-use super::{acl, errors, Command, Ctx, KeySpec};
+use super::key_flags::*;
+use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry};
 use crate::store::{lock_many, read_many, Keyspace};
 use crate::types::{EmbStr, Str, Value};
 use crate::util::xfloat::LongDouble;
-use bytes::Bytes;
 
 const G: &str = "string";
 
@@ -33,52 +33,109 @@ const FAST_WRITE: u64 = WRITE | DENYOOM | FAST;
 const FAST_WRITE_ACL: u64 = acl::WRITE | acl::STRING | acl::FAST;
 const SLOW_WRITE_ACL: u64 = acl::WRITE | acl::STRING | acl::SLOW;
 
+// Key specifications (COMMAND INFO), by how each command uses its keys.
+const KEY_RO: &[KeySpecEntry] = &[KeySpecEntry::one(1, RO)];
+const KEY_RO_ACCESS: &[KeySpecEntry] = &[KeySpecEntry::one(1, RO | ACCESS)];
+const KEY_RW_ACCESS_UPDATE: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | ACCESS | UPDATE)];
+const KEY_OW_UPDATE: &[KeySpecEntry] = &[KeySpecEntry::one(1, OW | UPDATE)];
+const KEY_OW_INSERT: &[KeySpecEntry] = &[KeySpecEntry::one(1, OW | INSERT)];
+const SET_KEY: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | ACCESS | UPDATE | VARIABLE_FLAGS)
+    .notes("RW and ACCESS due to the optional `GET` argument")];
+const GETEX_KEY: &[KeySpecEntry] = &[
+    KeySpecEntry::one(1, RW | ACCESS | UPDATE).notes("RW and UPDATE because it changes the TTL")
+];
+const GETDEL_KEY: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | ACCESS | DELETE)];
+const APPEND_KEY: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | INSERT)];
+const SETRANGE_KEY: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | UPDATE)];
+const MGET_KEYS: &[KeySpecEntry] = &[KeySpecEntry::range(1, -1, 1, RO | ACCESS)];
+const MSET_KEYS: &[KeySpecEntry] = &[KeySpecEntry::range(1, -1, 2, OW | UPDATE)];
+const MSETNX_KEYS: &[KeySpecEntry] = &[KeySpecEntry::range(1, -1, 2, OW | INSERT)];
+const LCS_KEYS: &[KeySpecEntry] = &[KeySpecEntry::range(1, 1, 1, RO | ACCESS)];
+
 pub static COMMANDS: &[Command] = &[
     Command::new("get", 2, READONLY | FAST, KeySpec::one(1), acl::READ | acl::STRING | acl::FAST, get)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "1.0.0", "Returns the string value of a key.", "O(1)"),
     Command::new("set", -3, WRITE | DENYOOM, KeySpec::one(1), SLOW_WRITE_ACL, set)
+        .key_specs(SET_KEY)
+        .key_flags_with(set_key_flags)
         .doc(G, "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "O(1)"),
     Command::new("setnx", 3, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, setnx)
+        .key_specs(KEY_OW_INSERT)
         .doc(G, "1.0.0", "Set the string value of a key only when the key doesn't exist.", "O(1)"),
     Command::new("setex", 4, WRITE | DENYOOM, KeySpec::one(1), SLOW_WRITE_ACL, setex)
+        .key_specs(KEY_OW_UPDATE)
         .doc(G, "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "O(1)"),
     Command::new("psetex", 4, WRITE | DENYOOM, KeySpec::one(1), SLOW_WRITE_ACL, psetex)
+        .key_specs(KEY_OW_UPDATE)
         .doc(G, "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "O(1)"),
     Command::new("mget", -2, READONLY | FAST, KeySpec::range(1, -1, 1), acl::READ | acl::STRING | acl::FAST, mget)
+        .key_specs(MGET_KEYS)
+        .tips(&["request_policy:multi_shard"])
         .doc(G, "1.0.0", "Atomically returns the string values of one or more keys.", "O(N) where N is the number of keys to retrieve."),
     Command::new("mset", -3, WRITE | DENYOOM, KeySpec::range(1, -1, 2), SLOW_WRITE_ACL, mset)
+        .key_specs(MSET_KEYS)
+        .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
         .doc(G, "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "O(N) where N is the number of keys to set."),
     Command::new("msetnx", -3, WRITE | DENYOOM, KeySpec::range(1, -1, 2), SLOW_WRITE_ACL, msetnx)
+        .key_specs(MSETNX_KEYS)
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
         .doc(G, "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set."),
     Command::new("getset", 3, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, getset)
+        .key_specs(KEY_RW_ACCESS_UPDATE)
         .doc(G, "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "O(1)"),
     Command::new("getdel", 2, WRITE | FAST, KeySpec::one(1), FAST_WRITE_ACL, getdel)
+        .key_specs(GETDEL_KEY)
         .doc(G, "6.2.0", "Returns the string value of a key after deleting the key.", "O(1)"),
     Command::new("getex", -2, WRITE | FAST, KeySpec::one(1), FAST_WRITE_ACL, getex)
+        .key_specs(GETEX_KEY)
         .doc(G, "6.2.0", "Returns the string value of a key after setting its expiration time.", "O(1)"),
     Command::new("incr", 2, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, incr)
+        .key_specs(KEY_RW_ACCESS_UPDATE)
         .doc(G, "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
     Command::new("decr", 2, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, decr)
+        .key_specs(KEY_RW_ACCESS_UPDATE)
         .doc(G, "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
     Command::new("incrby", 3, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, incrby)
+        .key_specs(KEY_RW_ACCESS_UPDATE)
         .doc(G, "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
     Command::new("decrby", 3, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, decrby)
+        .key_specs(KEY_RW_ACCESS_UPDATE)
         .doc(G, "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
     Command::new("incrbyfloat", 3, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, incrbyfloat)
+        .key_specs(KEY_RW_ACCESS_UPDATE)
         .doc(G, "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)"),
     Command::new("append", 3, FAST_WRITE, KeySpec::one(1), FAST_WRITE_ACL, append)
+        .key_specs(APPEND_KEY)
         .doc(G, "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation."),
     Command::new("strlen", 2, READONLY | FAST, KeySpec::one(1), acl::READ | acl::STRING | acl::FAST, strlen)
+        .key_specs(KEY_RO)
         .doc(G, "2.2.0", "Returns the length of a string value.", "O(1)"),
     Command::new("getrange", 4, READONLY, KeySpec::one(1), acl::READ | acl::STRING | acl::SLOW, getrange)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "2.4.0", "Returns a substring of the string stored at a key.", RANGE_COMPLEXITY),
     Command::new("setrange", 4, WRITE | DENYOOM, KeySpec::one(1), SLOW_WRITE_ACL, setrange)
+        .key_specs(SETRANGE_KEY)
         .doc(G, "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument."),
     Command::new("substr", 4, READONLY, KeySpec::one(1), acl::READ | acl::STRING | acl::SLOW, getrange)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "1.0.0", "Returns a substring from a string value.", RANGE_COMPLEXITY),
     Command::new("lcs", -3, READONLY, KeySpec::range(1, 2, 1), acl::READ | acl::STRING | acl::SLOW, lcs)
+        .key_specs(LCS_KEYS)
         .doc(G, "7.0.0", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively"),
 ];
+
+/// SET's key flags (its key-spec says `variable_flags`): with a GET argument
+/// it reads the old value (RW access update), otherwise it overwrites (OW
+/// update). Like Redis, any argument after the value spelled GET counts.
+fn set_key_flags(args: &[&[u8]], _pos: usize) -> u32 {
+    let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+    if get {
+        RW | ACCESS | UPDATE
+    } else {
+        OW | UPDATE
+    }
+}
 
 /// Reads a string value, or replies WRONGTYPE. `Ok(None)` = no such key.
 pub(crate) fn string_of(v: Option<&Value>) -> Result<Option<&Str>, &'static str> {
@@ -108,7 +165,7 @@ fn count_lookup(ctx: &Ctx, hit: bool) {
 fn plain_string(data: Vec<u8>) -> Str {
     match EmbStr::new(&data) {
         Some(e) => Str::Emb(e),
-        None => Str::Raw(Bytes::from(data)),
+        None => Str::Raw(crate::types::RawStr::from_vec(data)),
     }
 }
 
@@ -589,14 +646,12 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) {
             Ok(args[2].len())
         }
         Ok(Some(s)) if (s.len() + args[2].len()) as u64 > max => Err(errors::STRING_TOO_LONG),
-        // Redis appends to a private raw copy, even when appending nothing.
+        // Redis appends to a private raw copy, even when appending nothing;
+        // a raw string grows in place (types::raw_str), so appends are linear.
         Ok(Some(s)) => {
-            let old = s.bytes();
-            let mut v = Vec::with_capacity(old.len() + args[2].len());
-            v.extend_from_slice(&old);
-            v.extend_from_slice(args[2]);
-            let len = v.len();
-            latch.set(Value::Str(Str::raw(v)));
+            let grown = s.appended(args[2]);
+            let len = grown.len();
+            latch.set(Value::Str(grown));
             Ok(len)
         }
     };
