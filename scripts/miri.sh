@@ -24,4 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-stacked-borrows -Zmiri-ignore-leaks -Zmiri-permissive-provenance -Zmiri-many-seeds=0..4}"
-exec cargo +nightly miri test --lib "${@:-store}"
+# Test-name filters (default: the store and the raw string buffer, the
+# modules with unsafe code).
+[ "$#" -gt 0 ] || set -- store raw_str
+exec cargo +nightly miri test --lib -- "$@"

@@ -166,7 +166,7 @@ fi
 # component; where it cannot be had, the step is reported as skipped.
 if [ "$HAVE_NIGHTLY" -eq 1 ] && { cargo +nightly miri --version >/dev/null 2>&1 ||
     timeout 300 rustup +nightly component add miri >/dev/null 2>&1; }; then
-    run_step "miri: store (scripts/miri.sh)" "$T_MIRI" bash scripts/miri.sh
+    run_step "miri: store, raw_str (scripts/miri.sh)" "$T_MIRI" bash scripts/miri.sh
 else
     note "SKIP  miri (no nightly toolchain with the miri component)"
 fi

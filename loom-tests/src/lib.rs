@@ -30,6 +30,11 @@
 #[path = "../../src/store/latch.rs"]
 pub mod latch;
 
+/// APPEND's in-place growth of `raw` strings (claim by compare-and-swap),
+/// compiled from `src/types/` with its bytes in loom cells.
+#[path = "../../src/types/raw_str.rs"]
+pub mod raw_str;
+
 use latch::{make_version, Held, Stamp};
 use loom::sync::atomic::{AtomicU64, Ordering};
 

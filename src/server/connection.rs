@@ -287,9 +287,9 @@ fn execute_timed(
 ) -> Instant {
     let mark = out.len();
     out.resp3 = client.resp == 3;
-    let cached = client.last_command.filter(|(c, _)| {
-        args[0].eq_ignore_ascii_case(c.name.as_bytes()) && c.arity_ok(args.len())
-    });
+    let cached = client
+        .last_command
+        .filter(|(c, _)| args[0].eq_ignore_ascii_case(c.name.as_bytes()) && c.arity_ok(args.len()));
     let resolved = cached.map_or_else(
         || commands::resolve(args).map(|c| (c, commands::stat_id(c))),
         Ok,

@@ -6,8 +6,10 @@
 //! collections (later issues) will instead be mutated in place under the slot
 //! latch; see docs/ARCHITECTURE.md.
 
+pub mod raw_str;
 pub mod string;
 
+pub use raw_str::RawStr;
 pub use string::{EmbStr, Str};
 
 /// A value stored under a key.

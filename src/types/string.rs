@@ -1,6 +1,6 @@
 //! Strings, with Redis's three encodings so OBJECT ENCODING answers as Redis does.
 
-use bytes::Bytes;
+use super::raw_str::RawStr;
 use std::borrow::Cow;
 
 /// Redis's limit for the `embstr` encoding.
@@ -14,7 +14,7 @@ pub enum Str {
     /// itself as Redis stores it inside the object: one allocation per value.
     Emb(EmbStr),
     /// A string built or modified in place, or a long one (`raw`).
-    Raw(Bytes),
+    Raw(RawStr),
 }
 
 /// Up to [`EMBSTR_MAX`] bytes stored inline.
@@ -64,7 +64,7 @@ impl Str {
         }
         match EmbStr::new(data) {
             Some(e) => Str::Emb(e),
-            None => Str::Raw(Bytes::copy_from_slice(data)),
+            None => Str::Raw(RawStr::new(data)),
         }
     }
 
@@ -78,13 +78,22 @@ impl Str {
         }
         match EmbStr::new(&data) {
             Some(e) => Str::Emb(e),
-            None => Str::Raw(Bytes::from(data)),
+            None => Str::Raw(RawStr::from_vec(data)),
         }
     }
 
-    /// A string produced by modifying another (APPEND, SETRANGE): always `raw`.
+    /// A string produced by modifying another (SETRANGE): always `raw`.
     pub fn raw(data: Vec<u8>) -> Str {
-        Str::Raw(Bytes::from(data))
+        Str::Raw(RawStr::from_vec(data))
+    }
+
+    /// APPEND: always `raw`; a `raw` string grows in place when it can (see
+    /// [`RawStr`]), so building a string by appends is linear, as in Redis.
+    pub fn appended(&self, extra: &[u8]) -> Str {
+        match self {
+            Str::Raw(r) => Str::Raw(r.appended(extra)),
+            other => Str::Raw(RawStr::concat(&other.bytes(), extra)),
+        }
     }
 
     pub fn encoding(&self) -> &'static str {
