@@ -567,6 +567,27 @@ fn diff_append_strlen() {
     );
 }
 
+/// APPEND grows a raw string in place; a COPY shares that buffer until one of
+/// them appends, and SETRANGE/GETRANGE/old values must all see the right bytes.
+#[test]
+fn diff_append_in_place_with_copies() {
+    let mut d = Differential::new();
+    let mut script = String::from("APPEND grow 0123456789012345678901234567890123456789012345\n");
+    for i in 0..200 {
+        script.push_str(&format!("APPEND grow chunk{i}\n"));
+        if i % 50 == 7 {
+            script.push_str(&format!(
+                "COPY grow copy{i}\nAPPEND copy{i} mine{i}\nAPPEND grow theirs{i}\nGET copy{i}\n"
+            ));
+        }
+    }
+    script.push_str(
+        "GET grow\nSTRLEN grow\nOBJECT ENCODING grow\nSETRANGE grow 3 XYZ\nGETRANGE grow 0 20\n\
+         APPEND grow tail\nGETRANGE grow -10 -1\nGET copy7\nAPPEND copy7 more\nGET copy7\n",
+    );
+    d.check_all(&script);
+}
+
 #[test]
 fn diff_getrange_substr() {
     let mut d = Differential::new();
