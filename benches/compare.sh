@@ -22,6 +22,11 @@
 #   BENCH_REDIS_ARGS    extra arguments for redis-server, e.g. "--io-threads 2"
 #   BENCH_OUT           directory for raw CSV output                      default target/bench-compare
 #   BENCH_TIMEOUT       seconds one redis-benchmark run may take          default 900
+#   BENCH_SERVER_CPUS   CPU list (taskset -c) for both servers, e.g. "1"  default: unpinned
+#   BENCH_CLIENT_CPUS   CPU list for redis-benchmark, e.g. "0"            default: unpinned
+#                       Pinning client and servers to different cores removes the scheduler's
+#                       noise on a small machine; Ferrite sizes its default worker count to the
+#                       CPUs it may run on, so with BENCH_SERVER_CPUS=1 it runs one worker.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -40,6 +45,10 @@ REDIS_BIN=${BENCH_REDIS_BIN:-$(command -v redis-server || true)}
 REDIS_ARGS=${BENCH_REDIS_ARGS:-}
 OUT=${BENCH_OUT:-$ROOT/target/bench-compare}
 RUN_TIMEOUT=${BENCH_TIMEOUT:-900}
+SERVER_PIN=()
+CLIENT_PIN=()
+[ -n "${BENCH_SERVER_CPUS:-}" ] && SERVER_PIN=(taskset -c "$BENCH_SERVER_CPUS")
+[ -n "${BENCH_CLIENT_CPUS:-}" ] && CLIENT_PIN=(taskset -c "$BENCH_CLIENT_CPUS")
 
 die() {
     echo "compare.sh: $*" >&2
@@ -102,7 +111,7 @@ start_server() {
         fi
         # shellcheck disable=SC2206 # word splitting of the extra arguments is intended
         args+=($extra)
-        (cd "$dir" && exec "$bin" "${args[@]}") >"$log" 2>&1 &
+        (cd "$dir" && exec "${SERVER_PIN[@]}" "$bin" "${args[@]}") >"$log" 2>&1 &
         pid=$!
         for i in $(seq 1 200); do
             if ! kill -0 "$pid" 2>/dev/null; then
@@ -155,7 +164,7 @@ bench() {
     t0=$(date +%s)
     set +e
     # shellcheck disable=SC2086 # word splitting of EXTRA is intended
-    timeout "$RUN_TIMEOUT" redis-benchmark -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$N" \
+    timeout "$RUN_TIMEOUT" "${CLIENT_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -t "$TESTS" -n "$N" \
         -c "$CLIENTS" -P "$p" -d "$DATA" --csv $EXTRA >"$raw" 2>"$raw.err"
     rc=$?
     set -e
