@@ -79,7 +79,6 @@ const EDITS: &[(&str, Edit)] = &[
             "client|unblock",
         ]),
     ),
-    ("config", Edit::Lacks(&["config|rewrite"])),
 ];
 
 fn edits_of(name: &str) -> impl Iterator<Item = &'static Edit> + '_ {

@@ -1,4 +1,4 @@
-//! Server commands: INFO, CONFIG (GET, SET, RESETSTAT, HELP), TIME, SHUTDOWN.
+//! Server commands: INFO, CONFIG (GET, SET, RESETSTAT, REWRITE, HELP), TIME, SHUTDOWN.
 
 use super::flags::*;
 use super::introspection::help_reply;
@@ -36,6 +36,8 @@ static CONFIG_SUBCOMMANDS: &[Command] = &[
     Command::new("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, ADMIN_ACL, config_resetstat)
         .doc(G, "2.0.0", "Zeroes the statistics INFO reports.", "O(1)")
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    Command::new("config|rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, ADMIN_ACL, config_rewrite)
+        .doc(G, "2.8.0", "Persists the effective configuration to the configuration file.", "O(1)"),
     Command::new("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, KeySpec::NONE, ADMIN_ACL, config_set)
         .doc(G, "2.0.0", "Changes configuration parameters at run time, all or none.", "O(N) when N is the number of configuration parameters provided")
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
@@ -72,6 +74,8 @@ const CONFIG_HELP: &[&str] = &[
     "    Change parameters at run time; either all changes apply or none does.",
     "RESETSTAT",
     "    Zero the statistics reported by INFO.",
+    "REWRITE",
+    "    Write the current configuration back into the configuration file.",
 ];
 
 fn config_help(ctx: &mut Ctx, args: &[&[u8]]) {
@@ -100,6 +104,24 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) {
     match ctx.shared.config.set_many_ext(&pairs, local) {
         Ok(()) => ctx.out.ok(),
         Err(e) => ctx.error(&e),
+    }
+}
+
+/// CONFIG REWRITE: the configuration file keeps its comments and layout and gets the
+/// current values (`config::rewrite` has the details); failures are logged and answered
+/// with Redis's texts.
+fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) {
+    match ctx.shared.config.rewrite() {
+        Ok(()) => {
+            tracing::warn!("CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+        }
+        Err(e) => {
+            if let crate::config::RewriteError::Io(_) = e {
+                tracing::warn!("CONFIG REWRITE failed: {e}");
+            }
+            ctx.error(&e.reply());
+        }
     }
 }
 

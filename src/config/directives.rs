@@ -58,6 +58,10 @@ pub(crate) const IMMUTABLE: u8 = 1;
 pub(crate) const PROTECTED: u8 = 2;
 /// Left out of `CONFIG GET` glob results; still readable by exact name.
 pub(crate) const HIDDEN: u8 = 4;
+/// A string directive whose empty value is a value of its own: CONFIG REWRITE writes it as
+/// `name ""`. For the other string directives with an empty default, Redis stores an empty
+/// value as "unset" and CONFIG REWRITE leaves the directive out of the file.
+pub(crate) const KEEP_EMPTY: u8 = 8;
 
 #[derive(Debug)]
 pub(crate) struct Directive {
@@ -130,6 +134,7 @@ const I64: i64 = i64::MAX;
 const U64: u64 = u64::MAX;
 const M64: u64 = i64::MAX as u64;
 const IM: u8 = IMMUTABLE;
+const KE: u8 = KEEP_EMPTY;
 const NYL: &[&str] = &["no", "yes", "local"];
 
 /// Directives Ferrite implements. Every other directive is parsed, validated, stored and
@@ -210,7 +215,7 @@ pub(crate) static TABLE: &[Directive] = &[
     e("supervised", &["upstart", "systemd", "auto", "no"], "no", IM),
     s("pidfile", "", IM),
     e("loglevel", &["debug", "verbose", "notice", "warning"], "notice", 0),
-    s("logfile", "", IM),
+    s("logfile", "", IM | KE),
     b("syslog-enabled", "no", IM),
     s("syslog-ident", "redis", IM),
     e("syslog-facility", &["user", "local0", "local1", "local2", "local3", "local4", "local5",
@@ -223,7 +228,7 @@ pub(crate) static TABLE: &[Directive] = &[
     e("enable-protected-configs", NYL, "no", IM),
     e("enable-debug-command", NYL, "no", IM),
     e("enable-module-command", NYL, "no", IM),
-    s("ignore-warnings", "", 0),
+    s("ignore-warnings", "", KE),
     b("disable-thp", "yes", IM),
     b("jemalloc-bg-thread", "yes", 0),
     s("server_cpulist", "", IM),
@@ -263,7 +268,7 @@ pub(crate) static TABLE: &[Directive] = &[
     b("aof-disable-auto-gc", "no", 0),
     // Security.
     s("requirepass", "", 0),
-    s("aclfile", "", IM),
+    s("aclfile", "", IM | KE),
     i("acllog-max-len", 0, I64, "128", 0),
     e("acl-pubsub-default", &["allchannels", "resetchannels"], "resetchannels", 0),
     // Memory and eviction.

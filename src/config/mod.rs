@@ -1,5 +1,5 @@
-//! Configuration: redis.conf and command-line loading, CONFIG GET / CONFIG SET, and
-//! lock-free typed access for the values read on every request.
+//! Configuration: redis.conf and command-line loading, CONFIG GET / CONFIG SET /
+//! CONFIG REWRITE, and lock-free typed access for the values read on every request.
 //!
 //! Every directive of Redis 7.0 is accepted, validated and reported (see `directives`), so an
 //! existing redis.conf loads unchanged; those Ferrite does not implement yet are listed by
@@ -9,9 +9,11 @@
 
 mod directives;
 mod parse;
+mod rewrite;
 mod values;
 
 pub use parse::quote;
+pub use rewrite::RewriteError;
 pub use values::{parse_memory, NOTIFY_KEYEVENT, NOTIFY_KEYSPACE, NOTIFY_KEY_MISS};
 
 use directives::{idx, lookup, ACTIVE, HIDDEN, IMMUTABLE, PROTECTED, TABLE};
@@ -66,7 +68,8 @@ struct Slot {
 /// The server's configuration, shared as `Arc<Config>` by every thread.
 pub struct Config {
     slots: Box<[Slot]>,
-    /// Serialises CONFIG SET so that validate-then-commit is all-or-nothing.
+    /// Serialises CONFIG SET so that validate-then-commit is all-or-nothing, and CONFIG
+    /// REWRITE so that it writes one consistent configuration.
     set_lock: Mutex<()>,
     generation: AtomicU64,
     listeners: RwLock<Vec<ChangeListener>>,

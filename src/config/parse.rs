@@ -11,7 +11,7 @@ use std::path::Path;
 const MAX_INCLUDE_DEPTH: usize = 32;
 
 /// Strips what Redis strips from a config line: spaces, tabs, CR and LF.
-fn trim(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     let strip = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     while s.first().is_some_and(strip) {
         s = &s[1..];
@@ -81,7 +81,7 @@ pub(crate) fn fatal(line_no: usize, line: &str, reason: &str) -> String {
     )
 }
 
-fn os_error(e: &std::io::Error) -> String {
+pub(crate) fn os_error(e: &std::io::Error) -> String {
     let msg = e.to_string();
     msg.split(" (os error").next().unwrap_or(&msg).to_string()
 }

@@ -223,6 +223,7 @@ impl ServerProcess {
                 dir: TempDir::new(kind.name()),
                 exit_expected: false,
             };
+            server.write_config();
             match server.launch() {
                 Ok(()) => return server,
                 Err(Retry(problem)) => {
@@ -268,13 +269,24 @@ impl ServerProcess {
         }
     }
 
+    /// Path of the config file passed to the server, if it was started with one.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        self.config
+            .as_ref()
+            .map(|_| self.dir.path().join(self.config_file_name()))
+    }
+
+    /// Writes the config text the server was created with into its directory. Done once,
+    /// before the first launch: a restart uses the file as the server left it (CONFIG REWRITE).
+    fn write_config(&self) {
+        if let (Some(cfg), Some(path)) = (&self.config, self.config_path()) {
+            fs::write(path, cfg).expect("write server config file");
+        }
+    }
+
     /// Spawns the process and waits until it answers PING. Panics on a real failure;
     /// returns `Err(Retry)` when the port turned out to be taken.
     fn launch(&mut self) -> Result<(), Retry> {
-        if let Some(cfg) = &self.config {
-            let path = self.dir.path().join(self.config_file_name());
-            fs::write(&path, cfg).expect("write server config file");
-        }
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -460,7 +472,7 @@ impl ServerProcess {
         }
     }
     /// Kills the process and starts it again with the same arguments, directory (so RDB/AOF
-    /// files survive) and port.
+    /// files survive), config file (as it is now on disk) and port.
     pub fn restart(&mut self) {
         self.kill();
         let mut problem = String::new();
