@@ -166,6 +166,42 @@ fn info_sections_and_format() {
     }
 }
 
+/// Deleting or overwriting a large value gives its memory back soon, on a
+/// connection that goes on without sending anything else and on an otherwise
+/// idle server, and the connection's read buffer shrinks after the request.
+#[test]
+fn large_values_are_freed_promptly() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let used = |c: &mut common::RawConn| -> u64 {
+        field(&info(c, &["memory"]), "Memory", "used_memory")
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut c);
+    let big = vec![b'x'; 40 << 20];
+    assert_eq!(c.cmd(&[&b"SET"[..], b"big", &big]), b"+OK\r\n");
+    let with_value = used(&mut c);
+    assert!(
+        with_value >= before + (38 << 20),
+        "{before} -> {with_value}"
+    );
+    assert_eq!(c.cmd(&["DEL", "big"]), b":1\r\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = used(&mut c);
+        // Neither the value nor a 40 MiB read buffer may stay behind.
+        if now < before + (8 << 20) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "40 MiB value still held 10 s after DEL: used_memory {now} (was {before})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn info_counters() {
     let s = Server::start();

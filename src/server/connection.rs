@@ -17,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// An empty read buffer larger than this is replaced by a fresh one.
+const QUERY_BUF_KEEP: usize = 256 * 1024;
 
 /// Serves one accepted connection until it closes, errs, or is killed.
 pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>) {
@@ -113,6 +115,11 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                 "closing client that reached max query buffer length"
             );
             closing = true;
+        }
+        if inbuf.is_empty() && inbuf.capacity() > QUERY_BUF_KEEP {
+            // A large request left a large buffer behind; don't keep it for
+            // the life of the connection (Redis shrinks its query buffer too).
+            inbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         info.qbuf.store(inbuf.len() as u64, Ordering::Relaxed);
         info.qbuf_free

@@ -222,6 +222,9 @@ fn expire_loop(shared: Arc<Shared>) {
                 }
             }
         }
+        // Also drives reclamation on an idle server: flushing collects the
+        // global queue of deferred frees and advances the epoch when it can.
+        guard.flush();
         drop(guard);
         std::thread::sleep(period.saturating_sub(start.elapsed()));
     }

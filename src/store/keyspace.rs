@@ -565,8 +565,17 @@ fn retire(old: Shared<'_, Value>, guard: &Guard) {
     if !old.is_null() {
         // `old` was just unlinked from its slot under the latch, so no new
         // reader can load it; readers that already did are pinned.
+        // SAFETY: `old` is non-null and was just unlinked.
+        let large = unsafe { old.deref() }.is_large();
         // SAFETY: unreachable for new readers; defer_destroy waits for the rest.
         unsafe { guard.defer_destroy(old) };
+        if large {
+            // A deferred free waits in this thread's bag until 64 more pile
+            // up; hand a large value to the global queue now, so that the
+            // next epoch advance (at worst the expiry thread's, hz times a
+            // second) frees it.
+            guard.flush();
+        }
     }
 }
 

@@ -33,6 +33,16 @@ impl Value {
         }
     }
 
+    /// Whether freeing this value returns enough memory that it should not
+    /// wait behind small garbage (see `store::keyspace::retire`).
+    pub fn is_large(&self) -> bool {
+        const LARGE: usize = 64 * 1024;
+        match self {
+            Value::Str(Str::Raw(r)) => r.capacity() >= LARGE,
+            Value::Str(_) => false,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
