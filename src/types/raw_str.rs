@@ -42,12 +42,13 @@ struct Buf {
     claimed: AtomicUsize,
 }
 
-// SAFETY: the bytes are shared between threads under the claim protocol: a
-// byte is written only by the one append whose compare-and-swap claimed it,
-// before that append's result is published to anyone, and read only through
-// `RawStr`s whose length covers it, which exist only after it was written
-// and are published to other threads with release/acquire (the slot's value
+// The bytes are shared between threads under the claim protocol: a byte is
+// written only by the one append whose compare-and-swap claimed it, before
+// that append's result is published to anyone, and read only through
+// `RawStr`s whose length covers it, which exist only after it was written and
+// are published to other threads with release/acquire (the slot's value
 // pointer). No byte is ever written after a `RawStr` covering it exists.
+// SAFETY: every shared access follows the claim protocol above.
 unsafe impl Sync for Buf {}
 // SAFETY: `Buf` owns its bytes; moving it between threads moves plain bytes.
 unsafe impl Send for Buf {}
@@ -66,11 +67,7 @@ impl Buf {
                 v[at..at + p.len()].copy_from_slice(p);
                 at += p.len();
             }
-            let b = v.into_boxed_slice();
-            // SAFETY: `UnsafeCell<u8>` is `repr(transparent)` over `u8`, so a
-            // boxed `[u8]` is a valid boxed `[UnsafeCell<u8>]` of the same
-            // length and allocation layout.
-            unsafe { Box::from_raw(Box::into_raw(b) as *mut [UnsafeCell<u8>]) }
+            into_cells(v.into_boxed_slice())
         };
         #[cfg(loom)]
         let bytes = parts
@@ -92,10 +89,11 @@ impl Buf {
     /// compare-and-swap of `claimed`, and no `RawStr` covering it exists yet.
     unsafe fn write(&self, at: usize, data: &[u8]) {
         assert!(at + data.len() <= self.bytes.len());
+        // In bounds (asserted); the range is exclusively ours by the caller's
+        // claim, so nothing else reads or writes it meanwhile. The pointer
+        // comes from the whole slice, so it may address all of it.
         #[cfg(not(loom))]
-        // SAFETY: in bounds (asserted); the range is exclusively ours by the
-        // caller's claim, so nothing else reads or writes it meanwhile. The
-        // pointer comes from the whole slice, so it may address all of it.
+        // SAFETY: exclusive, in-bounds range (above).
         unsafe {
             let dst = UnsafeCell::raw_get(self.bytes.as_ptr().add(at));
             std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len());
@@ -106,6 +104,15 @@ impl Buf {
             self.bytes[at + i].with_mut(|p| unsafe { *p = *b });
         }
     }
+}
+
+/// Reinterprets boxed bytes as cells, keeping the allocation.
+#[cfg(not(loom))]
+fn into_cells(b: Box<[u8]>) -> Box<[UnsafeCell<u8>]> {
+    // `UnsafeCell<u8>` is `repr(transparent)` over `u8`, so a boxed `[u8]` is
+    // a valid boxed `[UnsafeCell<u8>]` of the same length and layout.
+    // SAFETY: identical layout; the box's ownership moves to the result.
+    unsafe { Box::from_raw(Box::into_raw(b) as *mut [UnsafeCell<u8>]) }
 }
 
 /// A `raw` string: the first `len` bytes of a shared buffer.
@@ -125,11 +132,7 @@ impl RawStr {
     #[cfg(not(loom))]
     pub fn from_vec(data: Vec<u8>) -> RawStr {
         let len = data.len();
-        let b = data.into_boxed_slice();
-        // SAFETY: `UnsafeCell<u8>` is `repr(transparent)` over `u8`, so a
-        // boxed `[u8]` is a valid boxed `[UnsafeCell<u8>]` of the same length
-        // and allocation layout.
-        let bytes = unsafe { Box::from_raw(Box::into_raw(b) as *mut [UnsafeCell<u8>]) };
+        let bytes = into_cells(data.into_boxed_slice());
         RawStr {
             buf: Arc::new(Buf {
                 bytes,
@@ -175,9 +178,10 @@ impl RawStr {
                 .compare_exchange(self.len, new_len, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            // SAFETY: the compare-and-swap claimed `[self.len, new_len)` for
-            // us alone (the mark only grows, so nobody claimed it before and
-            // nobody can after), and the `RawStr` covering it is made below.
+            // The compare-and-swap claimed `[self.len, new_len)` for us alone
+            // (the mark only grows, so nobody claimed it before and nobody can
+            // after), and the `RawStr` covering it is made below.
+            // SAFETY: claimed by the compare-and-swap, not yet covered.
             unsafe { self.buf.write(self.len, extra) };
             return RawStr {
                 buf: self.buf.clone(),
@@ -228,10 +232,11 @@ impl RawStr {
 impl std::ops::Deref for RawStr {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        // SAFETY: `UnsafeCell<u8>` is `repr(transparent)` over `u8`; the first
-        // `len` bytes are in bounds and initialized, and no byte below `len`
-        // is written while this `RawStr` exists (see `Buf`'s Sync comment),
-        // so a shared slice over them is sound for as long as `self` lives.
+        // `UnsafeCell<u8>` is `repr(transparent)` over `u8`; the first `len`
+        // bytes are in bounds and initialized, and no byte below `len` is
+        // written while this `RawStr` exists (see `Buf`'s Sync comment), so a
+        // shared slice over them is sound for as long as `self` lives.
+        // SAFETY: in bounds, initialized, never written while borrowed.
         unsafe {
             std::slice::from_raw_parts(UnsafeCell::raw_get(self.buf.bytes.as_ptr()), self.len)
         }
