@@ -58,3 +58,28 @@ impl<'a> Ctx<'a> {
         Some(n as usize)
     }
 }
+
+/// What a command that pins the epoch itself gets (see
+/// `table::Handler::Unpinned`): the same as [`Ctx`] without a guard, so it
+/// cannot hold references into the keyspace across its own re-pins.
+pub struct Unpinned<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a mut Client,
+    pub out: &'a mut Reply,
+    pub clock: Clock,
+}
+
+impl Unpinned<'_> {
+    pub fn error(&mut self, msg: &str) {
+        self.out.error(msg);
+    }
+
+    /// Parses an integer argument, replying with Redis's error if it is not one.
+    pub fn int_arg(&mut self, arg: &[u8]) -> Option<i64> {
+        let v = crate::util::num::parse_i64(arg);
+        if v.is_none() {
+            self.out.error(super::errors::NOT_INTEGER);
+        }
+        v
+    }
+}

@@ -10,8 +10,9 @@
 
 use super::flags::*;
 use super::key_flags::*;
-use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry};
+use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry, Unpinned};
 use crate::persistence::dump;
+use crate::protocol::Reply;
 use crate::store::{access, lock_many, read_many, Key, Keyspace, LockSet};
 use crate::types::Value;
 use crate::util::glob::glob_match;
@@ -106,10 +107,10 @@ pub static COMMANDS: &[Command] = &[
         .key_specs(RO_KEYS)
         .doc(G, "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched.")
         .tips(MULTI_SHARD),
-    Command::new("keys", 2, READONLY, KeySpec::NONE, KR | acl::SLOW | acl::DANGEROUS, keys)
+    Command::unpinned("keys", 2, READONLY, KeySpec::NONE, KR | acl::SLOW | acl::DANGEROUS, keys)
         .doc(G, "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
         .tips(&["request_policy:all_shards", "nondeterministic_output_order"]),
-    Command::new("scan", -2, READONLY, KeySpec::NONE, KR | acl::SLOW, scan)
+    Command::unpinned("scan", -2, READONLY, KeySpec::NONE, KR | acl::SLOW, scan)
         .doc(G, "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
         .tips(&["nondeterministic_output", "request_policy:special"]),
     Command::new("randomkey", 1, READONLY, KeySpec::NONE, KR | acl::SLOW, randomkey)
@@ -465,24 +466,28 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 /// Writes keys as an array of bulk strings.
-fn reply_keys(ctx: &mut Ctx, keys: &[&Key]) {
-    ctx.out.array(keys.len());
+fn reply_key_list(out: &mut Reply, keys: &[Key]) {
+    out.array(keys.len());
     for k in keys {
-        ctx.out.bulk(&k.bytes);
+        out.bulk(&k.bytes);
     }
 }
 
-/// KEYS pattern: every live key matching the glob pattern.
-fn keys(ctx: &mut Ctx, args: &[&[u8]]) {
+/// KEYS pattern: every live key matching the glob pattern. Walks with
+/// periodic re-pins (see `Keyspace::walk`), holding its database by handle.
+fn keys(ctx: &mut Unpinned, args: &[&[u8]]) {
     let pattern = args[1];
     let all = pattern == b"*";
     let mut found = Vec::new();
-    ctx.db().for_each(ctx.clock.no_touch(), ctx.guard, |k, _| {
+    let db = ctx.shared.store.db_arc(ctx.client.db);
+    db.walk(0, ctx.clock.no_touch(), |k, _| {
         if all || glob_match(pattern, &k.bytes, false) {
-            found.push(k);
+            found.push(k.clone());
         }
+        true
     });
-    reply_keys(ctx, &found);
+    ctx.shared.store.release(db);
+    reply_key_list(ctx.out, &found);
 }
 
 /// Parses a SCAN cursor as Redis does (`strtoul` in base 10): an optional
@@ -510,7 +515,7 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 /// exists for the whole iteration is returned at least once however the
 /// keyspace changes meanwhile. COUNT bounds the keys visited (before MATCH
 /// and TYPE filter them), as in Redis.
-fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
+fn scan(ctx: &mut Unpinned, args: &[&[u8]]) {
     let Some(cursor) = parse_cursor(args[1]) else {
         return ctx.error("ERR invalid cursor");
     };
@@ -539,21 +544,20 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     let mut found = Vec::new();
     let mut visited = 0i64;
-    let next = ctx
-        .db()
-        .scan(cursor, ctx.clock.no_touch(), ctx.guard, |k, view| {
-            visited += 1;
-            let matches = pattern.is_none_or(|p| glob_match(p, &k.bytes, false))
-                && type_name
-                    .is_none_or(|t| t.eq_ignore_ascii_case(view.value.type_name().as_bytes()));
-            if matches {
-                found.push(k);
-            }
-            visited < count
-        });
+    let db = ctx.shared.store.db_arc(ctx.client.db);
+    let next = db.scan(cursor, ctx.clock.no_touch(), |k, view| {
+        visited += 1;
+        let matches = pattern.is_none_or(|p| glob_match(p, &k.bytes, false))
+            && type_name.is_none_or(|t| t.eq_ignore_ascii_case(view.value.type_name().as_bytes()));
+        if matches {
+            found.push(k.clone());
+        }
+        visited < count
+    });
+    ctx.shared.store.release(db);
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
-    reply_keys(ctx, &found);
+    reply_key_list(ctx.out, &found);
 }
 
 fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {

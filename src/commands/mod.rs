@@ -19,8 +19,8 @@ pub mod object;
 pub mod server;
 pub mod strings;
 
-pub use ctx::Ctx;
-pub use table::{key_flags, BeginSearch, Command, FindKeys, KeySpec, KeySpecEntry};
+pub use ctx::{Ctx, Unpinned};
+pub use table::{key_flags, BeginSearch, Command, FindKeys, Handler, KeySpec, KeySpecEntry};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -6,6 +6,7 @@ use super::{acl, errors, Command, Ctx, KeySpec};
 use crate::metrics::{self, bytes_to_human};
 use crate::server::client::cflags;
 use crate::server::Shared;
+use crate::store;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
@@ -478,10 +479,19 @@ fn section_memory(s: &mut String, ctx: &Ctx) {
     field!(s, "mem_clients_normal", "{clients_mem}");
     field!(s, "mem_cluster_links", "0");
     field!(s, "mem_aof_buffer", "0");
+    // Ferrite's own: bytes of values retired by writes and not yet freed by
+    // epoch reclamation (already part of used_memory); bounded per thread.
+    field!(
+        s,
+        "mem_reclaim_pending",
+        "{}",
+        store::reclaim::pending_bytes()
+    );
     field!(s, "mem_allocator", "{}", jemalloc_version());
     field!(s, "active_defrag_running", "0");
-    field!(s, "lazyfree_pending_objects", "0");
-    field!(s, "lazyfreed_objects", "0");
+    let (pending, freed) = ctx.shared.store.lazyfree_counts();
+    field!(s, "lazyfree_pending_objects", "{pending}");
+    field!(s, "lazyfreed_objects", "{freed}");
 }
 
 fn percent(part: u64, whole: u64) -> f64 {

@@ -1,8 +1,18 @@
 //! The declarative description of one command.
 
-use super::Ctx;
+use super::{Ctx, Unpinned};
 
-pub type Handler = fn(&mut Ctx, &[&[u8]]);
+/// How a command runs.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// Under the connection's epoch pin, which covers a whole batch of
+    /// pipelined commands: nearly every command.
+    Pinned(fn(&mut Ctx, &[&[u8]])),
+    /// With no pin held: commands that walk many keys (KEYS, SCAN) pin and
+    /// re-pin as they go, so they never hold back reclamation for the length
+    /// of the walk (`store::reclaim`).
+    Unpinned(fn(&mut Unpinned, &[&[u8]])),
+}
 
 /// Finds the key arguments of a command whose keys cannot be described by a
 /// fixed first/last/step triple (EVAL's numkeys, ZUNIONSTORE, XREAD STREAMS,
@@ -285,6 +295,30 @@ pub struct Command {
 impl Command {
     /// A command with no documentation yet attached; see [`Command::doc`].
     pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u64,
+        keys: KeySpec,
+        acl: u64,
+        handler: fn(&mut Ctx, &[&[u8]]),
+    ) -> Command {
+        Command::with_handler(name, arity, flags, keys, acl, Handler::Pinned(handler))
+    }
+
+    /// A command that walks the keyspace and pins the epoch itself; see
+    /// [`Handler::Unpinned`].
+    pub const fn unpinned(
+        name: &'static str,
+        arity: i32,
+        flags: u64,
+        keys: KeySpec,
+        acl: u64,
+        handler: fn(&mut Unpinned, &[&[u8]]),
+    ) -> Command {
+        Command::with_handler(name, arity, flags, keys, acl, Handler::Unpinned(handler))
+    }
+
+    const fn with_handler(
         name: &'static str,
         arity: i32,
         flags: u64,

@@ -3,13 +3,14 @@
 
 use super::client::ReplyMode;
 use super::{Client, ClientInfo, Shared};
-use crate::commands::{self, Ctx};
+use crate::commands::{self, Ctx, Handler, Unpinned};
 use crate::protocol::parse::Limits;
 use crate::protocol::{Parser, Reply};
 use crate::store::Clock;
 use bytes::{Buf, BytesMut};
 use crossbeam_epoch::{self as epoch, Guard};
 use quanta::Instant;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,10 +99,10 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                         }
                     }
                     clock = BatchClock::start();
-                    let guard = epoch::pin();
+                    let mut pin = None;
                     let args: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-                    clock.run(&shared, &mut client, &mut out, &args, &guard);
-                    drop(guard);
+                    clock.run(&shared, &mut client, &mut out, &args, &mut pin);
+                    drop(pin);
                     if client.close_after_reply {
                         closing = true;
                         break;
@@ -172,15 +173,16 @@ impl BatchClock {
         client: &mut Client,
         out: &mut Reply,
         args: &[&[u8]],
-        guard: &Guard,
+        pin: &mut Option<Guard>,
     ) {
         let now_ms = self.ms + (self.last - self.start).as_millis() as u64;
-        self.last = execute_timed(shared, client, out, args, now_ms, self.last, guard);
+        self.last = execute_timed(shared, client, out, args, now_ms, self.last, pin);
     }
 }
 
 /// Executes every complete request in `inbuf` under one epoch pin (pinning
-/// once per batch rather than per command), without awaiting anything, then
+/// once per batch rather than per command; a command that walks the keyspace
+/// drops it and the next command pins again), without awaiting anything, then
 /// drops the bytes of the requests it consumed. Arguments are slices of
 /// `inbuf`.
 fn run_batch(
@@ -191,7 +193,7 @@ fn run_batch(
     out: &mut Reply,
     clock: &mut BatchClock,
 ) -> BatchEnd {
-    let guard = epoch::pin();
+    let mut pin = None;
     let mut pos = 0;
     let end = loop {
         let limits = Limits {
@@ -208,7 +210,7 @@ fn run_batch(
                 if let Some(until) = pause_for(shared, &args) {
                     break BatchEnd::Paused(args.iter().map(|a| a.to_vec()).collect(), until);
                 }
-                clock.run(shared, client, out, &args, &guard);
+                clock.run(shared, client, out, &args, &mut pin);
                 if client.close_after_reply {
                     break BatchEnd::Close;
                 }
@@ -268,7 +270,6 @@ async fn wait_pause(shared: &Shared, until_ms: u64) {
 /// Executes one command and appends its reply to `out`. Used by connections
 /// and, later, by MULTI/EXEC and scripts.
 pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[&[u8]]) {
-    let guard = epoch::pin();
     execute_timed(
         shared,
         client,
@@ -276,13 +277,14 @@ pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[&[
         args,
         crate::util::time::now_ms(),
         Instant::now(),
-        &guard,
+        &mut None,
     );
 }
 
 /// [`execute`] with the caller's notion of now: `now_ms` for expiry decisions
 /// and `start` for the command's duration. Returns the instant it finished,
-/// which a pipelined batch uses as the next command's start.
+/// which a pipelined batch uses as the next command's start. `pin` is the
+/// batch's epoch pin, taken here when the first command needs it.
 fn execute_timed(
     shared: &Shared,
     client: &mut Client,
@@ -290,7 +292,7 @@ fn execute_timed(
     args: &[&[u8]],
     now_ms: u64,
     start: Instant,
-    guard: &Guard,
+    pin: &mut Option<Guard>,
 ) -> Instant {
     let mark = out.len();
     out.resp3 = client.resp == 3;
@@ -326,15 +328,48 @@ fn execute_timed(
     if client.no_touch && cmd.name != "touch" {
         clock = clock.no_touch();
     }
-    {
-        let mut ctx = Ctx {
-            shared,
-            client: &mut *client,
-            out: &mut *out,
-            guard,
-            clock,
-        };
-        (cmd.handler)(&mut ctx, args);
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| match cmd.handler {
+        Handler::Pinned(handler) => {
+            let guard = pin.get_or_insert_with(epoch::pin);
+            let mut ctx = Ctx {
+                shared,
+                client: &mut *client,
+                out: &mut *out,
+                guard,
+                clock,
+            };
+            handler(&mut ctx, args);
+        }
+        Handler::Unpinned(handler) => {
+            *pin = None;
+            let mut ctx = Unpinned {
+                shared,
+                client: &mut *client,
+                out: &mut *out,
+                clock,
+            };
+            handler(&mut ctx, args);
+        }
+    }));
+    if let Err(panic) = ran {
+        // Every latch the command held was released by unwinding, with its
+        // key left as before the command (`Locked` rolls back when dropped
+        // during a panic). The reply may be half-written: drop it and close
+        // this connection; every other client carries on.
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        tracing::error!(
+            id = client.id,
+            command = cmd.name,
+            panic = %what,
+            "command panicked; its keys are unchanged, closing the client"
+        );
+        out.truncate(mark);
+        client.close_after_reply = true;
+        return Instant::now();
     }
     let end = Instant::now();
     let usec = (end - start).as_micros() as u64;

@@ -207,25 +207,26 @@ fn expire_loop(shared: Arc<Shared>) {
         let effort = shared.config.active_expire_effort().clamp(1, 10);
         let budget = period * (25 + 2 * (effort - 1)) / 100;
         let start = std::time::Instant::now();
-        let guard = crossbeam_epoch::pin();
         let n = shared.store.num_dbs();
         'outer: for idx in 0..n {
-            let db = shared.store.db(idx, &guard);
+            // By handle, not under a pin: each cycle of 64 keys pins on its
+            // own, so a long expiry run never holds back reclamation.
+            let db = shared.store.db_arc(idx);
             loop {
                 let clock = crate::store::Clock::now();
                 let done = db.expire_cycle(clock, 64);
-                if done < 64 {
-                    break;
-                }
-                if start.elapsed() >= budget {
+                if done < 64 || start.elapsed() >= budget {
+                    shared.store.release(db);
+                    if done < 64 {
+                        break;
+                    }
                     break 'outer;
                 }
             }
         }
-        // Also drives reclamation on an idle server: flushing collects the
-        // global queue of deferred frees and advances the epoch when it can.
-        guard.flush();
-        drop(guard);
+        // Also drives reclamation on an idle server: frees what other
+        // threads retired once nobody is pinned (`store::reclaim`).
+        crate::store::reclaim::collect_now();
         std::thread::sleep(period.saturating_sub(start.elapsed()));
     }
 }

@@ -50,6 +50,9 @@ pub fn lru_clock(now_ms: u64) -> u32 {
     ((now_ms / 1000) & ((1 << 24) - 1)) as u32
 }
 
+/// Entries a walk visits per pin (see [`Keyspace::walk`]).
+pub const WALK_CHUNK: usize = 256;
+
 static NEXT_KEYSPACE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A consistent view of a live key, valid while the guard is pinned.
@@ -227,39 +230,72 @@ impl Keyspace {
         }
     }
 
-    /// Visits live keys in hash order starting at hash `cursor`, until `f`
-    /// returns false, finishing the current hash group first so a resumed
-    /// scan never loops. Returns the cursor to resume from (0 = done).
-    pub fn scan<'g>(
-        &'g self,
-        cursor: u64,
+    /// Visits live keys in hash order from hash `start`, pinning the epoch
+    /// afresh every [`WALK_CHUNK`] entries so that a walk over millions of
+    /// keys never holds back reclamation (`store::reclaim`); call it with no
+    /// pin held, or the re-pins cannot unpin. `f` returns false to stop before
+    /// consuming the key it was shown; the walk then returns that key, to
+    /// resume at. `None`: the walk reached the end.
+    ///
+    /// Keys created or deleted during the walk may or may not be visited;
+    /// every key present for the whole walk is visited exactly once.
+    pub fn walk(
+        &self,
+        start: u64,
         clock: Clock,
-        guard: &'g Guard,
-        mut f: impl FnMut(&'g Key, ReadView<'g>) -> bool,
-    ) -> u64 {
-        let start = KeyRef {
-            hash: cursor,
+        mut f: impl FnMut(&Key, ReadView<'_>) -> bool,
+    ) -> Option<Key> {
+        let first = KeyRef {
+            hash: start,
             bytes: b"",
         };
-        let mut entry = self
-            .map
-            .lower_bound(Bound::Included(&start as &dyn KeyQuery), guard);
-        let mut stop_after: Option<u64> = None;
-        while let Some(e) = entry {
-            let key = e.key();
-            if let Some(h) = stop_after {
-                if key.hash != h {
-                    return key.hash;
+        let mut resume: Option<Key> = None;
+        loop {
+            let guard = epoch::pin();
+            let from: &dyn KeyQuery = match &resume {
+                Some(k) => k,
+                None => &first,
+            };
+            let mut entry = self.map.lower_bound(Bound::Included(from), &guard);
+            let mut visited = 0;
+            loop {
+                let Some(e) = entry else { return None };
+                if visited == WALK_CHUNK {
+                    resume = Some(e.key().clone());
+                    break;
                 }
-            }
-            if let Some(view) = self.view(&e, clock, guard) {
-                if !f(key, view) && stop_after.is_none() {
-                    stop_after = Some(key.hash);
+                visited += 1;
+                if let Some(view) = self.view(&e, clock, &guard) {
+                    if !f(e.key(), view) {
+                        return Some(e.key().clone());
+                    }
                 }
+                entry = e.next();
             }
-            entry = e.next();
         }
-        0
+    }
+
+    /// One SCAN page from hash `cursor`: `f` sees each live key and says
+    /// whether the page wants more. A page ends only between two hash groups,
+    /// so a resumed scan never loops. Returns the next cursor (0 = done).
+    /// Re-pins as [`Keyspace::walk`] does.
+    pub fn scan(
+        &self,
+        cursor: u64,
+        clock: Clock,
+        mut f: impl FnMut(&Key, ReadView<'_>) -> bool,
+    ) -> u64 {
+        let mut full_at: Option<u64> = None;
+        let resume = self.walk(cursor, clock, |k, view| {
+            if full_at.is_some_and(|h| h != k.hash) {
+                return false;
+            }
+            if !f(k, view) && full_at.is_none() {
+                full_at = Some(k.hash);
+            }
+            true
+        });
+        resume.map_or(0, |k| k.hash)
     }
 
     fn view<'g>(
@@ -281,22 +317,6 @@ impl Keyspace {
             slot,
             stamp,
         })
-    }
-
-    /// Visits every live key (KEYS, snapshots, INFO).
-    pub fn for_each<'g>(
-        &'g self,
-        clock: Clock,
-        guard: &'g Guard,
-        mut f: impl FnMut(&'g Key, ReadView<'g>),
-    ) {
-        let mut entry = self.map.front(guard);
-        while let Some(e) = entry {
-            if let Some(view) = self.view(&e, clock, guard) {
-                f(e.key(), view);
-            }
-            entry = e.next();
-        }
     }
 
     /// A random live key: the successor of a random hash. Hashes are uniform,
@@ -329,6 +349,7 @@ impl Keyspace {
     /// earliest first. Returns how many keys were deleted.
     pub fn expire_cycle(&self, clock: Clock, max: usize) -> usize {
         let mut deleted = 0;
+        let guard = epoch::pin();
         for _ in 0..max {
             let Some(front) = self.expires.front() else {
                 break;
@@ -337,7 +358,6 @@ impl Keyspace {
             if *deadline > clock.now_ms {
                 break;
             }
-            let guard = epoch::pin();
             if let Some(locked) = self.lock_existing(&key.bytes, clock.no_touch(), &guard) {
                 if locked.expired {
                     deleted += 1;
@@ -345,6 +365,7 @@ impl Keyspace {
             }
             // Normally the commit above removed it; a stale entry goes too.
             front.remove();
+            super::reclaim::deferred(&guard, 1);
         }
         deleted
     }
@@ -522,6 +543,7 @@ impl<'g> Locked<'g> {
                 self.ks
                     .expires
                     .remove(&(self.phys_expire, self.entry.key().clone()));
+                super::reclaim::deferred(self.guard, 1);
             }
             if final_expire != 0 {
                 self.ks
@@ -531,6 +553,19 @@ impl<'g> Locked<'g> {
             slot.expire.store(final_expire, Ordering::Release);
         }
         slot.stamp.unlatch(held, Some(next_version()));
+    }
+
+    /// Releases the latch leaving the slot exactly as it was when latched.
+    fn rollback(&mut self) {
+        let Some(held) = self.held.take() else { return };
+        let slot = self.entry.value();
+        if slot.value.load(Ordering::Acquire, self.guard).is_null() {
+            // A slot created for this command (or found empty): it must not
+            // stay in the map, as `commit` would not leave it either.
+            self.unlink(held);
+        } else {
+            slot.stamp.unlatch(held, None);
+        }
     }
 
     fn unlink(&mut self, held: Held) {
@@ -549,33 +584,33 @@ impl<'g> Locked<'g> {
             self.ks
                 .expires
                 .remove(&(self.phys_expire, self.entry.key().clone()));
+            super::reclaim::deferred(self.guard, 1);
         }
         slot.stamp.kill(held, next_version());
         self.entry.remove();
+        super::reclaim::deferred(self.guard, 1);
     }
 }
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        self.commit();
+        if std::thread::panicking() {
+            // The command panicked before finishing: publish none of its
+            // changes. Every latch of the command is dropped this way while
+            // unwinding, so all its keys stay as they were.
+            self.rollback();
+        } else {
+            self.commit();
+        }
     }
 }
 
 fn retire(old: Shared<'_, Value>, guard: &Guard) {
     if !old.is_null() {
-        // `old` was just unlinked from its slot under the latch, so no new
-        // reader can load it; readers that already did are pinned.
-        // SAFETY: `old` is non-null and was just unlinked.
-        let large = unsafe { old.deref() }.is_large();
-        // SAFETY: unreachable for new readers; defer_destroy waits for the rest.
-        unsafe { guard.defer_destroy(old) };
-        if large {
-            // A deferred free waits in this thread's bag until 64 more pile
-            // up; hand a large value to the global queue now, so that the
-            // next epoch advance (at worst the expiry thread's, hz times a
-            // second) frees it.
-            guard.flush();
-        }
+        // SAFETY: `old` was just swapped out of its slot under the latch, so
+        // no reader that pins from now on can load it, and only the latch
+        // holder retires it.
+        unsafe { super::reclaim::retire_value(old, guard) };
     }
 }
 

@@ -99,7 +99,7 @@ impl Stamp {
             match self.try_latch() {
                 Ok(h) => return Some(h),
                 Err(cur) if cur & DEAD != 0 => return None,
-                Err(_) => backoff(&mut spins),
+                Err(_) => self.wait(&mut spins),
             }
         }
     }
@@ -129,7 +129,7 @@ impl Stamp {
         loop {
             let s1 = self.0.load(Ordering::Acquire);
             if s1 & LATCHED != 0 {
-                backoff(&mut spins);
+                self.wait(&mut spins);
                 continue;
             }
             let r = read();
@@ -142,12 +142,66 @@ impl Stamp {
     }
 }
 
+impl Stamp {
+    /// Waits a moment for a latched stamp: spins briefly (latches are held
+    /// for one command's in-memory work), then leaves the worker thread to the
+    /// other connections while it waits (see [`wait_slow`]).
+    fn wait(&self, spins: &mut u32) {
+        #[cfg(loom)]
+        backoff(spins);
+        #[cfg(not(loom))]
+        {
+            *spins += 1;
+            if *spins < SPIN_LIMIT {
+                std::hint::spin_loop();
+            } else {
+                wait_slow(&self.0);
+                *spins = 0;
+            }
+        }
+    }
+}
+
+/// Spins on a latched stamp before a waiter stops spinning.
+#[cfg(not(loom))]
+const SPIN_LIMIT: u32 = 128;
+
+/// Waits until `stamp` is no longer latched, without holding up the other
+/// connections of this worker thread: on a tokio worker the wait runs inside
+/// `block_in_place`, which hands the worker's other tasks to a fresh thread
+/// first. A latch held that long belongs to a large command (an MSET of
+/// 100,000 keys), a script or a transaction, so yielding then sleeping in
+/// growing steps (at most 250 µs past the release) costs nothing that
+/// matters, while spinning would burn a core the holder may need.
+#[cfg(not(loom))]
+fn wait_slow(stamp: &AtomicU64) {
+    let wait = || {
+        let mut round = 0u32;
+        while stamp.load(Ordering::Acquire) & LATCHED != 0 {
+            if round < 16 {
+                std::thread::yield_now();
+            } else {
+                let us = 10u64 << (round - 16).min(5);
+                std::thread::sleep(std::time::Duration::from_micros(us));
+            }
+            round += 1;
+        }
+    };
+    let on_worker = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_worker {
+        tokio::task::block_in_place(wait);
+    } else {
+        wait();
+    }
+}
+
 /// Under loom: spins of one wait that the model checker still branches on.
 #[cfg(loom)]
 const LOOM_SPINS_EXPLORED: u32 = 2;
 
-/// Spin briefly, then yield: latches are held for the duration of one
-/// command's in-memory work, so waits are short.
+/// Spin briefly, then yield (callers outside the store that wait on
+/// something other than a stamp; the stamp's own waits use `Stamp::wait`).
 pub fn backoff(spins: &mut u32) {
     *spins += 1;
     #[cfg(loom)]

@@ -5,16 +5,17 @@ pub mod access;
 pub mod key;
 pub mod keyspace;
 pub mod latch;
+pub mod reclaim;
 pub mod slot;
 #[cfg(test)]
 mod stress_tests;
 
 pub use key::Key;
-pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView};
+pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView, WALK_CHUNK};
 pub use slot::Slot;
 
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// A counter on its own cache-line pair.
@@ -58,6 +59,15 @@ pub struct Store {
     /// Dropping a large keyspace takes time; it happens on this thread, never
     /// on a worker that happened to run the epoch's deferred functions.
     dropper: Mutex<std::sync::mpsc::Sender<Arc<Keyspace>>>,
+    /// Keys of flushed databases queued for the free thread, and keys it has
+    /// freed (INFO `lazyfree_pending_objects`, `lazyfreed_objects`).
+    lazyfree: Arc<LazyFree>,
+}
+
+#[derive(Default)]
+struct LazyFree {
+    pending: AtomicU64,
+    freed: AtomicU64,
 }
 
 impl Store {
@@ -66,11 +76,22 @@ impl Store {
             .map(|_| Arc::new(Keyspace::new()))
             .collect();
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Keyspace>>();
+        let lazyfree = Arc::new(LazyFree::default());
+        let counts = lazyfree.clone();
         std::thread::Builder::new()
             .name("ferrite-free".into())
             .spawn(move || {
+                // Dropping a keyspace frees its nodes and values directly,
+                // without pinning: nothing here holds back the epoch.
                 for ks in rx {
-                    drop(ks);
+                    let keys = ks.len() as u64;
+                    // A walk may still hold the keyspace (`db_arc`); its
+                    // `release` queues it here again when it lets go.
+                    if let Some(ks) = Arc::into_inner(ks) {
+                        drop(ks);
+                        counts.freed.fetch_add(keys, Ordering::Relaxed);
+                    }
+                    counts.pending.fetch_sub(keys, Ordering::Relaxed);
                 }
             })
             .expect("spawn the keyspace dropper thread");
@@ -78,6 +99,7 @@ impl Store {
             table: Atomic::new(DbTable { dbs }),
             admin: Mutex::new(()),
             dropper: Mutex::new(tx),
+            lazyfree,
         }
     }
 
@@ -98,6 +120,37 @@ impl Store {
         &self.table(guard).dbs[idx]
     }
 
+    /// Database `idx`, held beyond any pin: for work that pins and re-pins
+    /// as it goes (active expiry). Give it back with [`Store::release`].
+    pub fn db_arc(&self, idx: usize) -> Arc<Keyspace> {
+        self.table(&epoch::pin()).dbs[idx].clone()
+    }
+
+    /// Drops a database handle from [`Store::db_arc`]. If the database was
+    /// flushed meanwhile, this was the last handle: the keyspace is then
+    /// dropped on the free thread, not on the caller's.
+    pub fn release(&self, ks: Arc<Keyspace>) {
+        if let Some(ks) = Arc::into_inner(ks) {
+            self.lazyfree
+                .pending
+                .fetch_add(ks.len() as u64, Ordering::Relaxed);
+            let dropper = self
+                .dropper
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let _ = dropper.send(Arc::new(ks));
+        }
+    }
+
+    /// (keys awaiting the free thread, keys it has freed since start).
+    pub fn lazyfree_counts(&self) -> (u64, u64) {
+        (
+            self.lazyfree.pending.load(Ordering::Relaxed),
+            self.lazyfree.freed.load(Ordering::Relaxed),
+        )
+    }
+
     fn replace(&self, f: impl FnOnce(&mut Vec<Arc<Keyspace>>, &mut Vec<Arc<Keyspace>>)) {
         let _admin = self.admin.lock().unwrap_or_else(|e| e.into_inner());
         let guard = epoch::pin();
@@ -113,6 +166,8 @@ impl Store {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let keys: u64 = retired.iter().map(|ks| ks.len() as u64).sum();
+        self.lazyfree.pending.fetch_add(keys, Ordering::Relaxed);
         // SAFETY: `old` is no longer reachable from `self.table`; readers that
         // loaded it are pinned and `defer_unchecked` runs after they unpin.
         unsafe {

@@ -120,9 +120,8 @@ fn scan_all(ks: &Keyspace) -> HashSet<Vec<u8>> {
     let mut seen = HashSet::new();
     let mut cursor = 0;
     loop {
-        let guard = epoch::pin();
         let mut page = 0;
-        cursor = ks.scan(cursor, at(T0), &guard, |k, view| {
+        cursor = ks.scan(cursor, at(T0), |k, view| {
             assert!(view.value.as_str().is_some());
             seen.insert(k.bytes.to_vec());
             page += 1;
@@ -198,10 +197,11 @@ fn two_threads_insert_overwrite_delete_scan_expire() {
     assert_eq!(ks.len(), before - reclaimed);
     assert_eq!(ks.expires_len(), 0);
     let mut live = 0;
-    let guard = epoch::pin();
-    ks.for_each(later, &guard, |_, _| live += 1);
+    ks.walk(0, later, |_, _| {
+        live += 1;
+        true
+    });
     assert_eq!(live, ks.len());
-    drop(guard);
     drop(ks);
     drain_garbage();
 }

@@ -43,6 +43,16 @@ impl Value {
         }
     }
 
+    /// Bytes this value holds on the heap, itself included: what freeing it
+    /// gives back (a raw buffer shared with COPYs is counted in full).
+    pub fn retained_bytes(&self) -> usize {
+        let inline = std::mem::size_of::<Value>();
+        match self {
+            Value::Str(Str::Raw(r)) => inline + r.capacity(),
+            Value::Str(_) => inline,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
