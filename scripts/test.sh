@@ -146,13 +146,13 @@ fi
 # --------------------------------------------------------------------------------------------
 run_step "cargo fmt --all -- --check" "$T_FMT" cargo fmt --all -- --check
 
-run_step "cargo clippy --all-targets -- -D warnings" "$T_CLIPPY" \
-    cargo clippy --all-targets -- -D warnings
+run_step "cargo clippy --all-targets --all-features -- -D warnings" "$T_CLIPPY" \
+    cargo clippy --all-targets --all-features -- -D warnings
 
 # Release build: concurrency tests are only meaningful with optimizations; the differential
 # tests run FERRITE_DIFF_COMMANDS random commands per test against a real redis-server.
 run_step "cargo test --release (FERRITE_DIFF_COMMANDS=${FERRITE_DIFF_COMMANDS})" "$T_TEST" \
-    cargo test --release --no-fail-fast
+    cargo test --release --no-fail-fast --features test-commands
 
 # Loom: a separate target dir so --cfg loom does not invalidate the main build cache.
 if [ -d loom-tests ]; then

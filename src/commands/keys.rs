@@ -157,8 +157,8 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) {
     let pairs: Vec<(&Keyspace, &[u8])> = args[1..].iter().map(|k| (db, &k[..])).collect();
     let mut set = lock_many(&pairs, ctx.clock.no_touch(), ctx.guard);
     let mut n = 0;
-    for k in &args[1..] {
-        if set.get(db, k).delete() {
+    for i in 0..pairs.len() {
+        if set.nth(i).delete() {
             n += 1;
         }
     }

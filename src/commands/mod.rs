@@ -18,6 +18,8 @@ pub mod keys;
 pub mod object;
 pub mod server;
 pub mod strings;
+#[cfg(feature = "test-commands")]
+pub mod testing;
 
 pub use ctx::{Ctx, Unpinned};
 pub use table::{key_flags, BeginSearch, Command, FindKeys, Handler, KeySpec, KeySpecEntry};
@@ -158,10 +160,17 @@ fn registry() -> &'static Registry {
             }
         }
         all.sort_by_key(|c| c.name);
-        let by_id: Vec<&'static Command> = all
+        let mut by_id: Vec<&'static Command> = all
             .iter()
             .flat_map(|c| std::iter::once(*c).chain(c.subcommands.iter()))
             .collect();
+        // Test-only commands dispatch and count like any other, but COMMAND
+        // does not list them.
+        #[cfg(feature = "test-commands")]
+        for c in testing::COMMANDS {
+            by_name.insert(c.name.as_bytes().to_vec(), c);
+            by_id.push(c);
+        }
         let mut ids = HashMap::with_hasher(foldhash::fast::RandomState::default());
         for (i, c) in by_id.iter().enumerate() {
             let prev = ids.insert(c.name, i);

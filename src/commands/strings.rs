@@ -451,14 +451,21 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
     }
     let db: &Keyspace = ctx.db();
     let pairs: Vec<(&Keyspace, &[u8])> = args[1..].chunks(2).map(|p| (db, p[0])).collect();
+    // Values are built before latching, so the latches are held only for
+    // the lookups and the commits.
+    let values: Vec<Value> = args[2..]
+        .iter()
+        .step_by(2)
+        .map(|v| Value::Str(Str::from_arg(v)))
+        .collect();
     let mut set = lock_many(&pairs, ctx.clock, ctx.guard);
-    if nx && args[1..].chunks(2).any(|p| set.get(db, p[0]).exists()) {
+    if nx && (0..pairs.len()).any(|i| set.nth(i).exists()) {
         drop(set);
         return ctx.out.int(0);
     }
-    for p in args[1..].chunks(2) {
-        set.get(db, p[0])
-            .set_with_expire(Value::Str(Str::from_arg(p[1])), None);
+    // In argument order: a key given twice ends with its last value.
+    for (i, v) in values.into_iter().enumerate() {
+        set.nth(i).set_with_expire(v, None);
     }
     drop(set);
     if nx {

@@ -652,8 +652,8 @@ pub fn read_many<'g>(
     }
     let pairs: Vec<(&'g Keyspace, &[u8])> = keys.iter().map(|k| (ks, *k)).collect();
     let mut set = lock_many(&pairs, clock, guard);
-    keys.iter()
-        .map(|k| set.get(ks, k).value_at_lock())
+    (0..keys.len())
+        .map(|i| set.nth(i).value_at_lock())
         .collect()
 }
 
@@ -665,31 +665,56 @@ pub fn lock_many<'g>(
     clock: Clock,
     guard: &'g Guard,
 ) -> LockSet<'g> {
-    let mut order: Vec<(u64, u64, &[u8], &'g Keyspace)> = keys
+    let mut order: Vec<(u64, u64, &[u8], usize)> = keys
         .iter()
-        .map(|(ks, k)| (ks.id(), super::key::hash_key(k), *k, *ks))
+        .enumerate()
+        .map(|(i, (ks, k))| (ks.id(), super::key::hash_key(k), *k, i))
         .collect();
-    order.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-    order.dedup_by(|a, b| a.0 == b.0 && a.2 == b.2);
-    let locks = order
-        .into_iter()
-        .map(|(_, _, k, ks)| ks.lock(k, clock, guard))
-        .collect();
-    LockSet { locks }
+    order.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    let mut set = LockSet {
+        locks: Vec::with_capacity(order.len()),
+        index: Vec::with_capacity(order.len()),
+        position: vec![0; keys.len()],
+    };
+    let mut prev: Option<(u64, &[u8])> = None;
+    for (id, hash, key, i) in order {
+        if prev != Some((id, key)) {
+            set.locks.push(keys[i].0.lock(key, clock, guard));
+            set.index.push((id, hash));
+            prev = Some((id, key));
+        }
+        set.position[i] = set.locks.len() - 1;
+    }
+    set
 }
 
 /// The latches of one multi-key command, released together when dropped.
+/// Kept in canonical order; the i-th requested key's latch is found in O(1)
+/// ([`LockSet::nth`]) or by binary search over a compact index
+/// ([`LockSet::get`]), so a command on n keys latches, updates and commits in
+/// O(n log n) and never walks the latches' own (scattered) memory to search.
 pub struct LockSet<'g> {
     locks: Vec<Locked<'g>>,
+    /// (keyspace id, key hash) of each latch, in the same order.
+    index: Vec<(u64, u64)>,
+    /// For each requested key (in request order), its latch in `locks`.
+    position: Vec<usize>,
 }
 
 impl<'g> LockSet<'g> {
+    /// The latch of the i-th key passed to [`lock_many`] (duplicates share one).
+    pub fn nth(&mut self, i: usize) -> &mut Locked<'g> {
+        &mut self.locks[self.position[i]]
+    }
+
     /// The latch of `key` in `ks` (it must have been requested).
     pub fn get(&mut self, ks: &Keyspace, key: &[u8]) -> &mut Locked<'g> {
-        let id = ks.id();
-        self.locks
-            .iter_mut()
-            .find(|l| l.ks.id() == id && l.key() == key)
-            .expect("key was latched by lock_many")
+        let want = (ks.id(), super::key::hash_key(key));
+        let first = self.index.partition_point(|e| *e < want);
+        let i = (first..self.index.len())
+            .take_while(|&i| self.index[i] == want)
+            .find(|&i| self.locks[i].key() == key)
+            .expect("key was latched by lock_many");
+        &mut self.locks[i]
     }
 }
