@@ -259,7 +259,7 @@ impl Keyspace {
             let mut entry = self.map.lower_bound(Bound::Included(from), &guard);
             let mut visited = 0;
             loop {
-                let Some(e) = entry else { return None };
+                let e = entry?;
                 if visited == WALK_CHUNK {
                     resume = Some(e.key().clone());
                     break;
