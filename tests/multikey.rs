@@ -60,8 +60,14 @@ const GETS_PER_BATCH: usize = 16;
 const PRIVATE_CLIENTS: usize = 3;
 /// Private keys per private client.
 const PRIVATE_KEYS: u64 = 8;
-/// Requests each private client must complete entirely while a big command is in flight.
-const MIN_PRIVATE_REQUESTS: u64 = 200;
+/// Requests each private client must complete entirely while a big command is in flight, per
+/// second of big-command time. The server runs 2 workers: one executes the big command, and
+/// readers wait on its latches. If a waiting reader kept its worker (spinning on the latch), the
+/// private clients would share what is left: 750 to 4,000 requests/s each on the development
+/// machine (the upper figures when much of the command's time is spent reading and parsing its
+/// 200,001 arguments, before any latch is taken); with waits handed off the worker
+/// (`latch::wait_slow`) they did 19,000 to 27,000/s. The bar sits between the two.
+const MIN_PRIVATE_RATE: f64 = 8000.0;
 
 fn key_count() -> usize {
     match std::env::var(KEYS_ENV) {
@@ -491,7 +497,7 @@ fn ms(d: Duration) -> String {
 #[test]
 fn huge_mset_and_del_are_atomic_and_do_not_stall_other_clients() {
     let n = key_count();
-    let srv = Server::with_args(&["--threads", "4"]);
+    let srv = Server::with_args(&["--threads", "2"]);
     let shared = Shared {
         keys: (0..n).map(|i| format!("mk:{i}").into_bytes()).collect(),
         epoch: AtomicU64::new(0),
@@ -561,11 +567,12 @@ fn huge_mset_and_del_are_atomic_and_do_not_stall_other_clients() {
         if writer_stats.rounds == 0 {
             failures.push("the writer completed no round".into());
         }
+        let min_private = (MIN_PRIVATE_RATE * writer_stats.busy.as_secs_f64()) as u64;
         for (id, p) in private_stats.iter().enumerate() {
-            if p.during_big < MIN_PRIVATE_REQUESTS {
+            if p.during_big < min_private {
                 failures.push(format!(
                     "private client {id} completed only {} requests while MSET/DEL of {n} keys \
-                     were running (at least {MIN_PRIVATE_REQUESTS} expected; big commands were \
+                     were running (at least {min_private} expected; big commands were \
                      in flight for {} in total): other clients stall during big multi-key \
                      commands",
                     p.during_big,

@@ -138,6 +138,14 @@ fn families() -> Vec<&'static [Command]> {
     ]
 }
 
+/// Commands that dispatch but are not listed (see `testing`).
+fn hidden() -> &'static [Command] {
+    #[cfg(feature = "test-commands")]
+    return testing::COMMANDS;
+    #[cfg(not(feature = "test-commands"))]
+    &[]
+}
+
 struct Registry {
     by_name: HashMap<Vec<u8>, &'static Command, foldhash::fast::RandomState>,
     all: Vec<&'static Command>,
@@ -160,17 +168,16 @@ fn registry() -> &'static Registry {
             }
         }
         all.sort_by_key(|c| c.name);
-        let mut by_id: Vec<&'static Command> = all
-            .iter()
-            .flat_map(|c| std::iter::once(*c).chain(c.subcommands.iter()))
-            .collect();
         // Test-only commands dispatch and count like any other, but COMMAND
         // does not list them.
-        #[cfg(feature = "test-commands")]
-        for c in testing::COMMANDS {
+        for c in hidden() {
             by_name.insert(c.name.as_bytes().to_vec(), c);
-            by_id.push(c);
         }
+        let by_id: Vec<&'static Command> = all
+            .iter()
+            .flat_map(|c| std::iter::once(*c).chain(c.subcommands.iter()))
+            .chain(hidden())
+            .collect();
         let mut ids = HashMap::with_hasher(foldhash::fast::RandomState::default());
         for (i, c) in by_id.iter().enumerate() {
             let prev = ids.insert(c.name, i);

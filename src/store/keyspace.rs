@@ -183,7 +183,12 @@ impl Keyspace {
 
     /// Latches `key` for writing, creating its slot if needed.
     pub fn lock<'g>(&'g self, key: &[u8], clock: Clock, guard: &'g Guard) -> Locked<'g> {
-        let k = KeyRef::new(key);
+        self.lock_ref(KeyRef::new(key), clock, guard)
+    }
+
+    /// [`Keyspace::lock`] with the key's hash already computed.
+    fn lock_ref<'g>(&'g self, k: KeyRef<'_>, clock: Clock, guard: &'g Guard) -> Locked<'g> {
+        let key = k.bytes;
         loop {
             if let Some(entry) = self.entry(k, guard) {
                 if let Some(held) = entry.value().stamp.latch() {
@@ -679,7 +684,8 @@ pub fn lock_many<'g>(
     let mut prev: Option<(u64, &[u8])> = None;
     for (id, hash, key, i) in order {
         if prev != Some((id, key)) {
-            set.locks.push(keys[i].0.lock(key, clock, guard));
+            let k = KeyRef { hash, bytes: key };
+            set.locks.push(keys[i].0.lock_ref(k, clock, guard));
             set.index.push((id, hash));
             prev = Some((id, key));
         }
