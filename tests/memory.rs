@@ -13,8 +13,8 @@
 //!
 //! The assertions are on memory figures only, never on timings: the one wait,
 //! [`assert_returns_to`], polls for at most [`SETTLE`] and fails with the figures it saw.
-//! If the server reports `mem_reclaim_pending` (bytes retired but not yet freed), that too must
-//! be below [`PENDING_LIMIT`] once memory has settled.
+//! INFO memory's `ferrite_reclaim_pending` (bytes retired but not yet freed) must be below
+//! [`PENDING_LIMIT`] once memory has settled.
 //!
 //! Each test starts its own server and pipelines its commands ([`BATCH`] per write), so it does
 //! a few seconds of work even on a loaded 2-core machine.
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 const MB: u64 = 1 << 20;
 /// How far above its baseline `used_memory` may end.
 const BOUND: u64 = 4 * MB;
-/// Upper limit of `mem_reclaim_pending` once memory has settled (when the server reports it).
+/// Upper limit of `ferrite_reclaim_pending` once memory has settled (when the server reports it).
 const PENDING_LIMIT: u64 = MB;
 /// Longest wait for deferred frees to be carried out.
 const SETTLE: Duration = Duration::from_secs(5);
@@ -71,10 +71,10 @@ fn used_memory(conn: &mut RawConn) -> u64 {
         .unwrap_or_else(|| panic!("INFO memory has no used_memory field:\n{info}"))
 }
 
-/// `mem_reclaim_pending`: bytes retired but not yet freed. `None` while the server does not
+/// `ferrite_reclaim_pending`: bytes retired but not yet freed. `None` if the server does not
 /// report it.
 fn reclaim_pending(conn: &mut RawConn) -> Option<u64> {
-    info_field(&info_memory(conn), "mem_reclaim_pending")
+    info_field(&info_memory(conn), "ferrite_reclaim_pending")
 }
 
 /// Commands encoded back to back, to be sent in one write by [`pipeline`].
@@ -144,7 +144,7 @@ fn dbsize(conn: &mut RawConn) -> i64 {
 
 /// The bounded wait for deferred frees: polls `used_memory` every 100 ms (sending a PING or two
 /// in between, so the server is not idle) for at most [`SETTLE`], until it is at most `bound`
-/// above `baseline` (and `mem_reclaim_pending`, if reported, is below [`PENDING_LIMIT`]).
+/// above `baseline` and `ferrite_reclaim_pending` is below [`PENDING_LIMIT`].
 /// Fails with the figures if that never happens; `what` names the workload.
 fn assert_returns_to(conn: &mut RawConn, baseline: u64, bound: u64, what: &str) {
     let start = Instant::now();
@@ -153,7 +153,7 @@ fn assert_returns_to(conn: &mut RawConn, baseline: u64, bound: u64, what: &str) 
     let (used, pending) = loop {
         let info = info_memory(conn);
         let used = info_field(&info, "used_memory").expect("INFO memory has used_memory");
-        let pending = info_field(&info, "mem_reclaim_pending");
+        let pending = info_field(&info, "ferrite_reclaim_pending");
         peak = peak.max(used);
         polls += 1;
         let settled = used <= baseline + bound && pending.is_none_or(|p| p < PENDING_LIMIT);
@@ -169,7 +169,7 @@ fn assert_returns_to(conn: &mut RawConn, baseline: u64, bound: u64, what: &str) 
     let figures = format!(
         "baseline {baseline} B, after {used} B ({:+} B = {:+.1} MiB, bound {:.1} MiB), \
          peak observed while waiting {peak} B, server used_memory_peak {server_peak} B, \
-         mem_reclaim_pending {pending:?}, {polls} polls over {:?}",
+         ferrite_reclaim_pending {pending:?}, {polls} polls over {:?}",
         used as i64 - baseline as i64,
         (used as f64 - baseline as f64) / MB as f64,
         bound as f64 / MB as f64,
@@ -182,13 +182,12 @@ fn assert_returns_to(conn: &mut RawConn, baseline: u64, bound: u64, what: &str) 
         bound as f64 / MB as f64
     );
     // A fresh reading: the figure must stay low, not merely have dipped once.
-    if let Some(p) = reclaim_pending(conn) {
-        assert!(
-            p < PENDING_LIMIT,
-            "{what}: mem_reclaim_pending still {p} B (limit {PENDING_LIMIT}) after the wait: \
-             {figures}"
-        );
-    }
+    let p = reclaim_pending(conn).expect("INFO memory reports ferrite_reclaim_pending");
+    assert!(
+        p < PENDING_LIMIT,
+        "{what}: ferrite_reclaim_pending still {p} B (limit {PENDING_LIMIT}) after the wait: \
+         {figures}"
+    );
     eprintln!("{what}: {figures}");
 }
 

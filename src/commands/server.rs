@@ -483,7 +483,7 @@ fn section_memory(s: &mut String, ctx: &Ctx) {
     // epoch reclamation (already part of used_memory); bounded per thread.
     field!(
         s,
-        "mem_reclaim_pending",
+        "ferrite_reclaim_pending",
         "{}",
         store::reclaim::pending_bytes()
     );

@@ -24,7 +24,7 @@
 //! The bytes retired and not yet freed are counted per thread (owner-only
 //! counters: the retiring thread counts what it retires, whichever thread runs
 //! the free counts what it frees), so counting writes no shared cache line on
-//! the write path. INFO memory reports the difference as `mem_reclaim_pending`.
+//! the write path. INFO memory reports the difference as `ferrite_reclaim_pending`.
 
 use crate::types::Value;
 use crossbeam_epoch::{self as epoch, Guard, Shared};
