@@ -267,6 +267,11 @@ async fn wait_pause(shared: &Shared, until_ms: u64) {
     }
 }
 
+/// Commands with more arguments than this run as long commands (see
+/// `execute_timed`): by then the command's own work dwarfs the cost of
+/// handing the worker's other connections to another thread.
+const LONG_COMMAND_ARGS: usize = 1024;
+
 /// Executes one command and appends its reply to `out`. Used by connections
 /// and, later, by MULTI/EXEC and scripts.
 pub fn execute(shared: &Shared, client: &mut Client, out: &mut Reply, args: &[&[u8]]) {
@@ -328,7 +333,7 @@ fn execute_timed(
     if client.no_touch && cmd.name != "touch" {
         clock = clock.no_touch();
     }
-    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| match cmd.handler {
+    let run = || match cmd.handler {
         Handler::Pinned(handler) => {
             let guard = pin.get_or_insert_with(epoch::pin);
             let mut ctx = Ctx {
@@ -350,7 +355,19 @@ fn execute_timed(
             };
             handler(&mut ctx, args);
         }
-    }));
+    };
+    // KEYS walks a whole database; SCAN is bounded by its COUNT, usually
+    // small, so it does not pay for the hand-off.
+    let long = args.len() > LONG_COMMAND_ARGS || cmd.name == "keys";
+    let ran = if long && crate::util::on_runtime_worker() {
+        // A long command (an MSET of 50,000 keys, KEYS over a large
+        // database) would hold up the connections queued on this worker,
+        // some of which the other workers cannot steal (tokio's LIFO slot):
+        // hand them to another thread for the duration.
+        tokio::task::block_in_place(|| std::panic::catch_unwind(AssertUnwindSafe(run)))
+    } else {
+        std::panic::catch_unwind(AssertUnwindSafe(run))
+    };
     if let Err(panic) = ran {
         // Every latch the command held was released by unwinding, with its
         // key left as before the command (`Locked` rolls back when dropped

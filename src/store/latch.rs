@@ -187,9 +187,7 @@ fn wait_slow(stamp: &AtomicU64) {
             round += 1;
         }
     };
-    let on_worker = tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if on_worker {
+    if crate::util::on_runtime_worker() {
         tokio::task::block_in_place(wait);
     } else {
         wait();
