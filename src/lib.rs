@@ -8,5 +8,6 @@ pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod types;
 pub mod util;

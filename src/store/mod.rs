@@ -9,6 +9,9 @@ pub mod reclaim;
 pub mod slot;
 #[cfg(test)]
 mod stress_tests;
+pub mod table;
+#[cfg(test)]
+mod table_tests;
 
 pub use key::Key;
 pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView, WALK_CHUNK};

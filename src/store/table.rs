@@ -1,0 +1,788 @@
+//! The keyspace's concurrent hash table.
+//!
+//! Power-of-two arrays of 64-byte buckets, indexed by the low bits of a key's
+//! hash. A bucket is one cache line: a meta word, a pointer to an overflow
+//! bucket, and six entry pointers.
+//!
+//! ```text
+//! meta:  bit 0 LOCKED, bit 1 MOVED, bits 2..8 one "present" bit per slot,
+//!        bits 8..56 one 8-bit tag (top hash bits) per slot
+//! ```
+//!
+//! * **Lookups are lock-free and write nothing**: read the head's meta, and
+//!   for each present slot whose tag matches, load the entry and compare hash
+//!   and key; follow the overflow chain. A present key costs the bucket line
+//!   and the entry's line. Tags are only a filter: a slot reused while a
+//!   reader looks is caught by the full comparison.
+//! * **Writers latch the head bucket** (a CAS on LOCKED), change slots and
+//!   overflow buckets, and publish the new meta with the store that unlocks.
+//!   A latch is held for a few instructions (finding or placing one entry).
+//! * **Entries are never copied.** The table stores pointers to entries that
+//!   the caller allocates, so an entry keeps its address (and the slot latch
+//!   inside it) for its whole life; removing an entry hands it back to the
+//!   caller, who retires it through the epoch.
+//! * **Resizing is incremental and shared** (as Java's ConcurrentHashMap):
+//!   growing doubles, shrinking halves. A writer that notices the threshold
+//!   links a `next` table; from then every writer first migrates a chunk of
+//!   buckets: it latches an old bucket, copies its entry pointers into the new
+//!   table (latching each target bucket), and sets MOVED as it unlocks. Readers
+//!   and writers that meet a MOVED bucket continue in `next`; until a bucket
+//!   is MOVED, writes for its keys happen in the old table, so a key is never
+//!   in both. The thread that migrates the last chunk makes `next` current and
+//!   retires the old array. No one ever rehashes the whole table at once.
+//! * **SCAN** uses Redis's reverse-binary cursor over bucket indexes, with
+//!   Redis's rule for a table that is being resized (visit the small table's
+//!   bucket and every expansion of it in the large one), so a key present for
+//!   the whole scan is returned at least once however the table grows or
+//!   shrinks. Cursors are bucket indexes, far below 2^53.
+//! * **Sampling is uniform**: pick a random bucket of the larger table, count
+//!   the entries that belong to it (c), accept with probability c / max where
+//!   max bounds every bucket's count (`max_chain`, kept by inserts), then take
+//!   one of the c uniformly: every entry has the same chance 1 / (buckets ×
+//!   max).
+//!
+//! The atomics come from `crate::sync`, so `loom-tests/` compiles this file
+//! as is and model-checks it.
+
+use crate::sync::{retire, spin_wait, AtomicPtr, AtomicU64, AtomicUsize, Guard, Ordering};
+use std::ptr;
+
+/// What the table stores: an entry that knows its key.
+pub trait Entry {
+    fn hash(&self) -> u64;
+    fn key(&self) -> &[u8];
+}
+
+const SLOTS: usize = 6;
+const LOCKED: u64 = 1;
+const MOVED: u64 = 2;
+const PRESENT_SHIFT: u32 = 2;
+const TAG_SHIFT: u32 = 8;
+
+/// Grow when the entries exceed this many per bucket on average...
+const GROW_LOAD: usize = 4;
+/// ...and shrink to half when they fall below one per two buckets.
+const SHRINK_LOAD_DIV: usize = 2;
+const MIN_BUCKETS: usize = 4;
+/// Buckets a helper migrates per write while a resize runs.
+const MIGRATE_CHUNK: usize = 64;
+/// Counter stripes (entry counts), on separate cache lines.
+const STRIPES: usize = 64;
+
+fn tag_of(hash: u64) -> u64 {
+    hash >> 56
+}
+
+fn present(meta: u64, i: usize) -> bool {
+    meta & (1 << (PRESENT_SHIFT + i as u32)) != 0
+}
+
+fn tag_at(meta: u64, i: usize) -> u64 {
+    (meta >> (TAG_SHIFT + 8 * i as u32)) & 0xff
+}
+
+fn with_slot(meta: u64, i: usize, tag: u64) -> u64 {
+    let tag_bits = 0xff << (TAG_SHIFT + 8 * i as u32);
+    (meta & !tag_bits) | (1 << (PRESENT_SHIFT + i as u32)) | (tag << (TAG_SHIFT + 8 * i as u32))
+}
+
+fn without_slot(meta: u64, i: usize) -> u64 {
+    meta & !(1 << (PRESENT_SHIFT + i as u32))
+}
+
+#[repr(C, align(64))]
+struct Bucket<N> {
+    meta: AtomicU64,
+    child: AtomicPtr<Bucket<N>>,
+    slots: [AtomicPtr<N>; SLOTS],
+}
+
+impl<N> Bucket<N> {
+    fn new() -> Bucket<N> {
+        Bucket {
+            meta: AtomicU64::new(0),
+            child: AtomicPtr::new(ptr::null_mut()),
+            slots: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+        }
+    }
+
+    /// Latches the bucket; returns its meta (without LOCKED).
+    fn lock(&self) -> u64 {
+        let mut spins = 0;
+        loop {
+            let m = self.meta.load(Ordering::Relaxed);
+            if m & LOCKED == 0
+                && self
+                    .meta
+                    .compare_exchange_weak(m, m | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return m;
+            }
+            spin_wait(&mut spins);
+        }
+    }
+
+    /// Publishes `meta` (the head's slots) and releases the latch.
+    fn unlock(&self, meta: u64) {
+        self.meta.store(meta & !LOCKED, Ordering::Release);
+    }
+}
+
+/// Calls `f` on every entry in a bucket's chain, with the meta word each
+/// chain bucket had when read. Lock-free; see the module comment.
+fn for_each_in_chain<'g, N>(head: &'g Bucket<N>, head_meta: u64, mut f: impl FnMut(&'g N) -> bool) {
+    let mut b = head;
+    let mut meta = head_meta;
+    loop {
+        for i in 0..SLOTS {
+            if present(meta, i) {
+                let p = b.slots[i].load(Ordering::Acquire);
+                // SAFETY: entries are freed only through the epoch after
+                // being unlinked, and the caller is pinned ('g).
+                if let Some(e) = unsafe { p.as_ref() } {
+                    if !f(e) {
+                        return;
+                    }
+                }
+            }
+        }
+        let c = b.child.load(Ordering::Acquire);
+        // SAFETY: overflow buckets are freed with their table, through the
+        // epoch, and the caller is pinned.
+        match unsafe { c.as_ref() } {
+            Some(child) => {
+                b = child;
+                meta = b.meta.load(Ordering::Acquire);
+            }
+            None => return,
+        }
+    }
+}
+
+struct Table<N> {
+    buckets: Box<[Bucket<N>]>,
+    mask: usize,
+    /// The table this one is being migrated into (set once).
+    next: AtomicPtr<Table<N>>,
+    /// Next bucket index a helper claims for migration.
+    claim: AtomicUsize,
+    /// Buckets migrated so far.
+    migrated: AtomicUsize,
+    /// An upper bound of the entries in any one bucket chain (for sampling).
+    max_chain: AtomicUsize,
+}
+
+impl<N> Table<N> {
+    fn new(buckets: usize) -> Table<N> {
+        debug_assert!(buckets.is_power_of_two());
+        Table {
+            buckets: (0..buckets).map(|_| Bucket::new()).collect(),
+            mask: buckets - 1,
+            next: AtomicPtr::new(ptr::null_mut()),
+            claim: AtomicUsize::new(0),
+            migrated: AtomicUsize::new(0),
+            max_chain: AtomicUsize::new(1),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.mask + 1
+    }
+
+    fn bucket(&self, hash: u64) -> &Bucket<N> {
+        &self.buckets[hash as usize & self.mask]
+    }
+
+    fn next<'g>(&self, _guard: &'g Guard) -> Option<&'g Table<N>> {
+        // SAFETY: a next table is retired only after it stopped being
+        // current, after this table (which links to it) was retired; the
+        // caller is pinned.
+        unsafe { self.next.load(Ordering::Acquire).as_ref() }
+    }
+
+    fn note_chain(&self, n: usize) {
+        if n > self.max_chain.load(Ordering::Relaxed) {
+            self.max_chain.fetch_max(n, Ordering::Relaxed);
+        }
+    }
+}
+
+impl<N> Drop for Table<N> {
+    fn drop(&mut self) {
+        // Overflow buckets belong to their table; entries do not.
+        for b in self.buckets.iter() {
+            let mut c = b.child.load(Ordering::Relaxed);
+            while !c.is_null() {
+                // SAFETY: the table is being dropped: nobody else can reach
+                // its overflow buckets (it was retired through the epoch).
+                let child = unsafe { Box::from_raw(c) };
+                c = child.child.load(Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[repr(align(128))]
+struct Stripe(AtomicUsize);
+
+/// The table. `N` is allocated by the caller (`Box::into_raw`); the table
+/// owns it until [`RawTable::remove`] hands it back, and frees what it still
+/// holds when dropped.
+pub struct RawTable<N> {
+    cur: AtomicPtr<Table<N>>,
+    /// Entries (inserted minus removed), striped by hash.
+    count: Box<[Stripe]>,
+}
+
+// SAFETY: the table hands out `&N` to any thread and moves `N`s between
+// threads (retired entries are dropped wherever the epoch runs them).
+unsafe impl<N: Send + Sync> Send for RawTable<N> {}
+// SAFETY: as above; all shared state is atomics.
+unsafe impl<N: Send + Sync> Sync for RawTable<N> {}
+
+impl<N: Entry + 'static> Default for RawTable<N> {
+    fn default() -> Self {
+        RawTable::new()
+    }
+}
+
+impl<N: Entry + 'static> RawTable<N> {
+    pub fn new() -> RawTable<N> {
+        RawTable::with_buckets(MIN_BUCKETS)
+    }
+
+    /// A table starting with `buckets` buckets (rounded up to a power of two).
+    pub fn with_buckets(buckets: usize) -> RawTable<N> {
+        let n = buckets.max(MIN_BUCKETS).next_power_of_two();
+        RawTable {
+            cur: AtomicPtr::new(Box::into_raw(Box::new(Table::new(n)))),
+            count: (0..STRIPES).map(|_| Stripe(AtomicUsize::new(0))).collect(),
+        }
+    }
+
+    fn current<'g>(&self, _guard: &'g Guard) -> &'g Table<N> {
+        // SAFETY: never null; a replaced table is retired through the epoch
+        // and the caller is pinned.
+        unsafe { &*self.cur.load(Ordering::Acquire) }
+    }
+
+    /// Entries in the table (a sum of stripes: exact when quiescent).
+    pub fn len(&self) -> usize {
+        let n: isize = self
+            .count
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed) as isize)
+            .sum();
+        n.max(0) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Buckets of the current table (and of the one it is migrating into).
+    pub fn buckets(&self, guard: &Guard) -> (usize, Option<usize>) {
+        let t = self.current(guard);
+        (t.len(), t.next(guard).map(Table::len))
+    }
+
+    fn count_add(&self, hash: u64, delta: isize) {
+        let s = &self.count[(hash >> 32) as usize % STRIPES].0;
+        if delta >= 0 {
+            s.fetch_add(delta as usize, Ordering::Relaxed);
+        } else {
+            s.fetch_sub((-delta) as usize, Ordering::Relaxed);
+        }
+    }
+
+    /// The entry for `key`, if present.
+    pub fn find<'g>(&self, hash: u64, key: &[u8], guard: &'g Guard) -> Option<&'g N> {
+        let tag = tag_of(hash);
+        let mut t = self.current(guard);
+        loop {
+            let head = t.bucket(hash);
+            let meta = head.meta.load(Ordering::Acquire);
+            if meta & MOVED != 0 {
+                t = t
+                    .next(guard)
+                    .expect("a MOVED bucket's table has a next table");
+                continue;
+            }
+            let mut found = None;
+            let mut b = head;
+            let mut m = meta;
+            'chain: loop {
+                for i in 0..SLOTS {
+                    if present(m, i) && tag_at(m, i) == tag {
+                        let p = b.slots[i].load(Ordering::Acquire);
+                        // SAFETY: see `for_each_in_chain`.
+                        if let Some(e) = unsafe { p.as_ref() } {
+                            if e.hash() == hash && e.key() == key {
+                                found = Some(e);
+                                break 'chain;
+                            }
+                        }
+                    }
+                }
+                let c = b.child.load(Ordering::Acquire);
+                // SAFETY: see `for_each_in_chain`.
+                match unsafe { c.as_ref() } {
+                    Some(child) => {
+                        b = child;
+                        m = b.meta.load(Ordering::Acquire);
+                    }
+                    None => break,
+                }
+            }
+            return found;
+        }
+    }
+
+    /// Latches the bucket of `hash` where its keys live now: the current
+    /// table's, or the next table's once it is MOVED. Helps a running resize
+    /// first.
+    fn lock_bucket<'g>(&self, hash: u64, guard: &'g Guard) -> (&'g Table<N>, &'g Bucket<N>, u64) {
+        let mut t = self.current(guard);
+        self.help_resize_of(t, guard);
+        loop {
+            let b = t.bucket(hash);
+            let meta = b.lock();
+            if meta & MOVED != 0 {
+                b.unlock(meta);
+                t = t
+                    .next(guard)
+                    .expect("a MOVED bucket's table has a next table");
+                continue;
+            }
+            return (t, b, meta);
+        }
+    }
+
+    /// The entry for `key`, inserting `make()` if absent. Returns the entry
+    /// and whether it was inserted.
+    pub fn find_or_insert<'g>(
+        &self,
+        hash: u64,
+        key: &[u8],
+        make: impl FnOnce() -> Box<N>,
+        guard: &'g Guard,
+    ) -> (&'g N, bool) {
+        let (t, head, meta) = self.lock_bucket(hash, guard);
+        let mut existing = None;
+        let mut count = 0;
+        for_each_in_chain(head, meta, |e| {
+            count += 1;
+            if e.hash() == hash && e.key() == key {
+                existing = Some(e);
+                return false;
+            }
+            true
+        });
+        if let Some(e) = existing {
+            head.unlock(meta);
+            return (e, false);
+        }
+        let node = Box::into_raw(make());
+        let meta = place(head, meta, node, hash);
+        head.unlock(meta);
+        t.note_chain(count + 1);
+        self.count_add(hash, 1);
+        // SAFETY: just inserted; freed only through the epoch after removal.
+        let e = unsafe { &*node };
+        if count + 1 > SLOTS || op_tick() {
+            self.maybe_resize(guard);
+        }
+        (e, true)
+    }
+
+    /// Unlinks `entry` (found through this table). Returns false if it was
+    /// not there (already removed). The caller retires it afterwards.
+    pub fn remove(&self, entry: &N, guard: &Guard) -> bool {
+        let hash = entry.hash();
+        let target = entry as *const N as *mut N;
+        let (_t, head, meta) = self.lock_bucket(hash, guard);
+        let mut b = head;
+        let mut m = meta;
+        let mut removed = false;
+        loop {
+            if let Some(i) =
+                (0..SLOTS).find(|&i| present(m, i) && b.slots[i].load(Ordering::Relaxed) == target)
+            {
+                b.slots[i].store(ptr::null_mut(), Ordering::Release);
+                m = without_slot(m, i);
+                if ptr::eq(b, head) {
+                    head.unlock(m);
+                    removed = true;
+                    break;
+                }
+                b.meta.store(m, Ordering::Release);
+                removed = true;
+                head.unlock(meta);
+                break;
+            }
+            let c = b.child.load(Ordering::Relaxed);
+            // SAFETY: overflow buckets live as long as their table; we hold
+            // the head's latch, so nobody unlinks them meanwhile.
+            match unsafe { c.as_ref() } {
+                Some(child) => {
+                    b = child;
+                    m = b.meta.load(Ordering::Relaxed);
+                }
+                None => {
+                    head.unlock(meta);
+                    break;
+                }
+            }
+        }
+        if removed {
+            self.count_add(hash, -1);
+            if op_tick() {
+                self.maybe_resize(guard);
+            }
+        }
+        removed
+    }
+
+    /// Starts a resize if the load calls for one (and none is running).
+    fn maybe_resize(&self, guard: &Guard) {
+        let t = self.current(guard);
+        if !t.next.load(Ordering::Acquire).is_null() {
+            return;
+        }
+        let len = self.len();
+        let buckets = t.len();
+        let target = if len > buckets * GROW_LOAD {
+            buckets * 2
+        } else if buckets > MIN_BUCKETS && len * SHRINK_LOAD_DIV < buckets {
+            buckets / 2
+        } else {
+            return;
+        };
+        let next = Box::into_raw(Box::new(Table::new(target)));
+        if t.next
+            .compare_exchange(ptr::null_mut(), next, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: never published.
+            drop(unsafe { Box::from_raw(next) });
+        }
+        self.help_resize_of(t, guard);
+    }
+
+    /// Migrates one chunk of a running resize, if any (writers call this
+    /// before writing; the background thread calls it so that an idle
+    /// database finishes its resize too). Returns whether a resize runs.
+    pub fn help_resize(&self, guard: &Guard) -> bool {
+        let t = self.current(guard);
+        self.help_resize_of(t, guard)
+    }
+
+    fn help_resize_of(&self, t: &Table<N>, guard: &Guard) -> bool {
+        let Some(next) = t.next(guard) else {
+            return false;
+        };
+        let start = t.claim.fetch_add(MIGRATE_CHUNK, Ordering::Relaxed);
+        if start >= t.len() {
+            return true;
+        }
+        let end = (start + MIGRATE_CHUNK).min(t.len());
+        for i in start..end {
+            migrate_bucket(&t.buckets[i], next);
+        }
+        let done = t.migrated.fetch_add(end - start, Ordering::AcqRel) + (end - start);
+        if done == t.len() {
+            let old = t as *const Table<N> as *mut Table<N>;
+            if self
+                .cur
+                .compare_exchange(
+                    old,
+                    next as *const _ as *mut _,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+            {
+                // SAFETY: no longer current; readers that loaded it are
+                // pinned, and it is retired once.
+                unsafe { retire(guard, old) };
+            }
+        }
+        true
+    }
+
+    /// One SCAN step from `cursor` (Redis's reverse-binary cursor): calls
+    /// `f` on the entries of the bucket(s) the cursor names and returns the
+    /// next cursor (0: the scan is complete).
+    pub fn scan<'g>(&self, cursor: u64, guard: &'g Guard, mut f: impl FnMut(&'g N)) -> u64 {
+        let mut emit = |b: &'g Bucket<N>, skip_moved: bool| {
+            let meta = b.meta.load(Ordering::Acquire);
+            if skip_moved && meta & MOVED != 0 {
+                return; // its entries are in the next table, visited too
+            }
+            for_each_in_chain(b, meta, |e| {
+                f(e);
+                true
+            });
+        };
+        let mut v = cursor;
+        loop {
+            let t = self.current(guard);
+            match t.next(guard) {
+                None => {
+                    let m0 = t.mask as u64;
+                    let b = &t.buckets[(v & m0) as usize];
+                    if b.meta.load(Ordering::Acquire) & MOVED != 0 {
+                        // A resize started after we looked: take that path.
+                        continue;
+                    }
+                    emit(b, false);
+                    return rev_increment(v, m0);
+                }
+                Some(next) => {
+                    // Entries of a bucket not yet MOVED are in `t`; of a
+                    // MOVED one, in `next`. Visiting both tables' buckets
+                    // for the cursor's hash class covers the whole class.
+                    let (small, small_is_old, big, big_is_old) = if t.len() <= next.len() {
+                        (t, true, next, false)
+                    } else {
+                        (next, false, t, true)
+                    };
+                    let (m0, m1) = (small.mask as u64, big.mask as u64);
+                    emit(&small.buckets[(v & m0) as usize], small_is_old);
+                    loop {
+                        emit(&big.buckets[(v & m1) as usize], big_is_old);
+                        v = rev_increment(v, m1);
+                        if v & (m0 ^ m1) == 0 {
+                            return v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A uniformly random entry (see the module comment); `None` only if the
+    /// table is empty. `rand` gives uniform 64-bit numbers.
+    pub fn sample<'g>(&self, guard: &'g Guard, mut rand: impl FnMut() -> u64) -> Option<&'g N> {
+        let mut class: Vec<&'g N> = Vec::with_capacity(16);
+        for _ in 0..256 {
+            if self.is_empty() {
+                return None;
+            }
+            class.clear();
+            let t = self.current(guard);
+            let next = t.next(guard);
+            let max = t
+                .max_chain
+                .load(Ordering::Relaxed)
+                .max(next.map_or(0, |n| n.max_chain.load(Ordering::Relaxed)));
+            let big_mask = next.map_or(t.mask, |n| n.mask.max(t.mask));
+            let r = rand() as usize & big_mask;
+            self.entries_of_class(t, next, r, big_mask, guard, &mut class);
+            let c = class.len();
+            if c == 0 {
+                continue;
+            }
+            let pick = rand() as usize % max.max(c);
+            if pick < c {
+                return Some(class[pick]);
+            }
+        }
+        // A table far emptier than its size (a shrink is pending): take the
+        // first entry from a random cursor instead of trying forever (not
+        // uniform, and rare: shrinking keeps at least one entry per two
+        // buckets).
+        let start = rand() & self.current(guard).mask as u64;
+        for from in [start, 0] {
+            let mut cursor = from;
+            loop {
+                let mut first = None;
+                cursor = self.scan(cursor, guard, |e| {
+                    first.get_or_insert(e);
+                });
+                if first.is_some() {
+                    return first;
+                }
+                if cursor == 0 {
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// The entries whose hash class (low bits, under `big_mask`) is `r`.
+    fn entries_of_class<'g>(
+        &self,
+        t: &'g Table<N>,
+        next: Option<&'g Table<N>>,
+        r: usize,
+        big_mask: usize,
+        guard: &'g Guard,
+        out: &mut Vec<&'g N>,
+    ) {
+        let _ = guard;
+        let mut collect = |b: &'g Bucket<N>, meta: u64| {
+            for_each_in_chain(b, meta, |e| {
+                if e.hash() as usize & big_mask == r {
+                    out.push(e);
+                }
+                true
+            });
+        };
+        let b = &t.buckets[r & t.mask];
+        let meta = b.meta.load(Ordering::Acquire);
+        if meta & MOVED == 0 {
+            collect(b, meta);
+        } else if let Some(n) = next {
+            let nb = &n.buckets[r & n.mask];
+            collect(nb, nb.meta.load(Ordering::Acquire));
+        }
+    }
+}
+
+impl<N> Drop for RawTable<N> {
+    fn drop(&mut self) {
+        drop_entries(self);
+    }
+}
+
+/// Frees the entries a table still holds, and its tables.
+fn drop_entries<N>(table: &mut RawTable<N>) {
+    let t = table.cur.load(Ordering::Relaxed);
+    // SAFETY: exclusive access (drop); every table reachable from `cur` is
+    // alive. Entries are collected once: a migration in progress leaves
+    // entries of MOVED buckets in both tables, so take them from the table
+    // that owns each bucket.
+    unsafe {
+        let cur = &*t;
+        let mut entries: Vec<*mut N> = Vec::new();
+        let next = cur.next.load(Ordering::Relaxed);
+        for b in cur.buckets.iter() {
+            let meta = b.meta.load(Ordering::Relaxed);
+            if meta & MOVED == 0 {
+                collect_raw(b, meta, &mut entries);
+            }
+        }
+        if let Some(n) = next.as_ref() {
+            for b in n.buckets.iter() {
+                collect_raw(b, b.meta.load(Ordering::Relaxed), &mut entries);
+            }
+            // An entry of a bucket that was migrated is in `next` only once;
+            // entries of unmigrated buckets are only in `cur`.
+            drop(Box::from_raw(next));
+        }
+        for e in entries {
+            drop(Box::from_raw(e));
+        }
+        drop(Box::from_raw(t));
+    }
+}
+
+fn collect_raw<N>(head: &Bucket<N>, head_meta: u64, out: &mut Vec<*mut N>) {
+    let mut b = head;
+    let mut meta = head_meta;
+    loop {
+        for i in 0..SLOTS {
+            if present(meta, i) {
+                let p = b.slots[i].load(Ordering::Relaxed);
+                if !p.is_null() {
+                    out.push(p);
+                }
+            }
+        }
+        let c = b.child.load(Ordering::Relaxed);
+        // SAFETY: exclusive access during drop.
+        match unsafe { c.as_ref() } {
+            Some(child) => {
+                b = child;
+                meta = b.meta.load(Ordering::Relaxed);
+            }
+            None => return,
+        }
+    }
+}
+
+/// Puts `node` into the first free slot of a latched chain (adding an
+/// overflow bucket if all are taken). Returns the head's new meta, to be
+/// published by the unlock.
+fn place<N>(head: &Bucket<N>, head_meta: u64, node: *mut N, hash: u64) -> u64 {
+    let tag = tag_of(hash);
+    let mut b = head;
+    let mut m = head_meta;
+    loop {
+        if let Some(i) = (0..SLOTS).find(|&i| !present(m, i)) {
+            b.slots[i].store(node, Ordering::Release);
+            let nm = with_slot(m, i, tag);
+            if ptr::eq(b, head) {
+                return nm;
+            }
+            b.meta.store(nm, Ordering::Release);
+            return head_meta;
+        }
+        let c = b.child.load(Ordering::Relaxed);
+        if c.is_null() {
+            let child = Bucket::new();
+            child.slots[0].store(node, Ordering::Relaxed);
+            child.meta.store(with_slot(0, 0, tag), Ordering::Relaxed);
+            // Published complete: a reader that loads the pointer sees it.
+            b.child
+                .store(Box::into_raw(Box::new(child)), Ordering::Release);
+            return head_meta;
+        }
+        // SAFETY: we hold the head's latch; overflow buckets live as long
+        // as their table.
+        b = unsafe { &*c };
+        m = b.meta.load(Ordering::Relaxed);
+    }
+}
+
+/// Moves a bucket's entries into `next` and marks it MOVED.
+fn migrate_bucket<N: Entry + 'static>(b: &Bucket<N>, next: &Table<N>) {
+    let meta = b.lock();
+    if meta & MOVED != 0 {
+        b.unlock(meta);
+        return;
+    }
+    let mut entries: Vec<*mut N> = Vec::new();
+    collect_raw(b, meta, &mut entries);
+    for e in entries {
+        // SAFETY: the entry is in the bucket we hold latched: alive.
+        let hash = unsafe { (*e).hash() };
+        let nb = next.bucket(hash);
+        let nm = nb.lock();
+        let mut count = 0;
+        for_each_in_chain(nb, nm, |_| {
+            count += 1;
+            true
+        });
+        let nm = place(nb, nm, e, hash);
+        nb.unlock(nm);
+        next.note_chain(count + 1);
+    }
+    b.unlock(meta | MOVED);
+}
+
+/// Redis's reverse-binary cursor increment under `mask`.
+fn rev_increment(v: u64, mask: u64) -> u64 {
+    let v = (v | !mask).reverse_bits().wrapping_add(1);
+    v.reverse_bits()
+}
+
+/// Every 64th table operation of this thread: when inserts and removals
+/// check whether the table should be resized (a sum of the count stripes).
+fn op_tick() -> bool {
+    #[cfg(not(loom))]
+    {
+        use std::cell::Cell;
+        thread_local!(static OPS: Cell<u32> = const { Cell::new(0) });
+        OPS.with(|c| {
+            let n = c.get().wrapping_add(1);
+            c.set(n);
+            n % 64 == 0
+        })
+    }
+    #[cfg(loom)]
+    false
+}
