@@ -480,13 +480,17 @@ fn keys(ctx: &mut Unpinned, args: &[&[u8]]) {
     let all = pattern == b"*";
     let mut found = Vec::new();
     let db = ctx.shared.store.db_arc(ctx.client.db);
-    db.walk(0, ctx.clock.no_touch(), |k, _| {
+    let repeats = db.walk(ctx.clock.no_touch(), |k, _| {
         if all || glob_match(pattern, &k.bytes, false) {
             found.push(k.clone());
         }
-        true
     });
     ctx.shared.store.release(db);
+    if repeats {
+        // The table resized during the walk, which may show a key twice.
+        found.sort_unstable();
+        found.dedup();
+    }
     reply_key_list(ctx.out, &found);
 }
 
@@ -511,10 +515,11 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 ///
-/// The cursor is a position in the keyspace's hash order, so every key that
-/// exists for the whole iteration is returned at least once however the
-/// keyspace changes meanwhile. COUNT bounds the keys visited (before MATCH
-/// and TYPE filter them), as in Redis.
+/// The cursor is Redis's reverse-binary bucket cursor over the keyspace's
+/// hash table, so every key that exists for the whole iteration is returned
+/// at least once however the table grows or shrinks meanwhile, and cursors
+/// stay far below 2^53. COUNT bounds the keys visited (before MATCH and TYPE
+/// filter them), as in Redis.
 fn scan(ctx: &mut Unpinned, args: &[&[u8]]) {
     let Some(cursor) = parse_cursor(args[1]) else {
         return ctx.error("ERR invalid cursor");
@@ -545,7 +550,12 @@ fn scan(ctx: &mut Unpinned, args: &[&[u8]]) {
     let mut found = Vec::new();
     let mut visited = 0i64;
     let db = ctx.shared.store.db_arc(ctx.client.db);
-    let next = db.scan(cursor, ctx.clock.no_touch(), |k, view| {
+    // As Redis: visit whole buckets until COUNT keys were seen, or ten
+    // times COUNT buckets (mostly empty ones) were.
+    let max_buckets = usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .saturating_mul(10);
+    let next = db.scan(cursor, ctx.clock.no_touch(), max_buckets, |k, view| {
         visited += 1;
         let matches = pattern.is_none_or(|p| glob_match(p, &k.bytes, false))
             && type_name.is_none_or(|t| t.eq_ignore_ascii_case(view.value.type_name().as_bytes()));

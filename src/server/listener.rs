@@ -212,6 +212,7 @@ fn expire_loop(shared: Arc<Shared>) {
             // By handle, not under a pin: each cycle of 64 keys pins on its
             // own, so a long expiry run never holds back reclamation.
             let db = shared.store.db_arc(idx);
+            db.maintain(Duration::from_millis(1));
             loop {
                 let clock = crate::store::Clock::now();
                 let done = db.expire_cycle(clock, 64);

@@ -1,12 +1,8 @@
-//! Keys as the keyspace orders them: by hash first, then by bytes.
-//!
-//! Hash order is what makes the keyspace's other duties simple: a SCAN cursor
-//! is just "the next hash", valid across any growth because nothing ever
-//! rehashes; a random key is the successor of a random hash; and the same
-//! order is the canonical latching order for multi-key commands.
+//! Keys and their hash. The hash picks a key's bucket in the keyspace's
+//! table (low bits) and its tag there (high bits), and (hash, bytes) is the
+//! canonical order in which multi-key commands latch.
 
 use bytes::Bytes;
-use std::borrow::Borrow;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
@@ -17,7 +13,7 @@ fn hasher() -> &'static foldhash::fast::RandomState {
     H.get_or_init(foldhash::fast::RandomState::default)
 }
 
-/// The 64-bit hash the keyspace orders by.
+/// The 64-bit hash of a key (seeded per process).
 pub fn hash_key(key: &[u8]) -> u64 {
     hasher().hash_one(key)
 }
@@ -31,26 +27,15 @@ pub struct Key {
 
 impl Key {
     pub fn new(bytes: &[u8]) -> Key {
+        Key::with_hash(hash_key(bytes), bytes)
+    }
+
+    /// A key whose hash the caller already computed with [`hash_key`].
+    pub fn with_hash(hash: u64, bytes: &[u8]) -> Key {
         Key {
-            hash: hash_key(bytes),
+            hash,
             bytes: Bytes::copy_from_slice(bytes),
         }
-    }
-}
-
-/// A borrowed lookup key: lets the skiplist be searched with `(hash, &[u8])`
-/// without building an owned `Key`.
-pub trait KeyQuery {
-    fn hash(&self) -> u64;
-    fn bytes(&self) -> &[u8];
-}
-
-impl KeyQuery for Key {
-    fn hash(&self) -> u64 {
-        self.hash
-    }
-    fn bytes(&self) -> &[u8] {
-        &self.bytes
     }
 }
 
@@ -70,40 +55,6 @@ impl<'a> KeyRef<'a> {
     }
 }
 
-impl KeyQuery for KeyRef<'_> {
-    fn hash(&self) -> u64 {
-        self.hash
-    }
-    fn bytes(&self) -> &[u8] {
-        self.bytes
-    }
-}
-
-impl<'a> Borrow<dyn KeyQuery + 'a> for Key {
-    fn borrow(&self) -> &(dyn KeyQuery + 'a) {
-        self
-    }
-}
-
-impl PartialEq for dyn KeyQuery + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash() == other.hash() && self.bytes() == other.bytes()
-    }
-}
-impl Eq for dyn KeyQuery + '_ {}
-impl PartialOrd for dyn KeyQuery + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for dyn KeyQuery + '_ {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.hash()
-            .cmp(&other.hash())
-            .then_with(|| self.bytes().cmp(other.bytes()))
-    }
-}
-
 impl PartialEq for Key {
     fn eq(&self, other: &Self) -> bool {
         self.hash == other.hash && self.bytes == other.bytes
@@ -116,7 +67,10 @@ impl PartialOrd for Key {
     }
 }
 impl Ord for Key {
+    /// Hash first, then bytes: the canonical latch order.
     fn cmp(&self, other: &Self) -> Ordering {
-        (self as &dyn KeyQuery).cmp(other as &dyn KeyQuery)
+        self.hash
+            .cmp(&other.hash)
+            .then_with(|| self.bytes.cmp(&other.bytes))
     }
 }

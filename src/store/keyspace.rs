@@ -1,19 +1,34 @@
-//! One database: a concurrent, epoch-reclaimed ordered map from key to slot.
+//! One database: a concurrent, epoch-reclaimed hash table from key to slot.
 //!
-//! The map is a lock-free skiplist ordered by (hash, key). Reads are lock-free
-//! and write nothing shared; single-key writes latch one slot; multi-key writes
-//! latch their slots in the map's own order. See docs/ARCHITECTURE.md for why
-//! a hash-ordered skiplist rather than a hash table.
+//! The table (`store::table`) maps each key to a node holding the key and its
+//! slot. Reads are lock-free and write nothing shared; single-key writes latch
+//! one slot; multi-key writes latch their slots in canonical (hash, bytes)
+//! order. See docs/ARCHITECTURE.md.
 
-use super::key::{Key, KeyQuery, KeyRef};
+use super::key::{Key, KeyRef};
 use super::latch::{next_version, Held};
 use super::slot::Slot;
+use super::table::{Entry, RawTable};
 use crate::types::Value;
 use crossbeam_epoch::{self as epoch, Guard, Owned, Shared};
-use crossbeam_skiplist::base::{Entry, SkipList};
 use crossbeam_skiplist::SkipSet;
-use std::ops::Bound;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// What the table stores per key: the key and its slot, in one allocation,
+/// at a fixed address for the key's life (latches live in the slot).
+pub struct Node {
+    pub key: Key,
+    pub slot: Slot,
+}
+
+impl Entry for Node {
+    fn hash(&self) -> u64 {
+        self.key.hash
+    }
+    fn key(&self) -> &[u8] {
+        &self.key.bytes
+    }
+}
 
 /// Time as one command sees it: Redis evaluates expiry against a single
 /// timestamp per command, and the LRU clock is updated only if `lru` is set.
@@ -67,7 +82,7 @@ pub struct ReadView<'g> {
 pub struct Keyspace {
     /// Identity for canonical cross-database latch order (MOVE, COPY ... DB).
     id: u64,
-    map: SkipList<Key, Slot>,
+    map: RawTable<Node>,
     /// (deadline, key) for every key with a TTL, so active expiry reads the
     /// earliest deadlines first and never scans the keyspace.
     expires: SkipSet<(u64, Key)>,
@@ -102,7 +117,7 @@ impl Keyspace {
     pub fn new() -> Keyspace {
         Keyspace {
             id: NEXT_KEYSPACE_ID.fetch_add(1, Ordering::Relaxed),
-            map: SkipList::new(epoch::default_collector().clone()),
+            map: RawTable::new(),
             expires: SkipSet::new(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
         }
@@ -145,16 +160,26 @@ impl Keyspace {
         self.expires.len()
     }
 
-    fn entry<'g>(&'g self, key: KeyRef<'_>, guard: &'g Guard) -> Option<Entry<'g, 'g, Key, Slot>> {
-        self.map.get(&key as &dyn KeyQuery, guard)
+    fn node<'g>(&'g self, key: KeyRef<'_>, guard: &'g Guard) -> Option<&'g Node> {
+        self.map.find(key.hash, key.bytes, guard)
+    }
+
+    /// Table upkeep from the background thread, within `budget`: starts a
+    /// resize the load calls for (a database emptied by expiry or DEL shrinks
+    /// even if nobody writes to it again) and migrates buckets of a running
+    /// one, as Redis's cron does.
+    pub fn maintain(&self, budget: std::time::Duration) {
+        let guard = epoch::pin();
+        self.map.maybe_resize(&guard);
+        let start = std::time::Instant::now();
+        while self.map.help_resize(&guard) && start.elapsed() < budget {}
     }
 
     /// Looks a key up for reading. Expired keys are invisible (and deleted on
     /// the way out, as Redis's lazy expiry does).
     pub fn get<'g>(&'g self, key: &[u8], clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
         let k = KeyRef::new(key);
-        let entry = self.entry(k, guard)?;
-        let slot = entry.value();
+        let slot = &self.node(k, guard)?.slot;
         let (v, expire, stamp) = slot.read(guard);
         // SAFETY: the pointer was loaded under `guard`; values are retired
         // only through `guard.defer_destroy`, so it stays valid while pinned.
@@ -177,8 +202,7 @@ impl Keyspace {
     /// The stamp of a key's slot if the key is present and live (for WATCH
     /// and optimistic multi-key reads); `None` if absent.
     pub fn stamp_of(&self, key: &[u8], guard: &Guard) -> Option<u64> {
-        let entry = self.entry(KeyRef::new(key), guard)?;
-        Some(entry.value().stamp())
+        Some(self.node(KeyRef::new(key), guard)?.slot.stamp())
     }
 
     /// Latches `key` for writing, creating its slot if needed.
@@ -188,11 +212,10 @@ impl Keyspace {
 
     /// [`Keyspace::lock`] with the key's hash already computed.
     fn lock_ref<'g>(&'g self, k: KeyRef<'_>, clock: Clock, guard: &'g Guard) -> Locked<'g> {
-        let key = k.bytes;
         loop {
-            if let Some(entry) = self.entry(k, guard) {
-                if let Some(held) = entry.value().stamp.latch() {
-                    return Locked::new(self, entry, held, clock, guard);
+            if let Some(node) = self.node(k, guard) {
+                if let Some(held) = node.slot.stamp.latch() {
+                    return Locked::new(self, node, held, clock, guard);
                 }
                 continue; // dead: it is being unlinked, look again
             }
@@ -201,21 +224,30 @@ impl Keyspace {
             let word = clock
                 .lru
                 .unwrap_or_else(|| super::access::clock_word(clock.now_ms));
-            let (slot, held) = Slot::new_latched(super::access::initial(word));
-            let inserted = self.map.get_or_insert(Key::new(key), slot, guard);
-            // Our fresh slot is latched from birth with a version nobody else
-            // has, so the stamp tells whether the map kept ours or an existing
-            // slot; ours cannot be unlinked before we release it.
-            let ours = inserted.value().stamp.load() == (held.before | super::latch::LATCHED);
-            inserted.release(guard);
-            if ours {
+            let mut ours = None;
+            let (node, inserted) = self.map.find_or_insert(
+                k.hash,
+                k.bytes,
+                || {
+                    // Latched from birth: nobody can see it half-built.
+                    let (slot, held) = Slot::new_latched(super::access::initial(word));
+                    ours = Some(held);
+                    Box::new(Node {
+                        key: Key::with_hash(k.hash, k.bytes),
+                        slot,
+                    })
+                },
+                guard,
+            );
+            if inserted {
                 // Counted after the insert and before the first publish (the
                 // slot is still latched), so a reader that missed the insert
                 // but could have missed a publish too sees the count move.
                 self.stripe(k.hash).creations.fetch_add(1, Ordering::SeqCst);
-                let entry = self.entry(k, guard).expect("freshly inserted slot");
-                return Locked::new(self, entry, held, clock, guard);
+                let held = ours.expect("a new node was made");
+                return Locked::new(self, node, held, clock, guard);
             }
+            // Someone else created it meanwhile: latch theirs.
         }
     }
 
@@ -228,124 +260,89 @@ impl Keyspace {
     ) -> Option<Locked<'g>> {
         let k = KeyRef::new(key);
         loop {
-            let entry = self.entry(k, guard)?;
-            if let Some(held) = entry.value().stamp.latch() {
-                return Some(Locked::new(self, entry, held, clock, guard));
+            let node = self.node(k, guard)?;
+            if let Some(held) = node.slot.stamp.latch() {
+                return Some(Locked::new(self, node, held, clock, guard));
             }
         }
     }
 
-    /// Visits live keys in hash order from hash `start`, pinning the epoch
-    /// afresh every [`WALK_CHUNK`] entries so that a walk over millions of
-    /// keys never holds back reclamation (`store::reclaim`); call it with no
-    /// pin held, or the re-pins cannot unpin. `f` returns false to stop before
-    /// consuming the key it was shown; the walk then returns that key, to
-    /// resume at. `None`: the walk reached the end.
-    ///
-    /// Keys created or deleted during the walk may or may not be visited;
-    /// every key present for the whole walk is visited exactly once.
-    pub fn walk(
-        &self,
-        start: u64,
-        clock: Clock,
-        mut f: impl FnMut(&Key, ReadView<'_>) -> bool,
-    ) -> Option<Key> {
-        let first = KeyRef {
-            hash: start,
-            bytes: b"",
-        };
-        let mut resume: Option<Key> = None;
+    /// Visits every live key, bucket by bucket, pinning the epoch afresh
+    /// every [`WALK_CHUNK`] keys or so, so that a walk over millions of keys
+    /// never holds back reclamation (`store::reclaim`); call it with no pin
+    /// held, or the re-pins cannot unpin. Every key present for the whole
+    /// walk is visited; keys created or deleted meanwhile may or may not be.
+    /// Returns whether a key may have been visited twice (a resize of the
+    /// table overlapped the walk, as SCAN allows).
+    pub fn walk(&self, clock: Clock, mut f: impl FnMut(&Key, ReadView<'_>)) -> bool {
+        let mut cursor = 0;
+        let mut repeats = false;
         loop {
             let guard = epoch::pin();
-            let from: &dyn KeyQuery = match &resume {
-                Some(k) => k,
-                None => &first,
-            };
-            let mut entry = self.map.lower_bound(Bound::Included(from), &guard);
             let mut visited = 0;
-            loop {
-                let e = entry?;
-                if visited == WALK_CHUNK {
-                    resume = Some(e.key().clone());
-                    break;
-                }
-                visited += 1;
-                if let Some(view) = self.view(&e, clock, &guard) {
-                    if !f(e.key(), view) {
-                        return Some(e.key().clone());
+            while visited < WALK_CHUNK {
+                repeats |= self.map.buckets(&guard).1.is_some();
+                cursor = self.map.scan(cursor, &guard, |node| {
+                    visited += 1;
+                    if let Some(view) = view(node, clock, &guard) {
+                        f(&node.key, view);
                     }
+                });
+                repeats |= self.map.buckets(&guard).1.is_some();
+                if cursor == 0 {
+                    return repeats;
                 }
-                entry = e.next();
             }
         }
     }
 
-    /// One SCAN page from hash `cursor`: `f` sees each live key and says
-    /// whether the page wants more. A page ends only between two hash groups,
-    /// so a resumed scan never loops. Returns the next cursor (0 = done).
-    /// Re-pins as [`Keyspace::walk`] does.
+    /// One SCAN page from `cursor` (Redis's reverse-binary cursor over the
+    /// table's buckets): `f` sees each live key of whole buckets and says
+    /// whether the page wants more; as Redis, a page also ends after ten
+    /// times as many buckets as `f` accepted keys... bounded by `max_buckets`.
+    /// Returns the next cursor (0 = done). Re-pins every few hundred keys.
     pub fn scan(
         &self,
         cursor: u64,
         clock: Clock,
+        max_buckets: usize,
         mut f: impl FnMut(&Key, ReadView<'_>) -> bool,
     ) -> u64 {
-        let mut full_at: Option<u64> = None;
-        let resume = self.walk(cursor, clock, |k, view| {
-            if full_at.is_some_and(|h| h != k.hash) {
-                return false;
+        let mut cursor = cursor;
+        let mut buckets = 0;
+        loop {
+            let guard = epoch::pin();
+            let mut visited = 0;
+            while visited < WALK_CHUNK {
+                let mut more = true;
+                cursor = self.map.scan(cursor, &guard, |node| {
+                    visited += 1;
+                    if let Some(view) = view(node, clock, &guard) {
+                        more &= f(&node.key, view);
+                    }
+                });
+                buckets += 1;
+                if cursor == 0 || !more || buckets >= max_buckets {
+                    return cursor;
+                }
             }
-            if !f(k, view) && full_at.is_none() {
-                full_at = Some(k.hash);
-            }
-            true
-        });
-        resume.map_or(0, |k| k.hash)
-    }
-
-    fn view<'g>(
-        &'g self,
-        e: &Entry<'g, 'g, Key, Slot>,
-        clock: Clock,
-        guard: &'g Guard,
-    ) -> Option<ReadView<'g>> {
-        let slot = e.value();
-        let (v, expire, stamp) = slot.read(guard);
-        // SAFETY: loaded under `guard`; see `get`.
-        let value = unsafe { v.as_ref() }?;
-        if expire != 0 && expire <= clock.now_ms {
-            return None;
         }
-        Some(ReadView {
-            value,
-            expire,
-            slot,
-            stamp,
-        })
     }
 
-    /// A random live key: the successor of a random hash. Hashes are uniform,
-    /// so this is close to uniform sampling without any auxiliary index.
+    /// A random live key, uniformly chosen (the table's sampling), for
+    /// RANDOMKEY. Expired keys met on the way are deleted, as Redis does.
     pub fn random_key<'g>(&'g self, clock: Clock, guard: &'g Guard) -> Option<&'g Key> {
         for _ in 0..100 {
-            let probe = KeyRef {
-                hash: rand::random::<u64>(),
-                bytes: b"",
-            };
-            let e = self
-                .map
-                .lower_bound(Bound::Included(&probe as &dyn KeyQuery), guard)
-                .or_else(|| self.map.front(guard))?;
-            let slot = e.value();
-            let (v, expire, _) = slot.read(guard);
+            let node = self.map.sample(guard, rand::random::<u64>)?;
+            let (v, expire, _) = node.slot.read(guard);
             if v.is_null() {
                 continue;
             }
             if expire != 0 && expire <= clock.now_ms {
-                drop(self.lock_existing(&e.key().bytes, clock.no_touch(), guard));
+                drop(self.lock_existing(&node.key.bytes, clock.no_touch(), guard));
                 continue;
             }
-            return Some(e.key());
+            return Some(&node.key);
         }
         None
     }
@@ -376,11 +373,29 @@ impl Keyspace {
     }
 }
 
+/// A consistent view of a node's key if it is live at `clock`.
+fn view<'g>(node: &'g Node, clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
+    let slot = &node.slot;
+    let (v, expire, stamp) = slot.read(guard);
+    // SAFETY: loaded under `guard`; values are retired only through the
+    // epoch, so it stays valid while pinned.
+    let value = unsafe { v.as_ref() }?;
+    if expire != 0 && expire <= clock.now_ms {
+        return None;
+    }
+    Some(ReadView {
+        value,
+        expire,
+        slot,
+        stamp,
+    })
+}
+
 /// A latched key. Changes are published when it is dropped: one pointer swap,
 /// one expiry store and one stamp store, or an unlink if the key is gone.
 pub struct Locked<'g> {
     ks: &'g Keyspace,
-    entry: Entry<'g, 'g, Key, Slot>,
+    node: &'g Node,
     held: Option<Held>,
     guard: &'g Guard,
     /// The value the key logically has at lock time (None if absent/expired).
@@ -401,12 +416,12 @@ pub struct Locked<'g> {
 impl<'g> Locked<'g> {
     fn new(
         ks: &'g Keyspace,
-        entry: Entry<'g, 'g, Key, Slot>,
+        node: &'g Node,
         held: Held,
         clock: Clock,
         guard: &'g Guard,
     ) -> Locked<'g> {
-        let slot = entry.value();
+        let slot = &node.slot;
         let v = slot.value.load(Ordering::Acquire, guard);
         let phys_expire = slot.expire.load(Ordering::Acquire);
         // SAFETY: loaded under `guard` while latched; values are retired only
@@ -421,7 +436,7 @@ impl<'g> Locked<'g> {
         }
         Locked {
             ks,
-            entry,
+            node,
             held: Some(held),
             guard,
             cur,
@@ -436,11 +451,11 @@ impl<'g> Locked<'g> {
     }
 
     pub fn key(&self) -> &'g [u8] {
-        &self.entry.key().bytes
+        &self.node.key.bytes
     }
 
     pub fn slot(&self) -> &'g Slot {
-        self.entry.value()
+        &self.node.slot
     }
 
     /// The key's current value (including changes made through this latch).
@@ -511,9 +526,9 @@ impl<'g> Locked<'g> {
     fn commit(&mut self) {
         let Some(held) = self.held.take() else { return };
         if self.expired {
-            super::count_expired(self.entry.key().hash);
+            super::count_expired(self.node.key.hash);
         }
-        let slot = self.entry.value();
+        let slot = &self.node.slot;
         let changed = self.new_value.is_some() || self.new_expire.is_some() || self.touched;
         if !changed && !self.expired {
             if self.cur.is_none() {
@@ -536,7 +551,7 @@ impl<'g> Locked<'g> {
             let old = slot.value.swap(Owned::new(v), Ordering::AcqRel, self.guard);
             if old.is_null() {
                 self.ks
-                    .stripe(self.entry.key().hash)
+                    .stripe(self.node.key.hash)
                     .live
                     .fetch_add(1, Ordering::Relaxed);
             }
@@ -547,13 +562,13 @@ impl<'g> Locked<'g> {
             if self.phys_expire != 0 {
                 self.ks
                     .expires
-                    .remove(&(self.phys_expire, self.entry.key().clone()));
+                    .remove(&(self.phys_expire, self.node.key.clone()));
                 super::reclaim::deferred(self.guard, 1);
             }
             if final_expire != 0 {
                 self.ks
                     .expires
-                    .insert((final_expire, self.entry.key().clone()));
+                    .insert((final_expire, self.node.key.clone()));
             }
             slot.expire.store(final_expire, Ordering::Release);
         }
@@ -563,7 +578,7 @@ impl<'g> Locked<'g> {
     /// Releases the latch leaving the slot exactly as it was when latched.
     fn rollback(&mut self) {
         let Some(held) = self.held.take() else { return };
-        let slot = self.entry.value();
+        let slot = &self.node.slot;
         if slot.value.load(Ordering::Acquire, self.guard).is_null() {
             // A slot created for this command (or found empty): it must not
             // stay in the map, as `commit` would not leave it either.
@@ -574,13 +589,13 @@ impl<'g> Locked<'g> {
     }
 
     fn unlink(&mut self, held: Held) {
-        let slot = self.entry.value();
+        let slot = &self.node.slot;
         let old = slot
             .value
             .swap(Shared::null(), Ordering::AcqRel, self.guard);
         if !old.is_null() {
             self.ks
-                .stripe(self.entry.key().hash)
+                .stripe(self.node.key.hash)
                 .live
                 .fetch_sub(1, Ordering::Relaxed);
         }
@@ -588,12 +603,18 @@ impl<'g> Locked<'g> {
         if self.phys_expire != 0 {
             self.ks
                 .expires
-                .remove(&(self.phys_expire, self.entry.key().clone()));
+                .remove(&(self.phys_expire, self.node.key.clone()));
             super::reclaim::deferred(self.guard, 1);
         }
         slot.stamp.kill(held, next_version());
-        self.entry.remove();
-        super::reclaim::deferred(self.guard, 1);
+        if self.ks.map.remove(self.node, self.guard) {
+            let node = self.node as *const Node as *mut Node;
+            // SAFETY: unlinked from the table just now, by us alone (the
+            // slot was latched and is now dead); readers that found it are
+            // pinned, and a new lookup cannot find it.
+            unsafe { crate::sync::retire(self.guard, node) };
+            super::reclaim::deferred(self.guard, 1);
+        }
     }
 }
 

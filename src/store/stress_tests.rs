@@ -121,7 +121,7 @@ fn scan_all(ks: &Keyspace) -> HashSet<Vec<u8>> {
     let mut cursor = 0;
     loop {
         let mut page = 0;
-        cursor = ks.scan(cursor, at(T0), |k, view| {
+        cursor = ks.scan(cursor, at(T0), 30, |k, view| {
             assert!(view.value.as_str().is_some());
             seen.insert(k.bytes.to_vec());
             page += 1;
@@ -197,10 +197,7 @@ fn two_threads_insert_overwrite_delete_scan_expire() {
     assert_eq!(ks.len(), before - reclaimed);
     assert_eq!(ks.expires_len(), 0);
     let mut live = 0;
-    ks.walk(0, later, |_, _| {
-        live += 1;
-        true
-    });
+    ks.walk(later, |_, _| live += 1);
     assert_eq!(live, ks.len());
     drop(ks);
     drain_garbage();

@@ -61,7 +61,8 @@ const TAG_SHIFT: u32 = 8;
 
 /// Grow when the entries exceed this many per bucket on average...
 const GROW_LOAD: usize = 4;
-/// ...and shrink to half when they fall below one per two buckets.
+/// ...and shrink when they fall below one per this many buckets; either way
+/// to one or two entries per bucket.
 const SHRINK_LOAD_DIV: usize = 2;
 const MIN_BUCKETS: usize = 4;
 /// Buckets a helper migrates per write while a resize runs.
@@ -444,21 +445,25 @@ impl<N: Entry + 'static> RawTable<N> {
         removed
     }
 
-    /// Starts a resize if the load calls for one (and none is running).
-    fn maybe_resize(&self, guard: &Guard) {
+    /// Starts a resize if the load calls for one (and none is running):
+    /// straight to the size that gives one to two entries per bucket, so a
+    /// table emptied of millions of keys shrinks in one resize. Writers call
+    /// it every 64th operation; the background thread calls it too, as
+    /// Redis's cron resizes idle tables.
+    pub fn maybe_resize(&self, guard: &Guard) {
         let t = self.current(guard);
         if !t.next.load(Ordering::Acquire).is_null() {
             return;
         }
         let len = self.len();
         let buckets = t.len();
-        let target = if len > buckets * GROW_LOAD {
-            buckets * 2
-        } else if buckets > MIN_BUCKETS && len * SHRINK_LOAD_DIV < buckets {
-            buckets / 2
-        } else {
+        let ideal = (len / 2).next_power_of_two().max(MIN_BUCKETS);
+        let grow = len > buckets * GROW_LOAD;
+        let shrink = buckets > MIN_BUCKETS && len * SHRINK_LOAD_DIV < buckets;
+        if !(grow || shrink) || ideal == buckets {
             return;
-        };
+        }
+        let target = ideal;
         let next = Box::into_raw(Box::new(Table::new(target)));
         if t.next
             .compare_exchange(ptr::null_mut(), next, Ordering::AcqRel, Ordering::Acquire)
