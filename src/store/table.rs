@@ -68,7 +68,7 @@ const MIN_BUCKETS: usize = 4;
 /// Buckets a helper migrates per write while a resize runs.
 const MIGRATE_CHUNK: usize = 64;
 /// Counter stripes (entry counts), on separate cache lines.
-const STRIPES: usize = 64;
+const STRIPES: usize = if cfg!(loom) { 2 } else { 64 };
 
 fn tag_of(hash: u64) -> u64 {
     hash >> 56
@@ -463,7 +463,17 @@ impl<N: Entry + 'static> RawTable<N> {
         if !(grow || shrink) || ideal == buckets {
             return;
         }
-        let target = ideal;
+        self.resize_to(ideal, guard);
+    }
+
+    /// Starts migrating into a table of `buckets` buckets (a power of two),
+    /// unless a resize is already running, and helps with a first chunk.
+    pub fn resize_to(&self, buckets: usize, guard: &Guard) {
+        let t = self.current(guard);
+        let target = buckets.max(MIN_BUCKETS).next_power_of_two();
+        if target == t.len() || !t.next.load(Ordering::Acquire).is_null() {
+            return;
+        }
         let next = Box::into_raw(Box::new(Table::new(target)));
         if t.next
             .compare_exchange(ptr::null_mut(), next, Ordering::AcqRel, Ordering::Acquire)
