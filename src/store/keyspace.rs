@@ -8,11 +8,13 @@
 use super::key::{Key, KeyRef};
 use super::latch::{next_version, Held};
 use super::slot::Slot;
+use super::snapshot::{gate, SnapshotState};
 use super::table::{Entry, RawTable};
 use crate::types::Value;
 use crossbeam_epoch::{self as epoch, Guard, Owned, Shared};
 use crossbeam_skiplist::SkipSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// What the table stores per key: the key and its slot, in one allocation,
 /// at a fixed address for the key's life (latches live in the slot).
@@ -90,6 +92,8 @@ pub struct Keyspace {
     /// created or removed, never by readers; striped so writers of different
     /// keys rarely share a cache line.
     stripes: Box<[Stripe]>,
+    /// The store's snapshot state, shared by all its databases.
+    snap: Arc<SnapshotState>,
 }
 
 /// Number of counter stripes per keyspace.
@@ -115,7 +119,13 @@ impl Default for Keyspace {
 
 impl Keyspace {
     pub fn new() -> Keyspace {
+        Keyspace::with_snapshots(Arc::new(SnapshotState::default()))
+    }
+
+    /// A database of a store whose snapshots cover it (`store::snapshot`).
+    pub fn with_snapshots(snap: Arc<SnapshotState>) -> Keyspace {
         Keyspace {
+            snap,
             id: NEXT_KEYSPACE_ID.fetch_add(1, Ordering::Relaxed),
             map: RawTable::new(),
             expires: SkipSet::new(),
@@ -158,6 +168,16 @@ impl Keyspace {
     /// Number of keys with a TTL (INFO keyspace `expires=`).
     pub fn expires_len(&self) -> usize {
         self.expires.len()
+    }
+
+    /// The table (for the snapshot protocol).
+    pub(crate) fn table(&self) -> &RawTable<Node> {
+        &self.map
+    }
+
+    /// The snapshot state this database belongs to.
+    pub(crate) fn snapshots(&self) -> &SnapshotState {
+        &self.snap
     }
 
     fn node<'g>(&'g self, key: KeyRef<'_>, guard: &'g Guard) -> Option<&'g Node> {
@@ -411,6 +431,9 @@ pub struct Locked<'g> {
     /// count as a modification (e.g. SETRANGE with an empty string).
     touched: bool,
     now_ms: u64,
+    /// The snapshot word a multi-key command commits under (its gate's);
+    /// `None`: read it at commit (single-key commands).
+    snap_word: Option<u64>,
 }
 
 impl<'g> Locked<'g> {
@@ -447,6 +470,7 @@ impl<'g> Locked<'g> {
             new_expire: None,
             touched: false,
             now_ms: clock.now_ms,
+            snap_word: None,
         }
     }
 
@@ -539,6 +563,14 @@ impl<'g> Locked<'g> {
             }
             return;
         }
+        // A running snapshot gets the bucket's state before this write.
+        let (word, gated) = match self.snap_word {
+            Some(w) => (w, true),
+            None => (self.ks.snap.word(), false),
+        };
+        self.ks
+            .snap
+            .before_write(word, gated, self.ks, self.node.key.hash, self.guard);
         let final_present = match &self.new_value {
             Some(v) => v.is_some(),
             None => self.cur.is_some(),
@@ -726,6 +758,24 @@ pub struct LockSet<'g> {
     index: Vec<(u64, u64)>,
     /// For each requested key (in request order), its latch in `locks`.
     position: Vec<usize>,
+}
+
+impl Drop for LockSet<'_> {
+    /// Commits every key under one snapshot word, inside this thread's
+    /// gate, so a snapshot's cut never falls between two keys of one command
+    /// (`store::snapshot`). While unwinding, each latch rolls back instead.
+    fn drop(&mut self) {
+        if std::thread::panicking() || self.locks.is_empty() {
+            return;
+        }
+        let state = self.locks[0].ks.snapshots();
+        let word = gate::enter(state);
+        for l in &mut self.locks {
+            l.snap_word = Some(word);
+        }
+        self.locks.clear();
+        gate::exit();
+    }
 }
 
 impl<'g> LockSet<'g> {

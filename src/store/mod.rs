@@ -7,6 +7,9 @@ pub mod keyspace;
 pub mod latch;
 pub mod reclaim;
 pub mod slot;
+pub mod snapshot;
+#[cfg(test)]
+mod snapshot_tests;
 #[cfg(test)]
 mod stress_tests;
 pub mod table;
@@ -57,6 +60,8 @@ pub struct DbTable {
 
 pub struct Store {
     table: Atomic<DbTable>,
+    /// Snapshot state shared by every database (`store::snapshot`).
+    snap: Arc<snapshot::SnapshotState>,
     /// Serialises the rare table replacements against each other.
     admin: Mutex<()>,
     /// Dropping a large keyspace takes time; it happens on this thread, never
@@ -75,8 +80,9 @@ struct LazyFree {
 
 impl Store {
     pub fn new(databases: usize) -> Store {
+        let snap = Arc::new(snapshot::SnapshotState::default());
         let dbs = (0..databases.max(1))
-            .map(|_| Arc::new(Keyspace::new()))
+            .map(|_| Arc::new(Keyspace::with_snapshots(snap.clone())))
             .collect();
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Keyspace>>();
         let lazyfree = Arc::new(LazyFree::default());
@@ -100,6 +106,7 @@ impl Store {
             .expect("spawn the keyspace dropper thread");
         Store {
             table: Atomic::new(DbTable { dbs }),
+            snap,
             admin: Mutex::new(()),
             dropper: Mutex::new(tx),
             lazyfree,
@@ -184,6 +191,17 @@ impl Store {
         guard.flush();
     }
 
+    fn new_keyspace(&self) -> Keyspace {
+        Keyspace::with_snapshots(self.snap.clone())
+    }
+
+    /// Starts a point-in-time snapshot of every database (see
+    /// `store::snapshot`); writers keep running.
+    pub fn snapshot(&self) -> snapshot::Snapshot<'_> {
+        let dbs = self.table(&epoch::pin()).dbs.clone();
+        snapshot::Snapshot::start(&self.snap, dbs)
+    }
+
     /// SWAPDB: both databases exchange contents atomically.
     pub fn swap_dbs(&self, a: usize, b: usize) {
         self.replace(|dbs, _| dbs.swap(a, b));
@@ -193,7 +211,10 @@ impl Store {
     /// running on the old one finish there and are ordered before the flush.
     pub fn flush_db(&self, idx: usize) {
         self.replace(|dbs, retired| {
-            retired.push(std::mem::replace(&mut dbs[idx], Arc::new(Keyspace::new())));
+            retired.push(std::mem::replace(
+                &mut dbs[idx],
+                Arc::new(self.new_keyspace()),
+            ));
         });
     }
 
@@ -201,7 +222,7 @@ impl Store {
     pub fn flush_all(&self) {
         self.replace(|dbs, retired| {
             for db in dbs.iter_mut() {
-                retired.push(std::mem::replace(db, Arc::new(Keyspace::new())));
+                retired.push(std::mem::replace(db, Arc::new(self.new_keyspace())));
             }
         });
     }

@@ -41,6 +41,15 @@
 //!   one of the c uniformly: every entry has the same chance 1 / (buckets ×
 //!   max).
 //!
+//! * **Snapshots** mark buckets: SNAP holds the parity of the snapshot
+//!   generation the bucket was last serialized for. `serialize_bucket_*`
+//!   latch a bucket, hand its entries to the snapshot and flip the mark, so a
+//!   bucket is serialized exactly once per snapshot, by a writer about to
+//!   change it or by the snapshot's walk, whichever latches it first. No
+//!   resize runs during a snapshot (`store::snapshot` finishes one before it
+//!   starts and `resize_to` refuses while `frozen`), so bucket indexes are
+//!   stable for the walk.
+//!
 //! The atomics come from `crate::sync`, so `loom-tests/` compiles this file
 //! as is and model-checks it.
 
@@ -58,6 +67,9 @@ const LOCKED: u64 = 1;
 const MOVED: u64 = 2;
 const PRESENT_SHIFT: u32 = 2;
 const TAG_SHIFT: u32 = 8;
+/// Snapshot mark (head buckets only): the parity of the snapshot generation
+/// for which the bucket was last serialized (see `store::snapshot`).
+const SNAP: u64 = 1 << 56;
 
 /// Grow when the entries exceed this many per bucket on average...
 const GROW_LOAD: usize = 4;
@@ -175,10 +187,17 @@ struct Table<N> {
 }
 
 impl<N> Table<N> {
-    fn new(buckets: usize) -> Table<N> {
+    /// A table whose buckets carry snapshot mark `mark` (SNAP or 0).
+    fn new(buckets: usize, mark: u64) -> Table<N> {
         debug_assert!(buckets.is_power_of_two());
         Table {
-            buckets: (0..buckets).map(|_| Bucket::new()).collect(),
+            buckets: (0..buckets)
+                .map(|_| {
+                    let b = Bucket::new();
+                    b.meta.store(mark, Ordering::Relaxed);
+                    b
+                })
+                .collect(),
             mask: buckets - 1,
             next: AtomicPtr::new(ptr::null_mut()),
             claim: AtomicUsize::new(0),
@@ -196,10 +215,14 @@ impl<N> Table<N> {
     }
 
     fn next<'g>(&self, _guard: &'g Guard) -> Option<&'g Table<N>> {
+        let p = self.next.load(Ordering::Acquire);
+        if p == frozen_marker() {
+            return None;
+        }
         // SAFETY: a next table is retired only after it stopped being
         // current, after this table (which links to it) was retired; the
         // caller is pinned.
-        unsafe { self.next.load(Ordering::Acquire).as_ref() }
+        unsafe { p.as_ref() }
     }
 
     fn note_chain(&self, n: usize) {
@@ -232,6 +255,10 @@ struct Stripe(AtomicUsize);
 /// holds when dropped.
 pub struct RawTable<N> {
     cur: AtomicPtr<Table<N>>,
+    /// The SNAP mark of a bucket serialized for the last snapshot: new
+    /// tables start with it, so their buckets count as not yet serialized
+    /// for the next snapshot.
+    idle_mark: AtomicU64,
     /// Entries (inserted minus removed), striped by hash.
     count: Box<[Stripe]>,
 }
@@ -257,7 +284,8 @@ impl<N: Entry + 'static> RawTable<N> {
     pub fn with_buckets(buckets: usize) -> RawTable<N> {
         let n = buckets.max(MIN_BUCKETS).next_power_of_two();
         RawTable {
-            cur: AtomicPtr::new(Box::into_raw(Box::new(Table::new(n)))),
+            cur: AtomicPtr::new(Box::into_raw(Box::new(Table::new(n, 0)))),
+            idle_mark: AtomicU64::new(0),
             count: (0..STRIPES).map(|_| Stripe(AtomicUsize::new(0))).collect(),
         }
     }
@@ -471,10 +499,12 @@ impl<N: Entry + 'static> RawTable<N> {
     pub fn resize_to(&self, buckets: usize, guard: &Guard) {
         let t = self.current(guard);
         let target = buckets.max(MIN_BUCKETS).next_power_of_two();
+        // A running resize, or a snapshot's freeze (the marker), stops us.
         if target == t.len() || !t.next.load(Ordering::Acquire).is_null() {
             return;
         }
-        let next = Box::into_raw(Box::new(Table::new(target)));
+        let mark = self.idle_mark.load(Ordering::Relaxed);
+        let next = Box::into_raw(Box::new(Table::new(target, mark)));
         if t.next
             .compare_exchange(ptr::null_mut(), next, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
@@ -524,6 +554,79 @@ impl<N: Entry + 'static> RawTable<N> {
             }
         }
         true
+    }
+
+    /// Stops resizes (for a snapshot) and finishes a running one, so the
+    /// current table's bucket indexes stay valid until [`RawTable::thaw`].
+    pub fn freeze(&self, guard: &Guard) {
+        // The marker takes the place of a next table, so `resize_to` cannot
+        // link one; a resize already linked is finished first.
+        let mut spins = 0;
+        loop {
+            let t = self.current(guard);
+            if t.next
+                .compare_exchange(
+                    ptr::null_mut(),
+                    frozen_marker(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+            {
+                return;
+            }
+            self.help_resize(guard);
+            spin_wait(&mut spins);
+        }
+    }
+
+    /// Ends a snapshot: every bucket now carries the mark of parity
+    /// `parity`, which new tables copy; resizes may start again.
+    pub fn thaw(&self, parity: bool, guard: &Guard) {
+        self.idle_mark
+            .store(if parity { SNAP } else { 0 }, Ordering::Relaxed);
+        let t = self.current(guard);
+        let _ = t.next.compare_exchange(
+            frozen_marker(),
+            ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// Buckets of the current table (stable while frozen).
+    pub fn bucket_count(&self, guard: &Guard) -> usize {
+        self.current(guard).len()
+    }
+
+    /// Serializes the bucket of `hash` for the snapshot of parity `parity`
+    /// if nobody has yet: calls `f` on each of its entries under the bucket
+    /// latch and marks the bucket. One load when it is already marked.
+    /// `valid` is asked under the latch, before anything is serialized; if it
+    /// says no (the snapshot the caller meant is over), nothing changes and
+    /// this returns false.
+    pub fn serialize_bucket_of(
+        &self,
+        hash: u64,
+        parity: bool,
+        guard: &Guard,
+        valid: impl FnOnce() -> bool,
+        f: impl FnMut(&N),
+    ) -> bool {
+        let t = self.current(guard);
+        serialize(t.bucket(hash), parity, valid, f)
+    }
+
+    /// The walk's side of [`RawTable::serialize_bucket_of`], by index.
+    pub fn serialize_bucket_at(
+        &self,
+        index: usize,
+        parity: bool,
+        guard: &Guard,
+        f: impl FnMut(&N),
+    ) {
+        let t = self.current(guard);
+        serialize(&t.buckets[index], parity, || true, f);
     }
 
     /// One SCAN step from `cursor` (Redis's reverse-binary cursor): calls
@@ -674,6 +777,11 @@ fn drop_entries<N>(table: &mut RawTable<N>) {
         let cur = &*t;
         let mut entries: Vec<*mut N> = Vec::new();
         let next = cur.next.load(Ordering::Relaxed);
+        let next = if next == frozen_marker() {
+            ptr::null_mut()
+        } else {
+            next
+        };
         for b in cur.buckets.iter() {
             let meta = b.meta.load(Ordering::Relaxed);
             if meta & MOVED == 0 {
@@ -751,6 +859,38 @@ fn place<N>(head: &Bucket<N>, head_meta: u64, node: *mut N, hash: u64) -> u64 {
         b = unsafe { &*c };
         m = b.meta.load(Ordering::Relaxed);
     }
+}
+
+/// Stands in a table's `next` while a snapshot freezes it (never a table).
+fn frozen_marker<N>() -> *mut Table<N> {
+    ptr::dangling_mut()
+}
+
+/// Serializes a head bucket for the snapshot of parity `parity` unless it
+/// already was (see the module comment).
+fn serialize<N>(
+    b: &Bucket<N>,
+    parity: bool,
+    valid: impl FnOnce() -> bool,
+    mut f: impl FnMut(&N),
+) -> bool {
+    let want = if parity { SNAP } else { 0 };
+    if b.meta.load(Ordering::Acquire) & SNAP == want {
+        return true;
+    }
+    let meta = b.lock();
+    if meta & SNAP != want {
+        if !valid() {
+            b.unlock(meta);
+            return false;
+        }
+        for_each_in_chain(b, meta, |e| {
+            f(e);
+            true
+        });
+    }
+    b.unlock((meta & !SNAP) | want);
+    true
 }
 
 /// Moves a bucket's entries into `next` and marks it MOVED.
