@@ -465,19 +465,19 @@ impl<N: Entry + 'static> RawTable<N> {
             }
         }
         if removed {
+            // No resize check here: a mass delete (DEL of 100,000 keys)
+            // would shrink the table several times over while it runs.
+            // Shrinking is the background thread's (and the next inserts').
             self.count_add(hash, -1);
-            if op_tick() {
-                self.maybe_resize(guard);
-            }
         }
         removed
     }
 
     /// Starts a resize if the load calls for one (and none is running):
     /// straight to the size that gives one to two entries per bucket, so a
-    /// table emptied of millions of keys shrinks in one resize. Writers call
-    /// it every 64th operation; the background thread calls it too, as
-    /// Redis's cron resizes idle tables.
+    /// table emptied of millions of keys shrinks in one resize. Inserts call
+    /// it every 64th operation and when a bucket overflows; the background
+    /// thread calls it every cycle, as Redis's cron resizes idle tables.
     pub fn maybe_resize(&self, guard: &Guard) {
         let t = self.current(guard);
         if !t.next.load(Ordering::Acquire).is_null() {
