@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Side-by-side network benchmark: redis-benchmark against a freshly started ferrite-server
 # (release build) and a freshly started real redis-server, on loopback ephemeral ports, in one
-# run, alternating between the two (for each pipeline depth, round and test: ferrite, then
-# redis), then a table of the median throughput and median server CPU time per request of each
-# per test and pipeline depth, with the ratios Ferrite/Redis.
+# run, alternating between the two (for each pipeline depth, round and test: one run on each,
+# ferrite first in odd rounds and redis first in even ones), then a table of the median
+# throughput and median server CPU time per request of each per test and pipeline depth, with
+# the ratios Ferrite/Redis.
 #
 #   bash benches/compare.sh
 #   BENCH_REQUESTS=100000 BENCH_ROUNDS=3 bash benches/compare.sh      # quick run
@@ -330,8 +331,14 @@ bench() {
 for p in $PIPELINES; do
     for r in $(seq 1 "$ROUNDS"); do
         for run in "${RUNS[@]}"; do
-            bench ferrite "$FERRITE_PORT" "$FERRITE_PID" "$p" "$r" "$run"
-            bench redis "$REDIS_PORT" "$REDIS_PID" "$p" "$r" "$run"
+            # Ferrite first in odd rounds, Redis first in even ones.
+            if [ $((r % 2)) -eq 1 ]; then
+                bench ferrite "$FERRITE_PORT" "$FERRITE_PID" "$p" "$r" "$run"
+                bench redis "$REDIS_PORT" "$REDIS_PID" "$p" "$r" "$run"
+            else
+                bench redis "$REDIS_PORT" "$REDIS_PID" "$p" "$r" "$run"
+                bench ferrite "$FERRITE_PORT" "$FERRITE_PID" "$p" "$r" "$run"
+            fi
         done
     done
 done
