@@ -13,11 +13,15 @@
 #       BENCH_COMMANDS="SET key:__rand_int__ xxx EX 60" bash benches/compare.sh
 #
 # Each test runs as its own redis-benchmark invocation (-t TEST, or a custom command), so that
-# the server's CPU time can be charged to it: the sum over the server's threads of the first
-# field of /proc/PID/task/*/schedstat (ns on CPU) is read before and after the run, and the
-# difference divided by the number of requests (-n; one MSET of 10 keys is one request) is the
-# "CPU us/req" column. It counts every thread of the server (workers, background threads);
-# threads that exit during a run lose their share.
+# the server's CPU time can be charged to it: the first field of /proc/PID/task/TID/schedstat
+# (ns on CPU) of each of the server's threads is read before and after the run; the sum of the
+# per-thread differences (a thread started during the run counts from zero), divided by the
+# number of requests (-n; one MSET of 10 keys is one request), is the "us/req" column. It counts
+# every thread of the server (workers, background threads). A thread that exits during the run
+# takes its time with it (Ferrite's tokio workers do: a latch wait runs in block_in_place, which
+# moves the worker to a new thread, and idle threads exit after 10 s); for such a run the
+# process's utime+stime from /proc/PID/stat (which keeps exited threads' time, in clock ticks of
+# 10 ms) is used instead, and the table says how many runs that was.
 #
 # MSET: redis-benchmark's built-in mset test sends MSET key:__rand_int__ x 10 times; without -r
 # the ten keys are all the literal "key:__rand_int__". The mset test therefore always runs with
@@ -61,7 +65,8 @@
 #                       noise on a small machine; Ferrite sizes its default worker count to the
 #                       CPUs it may run on, so with BENCH_SERVER_CPUS=1 it runs one worker.
 #
-# Output in BENCH_OUT: results.csv (side,pipeline,round,test,rps,cpu_us_per_req), memory.csv
+# Output in BENCH_OUT: results.csv (side,pipeline,round,test,rps,cpu_us_per_req,cpu_source
+# = schedstat or stat), memory.csv
 # (with BENCH_KEYSPACE), and each run's raw redis-benchmark CSV.
 set -euo pipefail
 
@@ -210,11 +215,32 @@ REDIS_PID=$STARTED_PID
 
 mkdir -p "$OUT"
 RESULTS=$OUT/results.csv
-echo "side,pipeline,round,test,rps,cpu_us_per_req" >"$RESULTS"
+echo "side,pipeline,round,test,rps,cpu_us_per_req,cpu_source" >"$RESULTS"
+CLK_TCK=$(getconf CLK_TCK)
 
-# Nanoseconds the process PID's live threads have spent on a CPU.
-cpu_ns() {
-    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f\n", s }'
+# cpu_snapshot PID FILE: "TID NS_ON_CPU" for each live thread of PID, then "stat TICKS", the
+# process's utime+stime (exited threads included). Fields after the ")" that closes the command
+# name: state is field 3 of stat, utime field 14, stime field 15.
+cpu_snapshot() {
+    local f tid ns rest
+    for f in /proc/"$1"/task/*/schedstat; do
+        tid=${f%/schedstat}
+        { read -r ns rest <"$f" && echo "${tid##*/} $ns"; } 2>/dev/null || true
+    done >"$2"
+    awk '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); print "stat", f[12] + f[13] }' /proc/"$1"/stat >>"$2"
+}
+
+# cpu_delta BEFORE AFTER: "NS SOURCE" spent between two snapshots (see the header).
+cpu_delta() {
+    awk -v hz="$CLK_TCK" '
+        FNR == NR { before[$1] = $2; next }
+        $1 == "stat" { ticks = $2 - before["stat"]; delete before["stat"]; next }
+        { ns += $2 - ($1 in before ? before[$1] : 0); delete before[$1] }
+        END {
+            for (t in before) gone++
+            if (gone) printf "%.0f stat\n", ticks * 1e9 / hz
+            else printf "%.0f schedstat\n", ns
+        }' "$1" "$2"
 }
 
 # Resident memory of PID in bytes.
@@ -290,7 +316,7 @@ fi
 bench() {
     local side=$1 port=$2 pid=$3 p=$4 r=$5 run=$6
     local -a what=() words=()
-    local label raw t0 rc cpu0 cpu1
+    local label raw t0 rc cpu
     case $run in
     t:*)
         label=${run#t:}
@@ -305,26 +331,27 @@ bench() {
     esac
     raw=$OUT/raw-$side-P$p-round$r-$label.csv
     t0=$(date +%s)
-    cpu0=$(cpu_ns "$pid")
+    cpu_snapshot "$pid" "$WORK/cpu0"
     set +e
     # shellcheck disable=SC2086 # word splitting of EXTRA is intended
     timeout "$RUN_TIMEOUT" "${CLIENT_PIN[@]}" redis-benchmark -h 127.0.0.1 -p "$port" -n "$N" \
         -c "$CLIENTS" -P "$p" -d "$DATA" --csv "${what[@]}" "${RANGE[@]}" $EXTRA "${words[@]}" >"$raw" 2>"$raw.err"
     rc=$?
     set -e
-    cpu1=$(cpu_ns "$pid")
+    cpu_snapshot "$pid" "$WORK/cpu1"
+    cpu=$(cpu_delta "$WORK/cpu0" "$WORK/cpu1")
     if [ "$rc" -ne 0 ]; then
         echo "   $side P=$p round $r $label: redis-benchmark failed (exit $rc); see $raw.err" >&2
         tail -n 5 "$raw.err" >&2 || true
     fi
     # CSV: "test","rps","avg_latency_ms",... ; keep rows whose rps is a number. A -t that runs
     # several tests (ping, lrange) shares its CPU time equally among them.
-    awk -F'","' -v side="$side" -v p="$p" -v r="$r" -v n="$N" -v cpu="$((cpu1 - cpu0))" '
+    awk -F'","' -v side="$side" -v p="$p" -v r="$r" -v n="$N" -v cpu="${cpu% *}" -v src="${cpu#* }" '
         NR > 1 && NF >= 2 {
             t = $1; sub(/^"/, "", t); gsub(/,/, ";", t); rps = $2; gsub(/"/, "", rps)
             if (rps ~ /^[0-9.]+$/) { rows[++k] = side "," p "," r "," t "," rps }
         }
-        END { for (i = 1; i <= k; i++) printf "%s,%.3f\n", rows[i], cpu / 1000 / (n * k) }' "$raw" >>"$RESULTS"
+        END { for (i = 1; i <= k; i++) printf "%s,%.3f,%s\n", rows[i], cpu / 1000 / (n * k), src }' "$raw" >>"$RESULTS"
     echo "   $side P=$p round $r $label: $(($(date +%s) - t0))s"
 }
 
@@ -363,6 +390,8 @@ awk -F, -v pipelines="$PIPELINES" '
         if (!(key in seen)) { seen[key] = 1; order[++count] = key }
         vals[key, $1] = vals[key, $1] " " $5
         cpus[key, $1] = cpus[key, $1] " " $6
+        runs++
+        if ($7 == "stat") fallback++
     }
     END {
         np = split(pipelines, ps, " ")
@@ -379,5 +408,6 @@ awk -F, -v pipelines="$PIPELINES" '
             }
             print ""
         }
+        if (fallback) printf "(%d of %d runs took their CPU time from /proc/PID/stat: a server thread exited during the run)\n\n", fallback, runs
     }' "$RESULTS"
 echo "raw results: $RESULTS${MEMORY:+, $MEMORY}"
