@@ -31,7 +31,9 @@
 //! and throughput is reported in total operations.
 //!
 //! Run: `cargo bench --bench keyspace -- --warm-up-time 1 --measurement-time 3`
-//!      `FERRITE_BENCH_SIZES=10000000 cargo bench --bench keyspace -- uniform`
+//!      `FERRITE_BENCH_SIZES=100000,1000000,10000000 cargo bench --bench keyspace`
+//!      (the three sizes take about 6 minutes and 3 GB; the filter after `--`
+//!      picks benchmarks but every listed size is still loaded)
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use crossbeam_epoch as epoch;
