@@ -458,6 +458,7 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
         .step_by(2)
         .map(|v| Value::Str(Str::from_arg(v)))
         .collect();
+    db.reserve(pairs.len(), ctx.guard);
     let mut set = lock_many(&pairs, ctx.clock, ctx.guard);
     if nx && (0..pairs.len()).any(|i| set.nth(i).exists()) {
         drop(set);

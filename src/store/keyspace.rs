@@ -170,6 +170,14 @@ impl Keyspace {
         self.expires.len()
     }
 
+    /// Sizes the table ahead of `additional` new keys (a big MSET): one
+    /// resize instead of several doublings while they are inserted.
+    pub fn reserve(&self, additional: usize, guard: &Guard) {
+        if additional > 256 {
+            self.map.reserve(additional, guard);
+        }
+    }
+
     /// The table (for the snapshot protocol).
     pub(crate) fn table(&self) -> &RawTable<Node> {
         &self.map

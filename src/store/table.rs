@@ -494,6 +494,18 @@ impl<N: Entry + 'static> RawTable<N> {
         self.resize_to(ideal, guard);
     }
 
+    /// Grows ahead of `additional` inserts (a big MSET), in one resize
+    /// instead of several doublings while they run.
+    /// Only when that many inserts would make it grow anyway (some of the
+    /// keys may exist already).
+    pub fn reserve(&self, additional: usize, guard: &Guard) {
+        let total = self.len() + additional;
+        let buckets = self.current(guard).len();
+        if total > buckets * GROW_LOAD {
+            self.resize_to((total / 2).next_power_of_two(), guard);
+        }
+    }
+
     /// Starts migrating into a table of `buckets` buckets (a power of two),
     /// unless a resize is already running, and helps with a first chunk.
     pub fn resize_to(&self, buckets: usize, guard: &Guard) {
