@@ -60,8 +60,8 @@ fn check(records: &[Record], pairs: usize, stable: usize) -> usize {
 #[test]
 fn snapshots_are_consistent_cuts_under_concurrent_writers() {
     let store = Store::new(1);
-    let pairs = scaled(8, 200);
-    let stable = scaled(20, 2_000);
+    let pairs = scaled(4, 200);
+    let stable = scaled(10, 2_000);
     let clock = Clock::at(T0);
     {
         let guard = epoch::pin();
@@ -72,7 +72,7 @@ fn snapshots_are_consistent_cuts_under_concurrent_writers() {
         }
     }
     let stop = AtomicBool::new(false);
-    let snapshots = scaled(3, 40);
+    let snapshots = scaled(2, 40);
     std::thread::scope(|s| {
         for w in 0..2u64 {
             let (store, stop) = (&store, &stop);
@@ -103,7 +103,7 @@ fn snapshots_are_consistent_cuts_under_concurrent_writers() {
                     } else {
                         db.lock(k.as_bytes(), clock, &guard).delete();
                     }
-                    if cfg!(miri) && n > 200 {
+                    if cfg!(miri) && n > 60 {
                         break;
                     }
                 }
@@ -140,7 +140,7 @@ fn snapshots_are_consistent_cuts_under_concurrent_writers() {
 fn an_abandoned_snapshot_leaves_the_next_one_whole() {
     let store = Store::new(2);
     let clock = Clock::at(T0);
-    let keys = scaled(50, 5_000);
+    let keys = scaled(20, 5_000);
     {
         let guard = epoch::pin();
         for db in 0..2 {

@@ -80,7 +80,7 @@ fn n(small: usize, large: usize) -> usize {
 #[test]
 fn insert_find_remove_grow_and_shrink() {
     let t = RawTable::<Node>::new();
-    let count = n(300, 50_000);
+    let count = n(80, 50_000);
     for i in 0..count {
         assert!(insert(&t, &key(i)));
         assert!(!insert(&t, &key(i)), "second insert of {i} finds it");
@@ -99,7 +99,7 @@ fn insert_find_remove_grow_and_shrink() {
         assert!(remove(&t, &key(i)));
         assert!(!remove(&t, &key(i)));
     }
-    for _ in 0..2000 {
+    for _ in 0..n(200, 2000) {
         // Removals only check the load every 64th operation per thread:
         // churn a little so the shrink triggers, then finish it.
         insert(&t, b"churn");
@@ -123,8 +123,8 @@ fn insert_find_remove_grow_and_shrink() {
 fn scan_returns_every_stable_key_across_growth_and_shrinking() {
     for grow in [true, false] {
         let t = RawTable::<Node>::new();
-        let stable = n(200, 5_000);
-        let churn = n(400, 40_000);
+        let stable = n(40, 5_000);
+        let churn = n(160, 40_000);
         for i in 0..stable {
             insert(&t, &key(i));
         }
@@ -183,8 +183,8 @@ fn scan_returns_every_stable_key_across_growth_and_shrinking() {
 #[test]
 fn sampling_is_uniform() {
     let t = RawTable::<Node>::new();
-    let keys = n(50, 1000);
-    let samples = n(2_000, 200_000);
+    let keys = n(20, 1000);
+    let samples = n(400, 200_000);
     for i in 0..keys {
         insert(&t, &key(i));
     }
@@ -223,12 +223,12 @@ fn sampling_is_uniform() {
 #[test]
 fn concurrent_writers_and_readers_across_resizes() {
     let t = RawTable::<Node>::new();
-    let stable = n(50, 2_000);
+    let stable = n(20, 2_000);
     for i in 0..stable {
         insert(&t, &key(i));
     }
     let rounds = n(2, 6);
-    let per = n(100, 20_000);
+    let per = n(40, 20_000);
     std::thread::scope(|s| {
         for w in 0..2usize {
             let t = &t;
@@ -250,7 +250,7 @@ fn concurrent_writers_and_readers_across_resizes() {
             let t = &t;
             s.spawn(move || {
                 let mut rng = StdRng::seed_from_u64(1);
-                for _ in 0..n(500, 200_000) {
+                for _ in 0..n(100, 200_000) {
                     let i = rng.random_range(0..stable);
                     assert!(contains(t, &key(i)), "present key {i} not found");
                 }
