@@ -465,10 +465,10 @@ impl<N: Entry + 'static> RawTable<N> {
             }
         }
         if removed {
-            // No resize check here: a mass delete (DEL of 100,000 keys)
-            // would shrink the table several times over while it runs.
-            // Shrinking is the background thread's (and the next inserts').
             self.count_add(hash, -1);
+            if op_tick() {
+                self.maybe_resize(guard);
+            }
         }
         removed
     }
