@@ -35,6 +35,16 @@ pub mod latch;
 #[path = "../../src/types/raw_str.rs"]
 pub mod raw_str;
 
+/// The atomics/reclamation facade the hash table is written against; it must
+/// sit at the crate root because `table.rs` says `use crate::sync::...`.
+/// Under `cfg(loom)` it hands out loom's atomics and a no-op epoch.
+#[path = "../../src/sync.rs"]
+pub mod sync;
+
+/// The keyspace's concurrent hash table (`src/store/table.rs`), as is.
+#[path = "../../src/store/table.rs"]
+pub mod table;
+
 use latch::{make_version, Held, Stamp};
 use loom::sync::atomic::{AtomicU64, Ordering};
 

@@ -32,8 +32,9 @@
 //!   retires the old array. No one ever rehashes the whole table at once.
 //! * **SCAN** uses Redis's reverse-binary cursor over bucket indexes, with
 //!   Redis's rule for a table that is being resized (visit the small table's
-//!   bucket and every expansion of it in the large one), so a key present for
-//!   the whole scan is returned at least once however the table grows or
+//!   bucket and every expansion of it in the large one; the old table's
+//!   buckets first, as migration runs meanwhile), so a key present for the
+//!   whole scan is returned at least once however the table grows or
 //!   shrinks. Cursors are bucket indexes, far below 2^53.
 //! * **Sampling is uniform**: pick a random bucket of the larger table, count
 //!   the entries that belong to it (c), accept with probability c / max where
@@ -77,10 +78,49 @@ const GROW_LOAD: usize = 4;
 /// to one or two entries per bucket.
 const SHRINK_LOAD_DIV: usize = 2;
 const MIN_BUCKETS: usize = 4;
-/// Buckets a helper migrates per write while a resize runs.
-const MIGRATE_CHUNK: usize = 64;
+/// Buckets a helper migrates per write while a resize runs. Under loom the
+/// models' tables have 4 to 8 buckets: chunks of 2 make their resizes take
+/// several chunks, finished by whichever helper migrates the last one, as
+/// the server's tables of more than 64 buckets do.
+const MIGRATE_CHUNK: usize = if cfg!(loom) { 2 } else { 64 };
 /// Counter stripes (entry counts), on separate cache lines.
 const STRIPES: usize = if cfg!(loom) { 2 } else { 64 };
+
+/// Deliberately broken variants of the table's protocols, for the negative
+/// controls in `loom-tests/tests/table.rs` (each shows that a model fails
+/// when the protocol it checks is broken). Compiled only under `cfg(loom)`:
+/// in the server, `broken!` is the constant `false`.
+#[cfg(loom)]
+pub mod loom_breaks {
+    use std::sync::atomic::AtomicBool;
+
+    /// `find` reads a MOVED bucket's chain (the entries it had when it was
+    /// migrated) instead of following it into the next table.
+    pub static FIND_IGNORES_MOVED: AtomicBool = AtomicBool::new(false);
+    /// Writers go straight to the next table while a resize runs, without
+    /// latching the old bucket and checking that it is MOVED.
+    pub static WRITERS_SKIP_OLD_BUCKET: AtomicBool = AtomicBool::new(false);
+    /// `find_or_insert` looks the key up lock-free, then latches the bucket
+    /// and inserts without looking again.
+    pub static INSERT_CHECKS_UNLATCHED: AtomicBool = AtomicBool::new(false);
+    /// SCAN during a resize skips the small table's bucket.
+    pub static SCAN_SKIPS_SMALL_BUCKET: AtomicBool = AtomicBool::new(false);
+    /// SCAN during a shrink reads the next (small) table's bucket before the
+    /// old table's (the order before the fix that reads the old one first).
+    pub static SCAN_READS_NEXT_FIRST: AtomicBool = AtomicBool::new(false);
+}
+
+/// Whether the loom negative control `$knob` (in [`loom_breaks`]) is on;
+/// `false` outside `cfg(loom)`.
+macro_rules! broken {
+    ($knob:ident) => {{
+        #[cfg(loom)]
+        let on = loom_breaks::$knob.load(std::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(loom))]
+        let on = false;
+        on
+    }};
+}
 
 fn tag_of(hash: u64) -> u64 {
     hash >> 56
@@ -332,7 +372,7 @@ impl<N: Entry + 'static> RawTable<N> {
         loop {
             let head = t.bucket(hash);
             let meta = head.meta.load(Ordering::Acquire);
-            if meta & MOVED != 0 {
+            if meta & MOVED != 0 && !broken!(FIND_IGNORES_MOVED) {
                 t = t
                     .next(guard)
                     .expect("a MOVED bucket's table has a next table");
@@ -374,6 +414,11 @@ impl<N: Entry + 'static> RawTable<N> {
     fn lock_bucket<'g>(&self, hash: u64, guard: &'g Guard) -> (&'g Table<N>, &'g Bucket<N>, u64) {
         let mut t = self.current(guard);
         self.help_resize_of(t, guard);
+        if broken!(WRITERS_SKIP_OLD_BUCKET) {
+            if let Some(next) = t.next(guard) {
+                t = next;
+            }
+        }
         loop {
             let b = t.bucket(hash);
             let meta = b.lock();
@@ -397,12 +442,18 @@ impl<N: Entry + 'static> RawTable<N> {
         make: impl FnOnce() -> Box<N>,
         guard: &'g Guard,
     ) -> (&'g N, bool) {
+        let unlatched_check = broken!(INSERT_CHECKS_UNLATCHED);
+        if unlatched_check {
+            if let Some(e) = self.find(hash, key, guard) {
+                return (e, false);
+            }
+        }
         let (t, head, meta) = self.lock_bucket(hash, guard);
         let mut existing = None;
         let mut count = 0;
         for_each_in_chain(head, meta, |e| {
             count += 1;
-            if e.hash() == hash && e.key() == key {
+            if !unlatched_check && e.hash() == hash && e.key() == key {
                 existing = Some(e);
                 return false;
             }
@@ -672,21 +723,35 @@ impl<N: Entry + 'static> RawTable<N> {
                 Some(next) => {
                     // Entries of a bucket not yet MOVED are in `t`; of a
                     // MOVED one, in `next`. Visiting both tables' buckets
-                    // for the cursor's hash class covers the whole class.
+                    // for the cursor's hash class covers the whole class,
+                    // provided `t`'s buckets are read first: a bucket found
+                    // MOVED had its entries placed in `next` before, so
+                    // they are there when `next` is read. (Reading `next`
+                    // first misses the entries of a bucket migrated in
+                    // between, which is then skipped as MOVED.)
                     let (small, small_is_old, big, big_is_old) = if t.len() <= next.len() {
                         (t, true, next, false)
                     } else {
                         (next, false, t, true)
                     };
                     let (m0, m1) = (small.mask as u64, big.mask as u64);
-                    emit(&small.buckets[(v & m0) as usize], small_is_old);
+                    let small_bucket = &small.buckets[(v & m0) as usize];
+                    let visit_small = !broken!(SCAN_SKIPS_SMALL_BUCKET);
+                    let small_first = small_is_old || broken!(SCAN_READS_NEXT_FIRST);
+                    if small_first && visit_small {
+                        emit(small_bucket, small_is_old);
+                    }
                     loop {
                         emit(&big.buckets[(v & m1) as usize], big_is_old);
                         v = rev_increment(v, m1);
                         if v & (m0 ^ m1) == 0 {
-                            return v;
+                            break;
                         }
                     }
+                    if !small_first && visit_small {
+                        emit(small_bucket, false);
+                    }
+                    return v;
                 }
             }
         }
