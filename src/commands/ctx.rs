@@ -33,11 +33,7 @@ impl<'a> Ctx<'a> {
 
     /// Parses an integer argument, replying with Redis's error if it is not one.
     pub fn int_arg(&mut self, arg: &[u8]) -> Option<i64> {
-        let v = crate::util::num::parse_i64(arg);
-        if v.is_none() {
-            self.out.error(super::errors::NOT_INTEGER);
-        }
-        v
+        int_arg(self.out, arg)
     }
 
     /// Parses and validates a database index argument.
@@ -76,10 +72,15 @@ impl Unpinned<'_> {
 
     /// Parses an integer argument, replying with Redis's error if it is not one.
     pub fn int_arg(&mut self, arg: &[u8]) -> Option<i64> {
-        let v = crate::util::num::parse_i64(arg);
-        if v.is_none() {
-            self.out.error(super::errors::NOT_INTEGER);
-        }
-        v
+        int_arg(self.out, arg)
     }
+}
+
+/// An integer argument, or Redis's error reply written to `out`.
+fn int_arg(out: &mut Reply, arg: &[u8]) -> Option<i64> {
+    let v = crate::util::num::parse_i64(arg);
+    if v.is_none() {
+        out.error(super::errors::NOT_INTEGER);
+    }
+    v
 }

@@ -326,9 +326,9 @@ impl Keyspace {
 
     /// One SCAN page from `cursor` (Redis's reverse-binary cursor over the
     /// table's buckets): `f` sees each live key of whole buckets and says
-    /// whether the page wants more; as Redis, a page also ends after ten
-    /// times as many buckets as `f` accepted keys... bounded by `max_buckets`.
-    /// Returns the next cursor (0 = done). Re-pins every few hundred keys.
+    /// whether the page wants more; a page also ends after `max_buckets`
+    /// buckets (Redis: ten times COUNT). Returns the next cursor (0 = done).
+    /// Re-pins every few hundred keys.
     pub fn scan(
         &self,
         cursor: u64,
@@ -649,9 +649,9 @@ impl<'g> Locked<'g> {
         slot.stamp.kill(held, next_version());
         if self.ks.map.remove(self.node, self.guard) {
             let node = self.node as *const Node as *mut Node;
-            // SAFETY: unlinked from the table just now, by us alone (the
-            // slot was latched and is now dead); readers that found it are
-            // pinned, and a new lookup cannot find it.
+            // Unlinked from the table just now, by us alone: the slot was
+            // latched and is now dead, so nobody else removes it.
+            // SAFETY: new lookups cannot find it; readers that did are pinned.
             unsafe { crate::sync::retire(self.guard, node) };
             super::reclaim::deferred(self.guard, 1);
         }
@@ -673,9 +673,9 @@ impl Drop for Locked<'_> {
 
 fn retire(old: Shared<'_, Value>, guard: &Guard) {
     if !old.is_null() {
-        // SAFETY: `old` was just swapped out of its slot under the latch, so
-        // no reader that pins from now on can load it, and only the latch
-        // holder retires it.
+        // `old` was just swapped out of its slot under the latch, and only
+        // the latch holder retires it.
+        // SAFETY: no reader that pins from now on can load it; retired once.
         unsafe { super::reclaim::retire_value(old, guard) };
     }
 }

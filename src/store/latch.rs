@@ -201,9 +201,9 @@ const LOOM_SPINS_EXPLORED: u32 = 2;
 /// Spin briefly, then yield (callers outside the store that wait on
 /// something other than a stamp; the stamp's own waits use `Stamp::wait`).
 pub fn backoff(spins: &mut u32) {
-    *spins += 1;
     #[cfg(loom)]
     {
+        *spins += 1;
         // With two waiters on one holder, loom keeps scheduling the waiters
         // against each other and never finishes (tokio-rs/loom#53). A wait
         // that re-reads an unchanged stamp changes nothing, so an execution in
@@ -215,13 +215,7 @@ pub fn backoff(spins: &mut u32) {
         loom::thread::yield_now();
     }
     #[cfg(not(loom))]
-    {
-        if *spins < 64 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
-        }
-    }
+    crate::sync::spin_wait(spins);
 }
 
 /// Builds a version from a thread id and that thread's own counter.

@@ -144,13 +144,16 @@ impl Store {
             self.lazyfree
                 .pending
                 .fetch_add(ks.len() as u64, Ordering::Relaxed);
-            let dropper = self
-                .dropper
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            let _ = dropper.send(Arc::new(ks));
+            let _ = self.free_thread().send(Arc::new(ks));
         }
+    }
+
+    /// Where dropped keyspaces go to be freed off the workers.
+    fn free_thread(&self) -> std::sync::mpsc::Sender<Arc<Keyspace>> {
+        self.dropper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// (keys awaiting the free thread, keys it has freed since start).
@@ -171,11 +174,7 @@ impl Store {
         let old = self
             .table
             .swap(Owned::new(DbTable { dbs }), Ordering::AcqRel, &guard);
-        let dropper = self
-            .dropper
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let dropper = self.free_thread();
         let keys: u64 = retired.iter().map(|ks| ks.len() as u64).sum();
         self.lazyfree.pending.fetch_add(keys, Ordering::Relaxed);
         // SAFETY: `old` is no longer reachable from `self.table`; readers that

@@ -112,9 +112,9 @@ pub unsafe fn retire_value(old: Shared<'_, Value>, guard: &Guard) {
     let bytes = value.retained_bytes() as u64;
     let large = value.is_large();
     let ptr = old.as_raw() as usize;
-    // SAFETY: the caller guarantees no new reader can reach the value; the
-    // closure runs only after every guard pinned before this call has been
-    // dropped, so nobody can still dereference it then.
+    // The caller guarantees no new reader can reach the value, and the
+    // closure runs only after every guard pinned before this call is gone.
+    // SAFETY: so nobody can still dereference the value when it is freed.
     unsafe {
         guard.defer_unchecked(move || {
             drop(Box::from_raw(ptr as *mut Value));

@@ -259,9 +259,9 @@ impl<N> Table<N> {
         if p == frozen_marker() {
             return None;
         }
-        // SAFETY: a next table is retired only after it stopped being
-        // current, after this table (which links to it) was retired; the
-        // caller is pinned.
+        // A next table is retired only after it stopped being current, after
+        // this table (which links to it) was retired.
+        // SAFETY: so it is alive for as long as the caller is pinned.
         unsafe { p.as_ref() }
     }
 
@@ -774,7 +774,7 @@ impl<N: Entry + 'static> RawTable<N> {
                 .max(next.map_or(0, |n| n.max_chain.load(Ordering::Relaxed)));
             let big_mask = next.map_or(t.mask, |n| n.mask.max(t.mask));
             let r = rand() as usize & big_mask;
-            self.entries_of_class(t, next, r, big_mask, guard, &mut class);
+            Self::entries_of_class(t, next, r, big_mask, &mut class);
             let c = class.len();
             if c == 0 {
                 continue;
@@ -809,15 +809,12 @@ impl<N: Entry + 'static> RawTable<N> {
 
     /// The entries whose hash class (low bits, under `big_mask`) is `r`.
     fn entries_of_class<'g>(
-        &self,
         t: &'g Table<N>,
         next: Option<&'g Table<N>>,
         r: usize,
         big_mask: usize,
-        guard: &'g Guard,
         out: &mut Vec<&'g N>,
     ) {
-        let _ = guard;
         let mut collect = |b: &'g Bucket<N>, meta: u64| {
             for_each_in_chain(b, meta, |e| {
                 if e.hash() as usize & big_mask == r {
@@ -846,62 +843,40 @@ impl<N> Drop for RawTable<N> {
 /// Frees the entries a table still holds, and its tables.
 fn drop_entries<N>(table: &mut RawTable<N>) {
     let t = table.cur.load(Ordering::Relaxed);
-    // SAFETY: exclusive access (drop); every table reachable from `cur` is
-    // alive. Entries are collected once: a migration in progress leaves
-    // entries of MOVED buckets in both tables, so take them from the table
-    // that owns each bucket.
-    unsafe {
-        let cur = &*t;
-        let mut entries: Vec<*mut N> = Vec::new();
-        let next = cur.next.load(Ordering::Relaxed);
-        let next = if next == frozen_marker() {
-            ptr::null_mut()
-        } else {
-            next
-        };
-        for b in cur.buckets.iter() {
-            let meta = b.meta.load(Ordering::Relaxed);
-            if meta & MOVED == 0 {
-                collect_raw(b, meta, &mut entries);
-            }
+    // SAFETY: exclusive access (drop): `cur` is alive and nobody else uses it.
+    let cur = unsafe { &*t };
+    let next = cur.next.load(Ordering::Relaxed);
+    // Entries are collected once: a migration in progress leaves entries of
+    // MOVED buckets in both tables, so take each from the table that owns
+    // its bucket (MOVED: `next`; otherwise `cur`).
+    let mut entries: Vec<*mut N> = Vec::new();
+    for b in cur.buckets.iter() {
+        let meta = b.meta.load(Ordering::Relaxed);
+        if meta & MOVED == 0 {
+            collect_raw(b, meta, &mut entries);
         }
-        if let Some(n) = next.as_ref() {
-            for b in n.buckets.iter() {
-                collect_raw(b, b.meta.load(Ordering::Relaxed), &mut entries);
-            }
-            // An entry of a bucket that was migrated is in `next` only once;
-            // entries of unmigrated buckets are only in `cur`.
-            drop(Box::from_raw(next));
-        }
-        for e in entries {
-            drop(Box::from_raw(e));
-        }
-        drop(Box::from_raw(t));
     }
+    if !next.is_null() && next != frozen_marker() {
+        // SAFETY: exclusive access; a linked next table is alive.
+        let n = unsafe { Box::from_raw(next) };
+        for b in n.buckets.iter() {
+            collect_raw(b, b.meta.load(Ordering::Relaxed), &mut entries);
+        }
+    }
+    for e in entries {
+        // SAFETY: each entry came from `Box::into_raw` and is freed once.
+        drop(unsafe { Box::from_raw(e) });
+    }
+    // SAFETY: the current table came from `Box::into_raw`; freed once.
+    drop(unsafe { Box::from_raw(t) });
 }
 
+/// The entry pointers of a chain (exclusive access or a held latch).
 fn collect_raw<N>(head: &Bucket<N>, head_meta: u64, out: &mut Vec<*mut N>) {
-    let mut b = head;
-    let mut meta = head_meta;
-    loop {
-        for i in 0..SLOTS {
-            if present(meta, i) {
-                let p = b.slots[i].load(Ordering::Relaxed);
-                if !p.is_null() {
-                    out.push(p);
-                }
-            }
-        }
-        let c = b.child.load(Ordering::Relaxed);
-        // SAFETY: exclusive access during drop.
-        match unsafe { c.as_ref() } {
-            Some(child) => {
-                b = child;
-                meta = b.meta.load(Ordering::Relaxed);
-            }
-            None => return,
-        }
-    }
+    for_each_in_chain(head, head_meta, |e| {
+        out.push(e as *const N as *mut N);
+        true
+    });
 }
 
 /// Puts `node` into the first free slot of a latched chain (adding an
