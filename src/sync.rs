@@ -28,18 +28,38 @@ pub struct Guard;
 /// # Safety
 /// `ptr` came from `Box::into_raw`, is no longer reachable by threads that
 /// pin from now on, and is retired only once.
-#[cfg(not(loom))]
 pub unsafe fn retire<T>(guard: &Guard, ptr: *mut T) {
+    /// Frees a `Box`ed `T`.
+    ///
+    /// # Safety
+    /// `ptr` came from `Box::into_raw` and is freed once.
+    unsafe fn free_box<T>(ptr: *mut T) {
+        // SAFETY: per the contract.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+    // SAFETY: the contract of `retire_with` is ours, with `free_box`.
+    unsafe { retire_with(guard, ptr, free_box::<T>) }
+}
+
+/// Runs `free(ptr)` once every thread pinned now has unpinned: `retire` for
+/// memory not allocated as a `Box` (the keyspace's nodes carry their key
+/// inline, in one allocation sized to it).
+///
+/// # Safety
+/// `free(ptr)` is sound once nobody can reach `ptr`; `ptr` is no longer
+/// reachable by threads that pin from now on, and is retired only once.
+#[cfg(not(loom))]
+pub unsafe fn retire_with<T>(guard: &Guard, ptr: *mut T, free: unsafe fn(*mut T)) {
     let addr = ptr as usize;
     // SAFETY: per the contract, nobody can reach `ptr` once the threads
     // pinned now have unpinned, which is when the closure runs.
-    unsafe { guard.defer_unchecked(move || drop(Box::from_raw(addr as *mut T))) };
+    unsafe { guard.defer_unchecked(move || free(addr as *mut T)) };
 }
 
 /// # Safety
 /// As the server's version; under loom the memory is leaked.
 #[cfg(loom)]
-pub unsafe fn retire<T>(_guard: &Guard, _ptr: *mut T) {}
+pub unsafe fn retire_with<T>(_guard: &Guard, _ptr: *mut T, _free: unsafe fn(*mut T)) {}
 
 /// Waits a moment in a spin loop (a bucket latch is held for a few
 /// instructions); under loom, lets the model checker run another thread.

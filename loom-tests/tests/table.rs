@@ -115,7 +115,8 @@ fn table(buckets: usize, keys: &[Key]) -> Table {
 
 /// `find_or_insert`: whether it inserted.
 fn insert(t: &RawTable<Node>, k: Key) -> bool {
-    t.find_or_insert(k.hash, k.bytes, || node(k), &Guard).1
+    t.find_or_insert(k.hash, k.bytes, || Box::into_raw(node(k)), &Guard)
+        .1
 }
 
 fn find(t: &RawTable<Node>, k: Key) -> bool {

@@ -13,7 +13,7 @@ use super::key_flags::*;
 use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry, Unpinned};
 use crate::persistence::dump;
 use crate::protocol::Reply;
-use crate::store::{access, lock_many, read_many, Key, Keyspace, LockSet};
+use crate::store::{access, lock_many, read_many, Keyspace, LockSet};
 use crate::types::Value;
 use crate::util::glob::glob_match;
 
@@ -466,10 +466,10 @@ fn persist(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 /// Writes keys as an array of bulk strings.
-fn reply_key_list(out: &mut Reply, keys: &[Key]) {
+fn reply_key_list(out: &mut Reply, keys: &[Vec<u8>]) {
     out.array(keys.len());
     for k in keys {
-        out.bulk(&k.bytes);
+        out.bulk(k);
     }
 }
 
@@ -481,8 +481,8 @@ fn keys(ctx: &mut Unpinned, args: &[&[u8]]) {
     let mut found = Vec::new();
     let db = ctx.shared.store.db_arc(ctx.client.db);
     let repeats = db.walk(ctx.clock.no_touch(), |k, _| {
-        if all || glob_match(pattern, &k.bytes, false) {
-            found.push(k.clone());
+        if all || glob_match(pattern, k, false) {
+            found.push(k.to_vec());
         }
     });
     ctx.shared.store.release(db);
@@ -557,10 +557,10 @@ fn scan(ctx: &mut Unpinned, args: &[&[u8]]) {
         .saturating_mul(10);
     let next = db.scan(cursor, ctx.clock.no_touch(), max_buckets, |k, view| {
         visited += 1;
-        let matches = pattern.is_none_or(|p| glob_match(p, &k.bytes, false))
+        let matches = pattern.is_none_or(|p| glob_match(p, k, false))
             && type_name.is_none_or(|t| t.eq_ignore_ascii_case(view.value.type_name().as_bytes()));
         if matches {
-            found.push(k.clone());
+            found.push(k.to_vec());
         }
         visited < count
     });
@@ -572,7 +572,7 @@ fn scan(ctx: &mut Unpinned, args: &[&[u8]]) {
 
 fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {
     match ctx.db().random_key(ctx.clock.no_touch(), ctx.guard) {
-        Some(k) => ctx.out.bulk(&k.bytes),
+        Some(k) => ctx.out.bulk(k),
         None => ctx.out.null(),
     }
 }

@@ -742,8 +742,9 @@ fn section_keyspace(s: &mut String, ctx: &Ctx) {
             field!(
                 s,
                 format!("db{i}"),
-                "keys={keys},expires={},avg_ttl=0",
-                db.expires_len()
+                "keys={keys},expires={},avg_ttl={}",
+                db.expires_len(),
+                db.avg_ttl()
             );
         }
     }

@@ -197,15 +197,19 @@ fn start_background(shared: Arc<Shared>) {
         .expect("spawn the active expiry thread");
 }
 
-/// Redis's active expiry budget: each cycle may use up to 25% of its period
-/// (more with higher active-expire-effort), reclaiming the earliest deadlines
-/// first, so memory held by expired keys nobody reads is returned promptly.
+/// Redis's active expiry: each cycle may use up to 25% of its period (more
+/// with higher active-expire-effort), walking each database's expiry index
+/// in rounds of 20 keys (more with effort) while the rounds keep finding
+/// expired keys, so memory held by expired keys nobody reads is returned
+/// promptly (`store::expiry`).
 fn expire_loop(shared: Arc<Shared>) {
     loop {
         let hz = shared.config.hz().clamp(1, 500) as u64;
         let period = Duration::from_millis(1000 / hz);
         let effort = shared.config.active_expire_effort().clamp(1, 10);
         let budget = period * (25 + 2 * (effort - 1)) / 100;
+        let keys_per_round = 20 + 5 * (effort as usize - 1);
+        let acceptable_stale = 10 - (effort as usize - 1);
         let start = std::time::Instant::now();
         let n = shared.store.num_dbs();
         'outer: for idx in 0..n {
@@ -215,10 +219,13 @@ fn expire_loop(shared: Arc<Shared>) {
             db.maintain(Duration::from_millis(1));
             loop {
                 let clock = crate::store::Clock::now();
-                let done = db.expire_cycle(clock, 64);
-                if done < 64 || start.elapsed() >= budget {
+                let round = db.expire_cycle(clock, keys_per_round);
+                // As Redis: go on while more than 10% (less with more
+                // effort) of the keys looked at had expired.
+                let stale = round.expired * 100 > round.sampled * acceptable_stale;
+                if !stale || start.elapsed() >= budget {
                     shared.store.release(db);
-                    if done < 64 {
+                    if !stale {
                         break;
                     }
                     break 'outer;

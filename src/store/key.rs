@@ -2,8 +2,6 @@
 //! table (low bits) and its tag there (high bits), and (hash, bytes) is the
 //! canonical order in which multi-key commands latch.
 
-use bytes::Bytes;
-use std::cmp::Ordering;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
@@ -16,27 +14,6 @@ fn hasher() -> &'static foldhash::fast::RandomState {
 /// The 64-bit hash of a key (seeded per process).
 pub fn hash_key(key: &[u8]) -> u64 {
     hasher().hash_one(key)
-}
-
-/// An owned key stored in the keyspace.
-#[derive(Clone, Debug)]
-pub struct Key {
-    pub hash: u64,
-    pub bytes: Bytes,
-}
-
-impl Key {
-    pub fn new(bytes: &[u8]) -> Key {
-        Key::with_hash(hash_key(bytes), bytes)
-    }
-
-    /// A key whose hash the caller already computed with [`hash_key`].
-    pub fn with_hash(hash: u64, bytes: &[u8]) -> Key {
-        Key {
-            hash,
-            bytes: Bytes::copy_from_slice(bytes),
-        }
-    }
 }
 
 /// A borrowed key with its hash computed once.
@@ -52,25 +29,5 @@ impl<'a> KeyRef<'a> {
             hash: hash_key(bytes),
             bytes,
         }
-    }
-}
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.bytes == other.bytes
-    }
-}
-impl Eq for Key {}
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Key {
-    /// Hash first, then bytes: the canonical latch order.
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.hash
-            .cmp(&other.hash)
-            .then_with(|| self.bytes.cmp(&other.bytes))
     }
 }

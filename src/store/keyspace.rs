@@ -5,32 +5,17 @@
 //! one slot; multi-key writes latch their slots in canonical (hash, bytes)
 //! order. See docs/ARCHITECTURE.md.
 
-use super::key::{Key, KeyRef};
+use super::expiry::{ExpireRound, ExpiryIndex};
+use super::key::KeyRef;
 use super::latch::{next_version, Held};
+pub use super::node::Node;
 use super::slot::Slot;
 use super::snapshot::{gate, SnapshotState};
 use super::table::{Entry, RawTable};
 use crate::types::Value;
 use crossbeam_epoch::{self as epoch, Guard, Owned, Shared};
-use crossbeam_skiplist::SkipSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// What the table stores per key: the key and its slot, in one allocation,
-/// at a fixed address for the key's life (latches live in the slot).
-pub struct Node {
-    pub key: Key,
-    pub slot: Slot,
-}
-
-impl Entry for Node {
-    fn hash(&self) -> u64 {
-        self.key.hash
-    }
-    fn key(&self) -> &[u8] {
-        &self.key.bytes
-    }
-}
 
 /// Time as one command sees it: Redis evaluates expiry against a single
 /// timestamp per command, and the LRU clock is updated only if `lru` is set.
@@ -85,9 +70,8 @@ pub struct Keyspace {
     /// Identity for canonical cross-database latch order (MOVE, COPY ... DB).
     id: u64,
     map: RawTable<Node>,
-    /// (deadline, key) for every key with a TTL, so active expiry reads the
-    /// earliest deadlines first and never scans the keyspace.
-    expires: SkipSet<(u64, Key)>,
+    /// The keys with a TTL, for active expiry and volatile-* eviction.
+    expires: ExpiryIndex,
     /// Per-stripe counters of the hash space, written only when a key is
     /// created or removed, never by readers; striped so writers of different
     /// keys rarely share a cache line.
@@ -128,7 +112,7 @@ impl Keyspace {
             snap,
             id: NEXT_KEYSPACE_ID.fetch_add(1, Ordering::Relaxed),
             map: RawTable::new(),
-            expires: SkipSet::new(),
+            expires: ExpiryIndex::default(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
         }
     }
@@ -170,6 +154,12 @@ impl Keyspace {
         self.expires.len()
     }
 
+    /// Estimated average remaining TTL in ms of keys with one (INFO
+    /// keyspace `avg_ttl=`), from what active expiry samples.
+    pub fn avg_ttl(&self) -> u64 {
+        self.expires.avg_ttl()
+    }
+
     /// Sizes the table ahead of `additional` new keys (a big MSET): one
     /// resize instead of several doublings while they are inserted.
     pub fn reserve(&self, additional: usize, guard: &Guard) {
@@ -201,6 +191,7 @@ impl Keyspace {
         self.map.maybe_resize(&guard);
         let start = std::time::Instant::now();
         while self.map.help_resize(&guard) && start.elapsed() < budget {}
+        while self.expires.maintain(&guard) && start.elapsed() < budget {}
     }
 
     /// Looks a key up for reading. Expired keys are invisible (and deleted on
@@ -243,7 +234,7 @@ impl Keyspace {
         loop {
             if let Some(node) = self.node(k, guard) {
                 if let Some(held) = node.slot.stamp.latch() {
-                    return Locked::new(self, node, held, clock, guard);
+                    return Locked::new(self, node, k.hash, held, clock, guard);
                 }
                 continue; // dead: it is being unlinked, look again
             }
@@ -258,12 +249,10 @@ impl Keyspace {
                 k.bytes,
                 || {
                     // Latched from birth: nobody can see it half-built.
-                    let (slot, held) = Slot::new_latched(super::access::initial(word));
+                    let key_len = u32::try_from(k.bytes.len()).expect("keys are under 4 GiB");
+                    let (slot, held) = Slot::new_latched(super::access::initial(word), key_len);
                     ours = Some(held);
-                    Box::new(Node {
-                        key: Key::with_hash(k.hash, k.bytes),
-                        slot,
-                    })
+                    Node::alloc(k.bytes, slot)
                 },
                 guard,
             );
@@ -273,7 +262,7 @@ impl Keyspace {
                 // but could have missed a publish too sees the count move.
                 self.stripe(k.hash).creations.fetch_add(1, Ordering::SeqCst);
                 let held = ours.expect("a new node was made");
-                return Locked::new(self, node, held, clock, guard);
+                return Locked::new(self, node, k.hash, held, clock, guard);
             }
             // Someone else created it meanwhile: latch theirs.
         }
@@ -290,7 +279,7 @@ impl Keyspace {
         loop {
             let node = self.node(k, guard)?;
             if let Some(held) = node.slot.stamp.latch() {
-                return Some(Locked::new(self, node, held, clock, guard));
+                return Some(Locked::new(self, node, k.hash, held, clock, guard));
             }
         }
     }
@@ -302,7 +291,7 @@ impl Keyspace {
     /// walk is visited; keys created or deleted meanwhile may or may not be.
     /// Returns whether a key may have been visited twice (a resize of the
     /// table overlapped the walk, as SCAN allows).
-    pub fn walk(&self, clock: Clock, mut f: impl FnMut(&Key, ReadView<'_>)) -> bool {
+    pub fn walk(&self, clock: Clock, mut f: impl FnMut(&[u8], ReadView<'_>)) -> bool {
         let mut cursor = 0;
         let mut repeats = false;
         loop {
@@ -313,7 +302,7 @@ impl Keyspace {
                 cursor = self.map.scan(cursor, &guard, |node| {
                     visited += 1;
                     if let Some(view) = view(node, clock, &guard) {
-                        f(&node.key, view);
+                        f(node.key(), view);
                     }
                 });
                 repeats |= self.map.buckets(&guard).1.is_some();
@@ -334,7 +323,7 @@ impl Keyspace {
         cursor: u64,
         clock: Clock,
         max_buckets: usize,
-        mut f: impl FnMut(&Key, ReadView<'_>) -> bool,
+        mut f: impl FnMut(&[u8], ReadView<'_>) -> bool,
     ) -> u64 {
         let mut cursor = cursor;
         let mut buckets = 0;
@@ -346,7 +335,7 @@ impl Keyspace {
                 cursor = self.map.scan(cursor, &guard, |node| {
                     visited += 1;
                     if let Some(view) = view(node, clock, &guard) {
-                        more &= f(&node.key, view);
+                        more &= f(node.key(), view);
                     }
                 });
                 buckets += 1;
@@ -359,7 +348,7 @@ impl Keyspace {
 
     /// A random live key, uniformly chosen (the table's sampling), for
     /// RANDOMKEY. Expired keys met on the way are deleted, as Redis does.
-    pub fn random_key<'g>(&'g self, clock: Clock, guard: &'g Guard) -> Option<&'g Key> {
+    pub fn random_key<'g>(&'g self, clock: Clock, guard: &'g Guard) -> Option<&'g [u8]> {
         for _ in 0..100 {
             let node = self.map.sample(guard, rand::random::<u64>)?;
             let (v, expire, _) = node.slot.read(guard);
@@ -367,37 +356,44 @@ impl Keyspace {
                 continue;
             }
             if expire != 0 && expire <= clock.now_ms {
-                drop(self.lock_existing(&node.key.bytes, clock.no_touch(), guard));
+                drop(self.lock_existing(node.key(), clock.no_touch(), guard));
                 continue;
             }
-            return Some(&node.key);
+            return Some(node.key());
         }
         None
     }
 
-    /// Active expiry: reclaims up to `max` keys whose deadline has passed,
-    /// earliest first. Returns how many keys were deleted.
-    pub fn expire_cycle(&self, clock: Clock, max: usize) -> usize {
-        let mut deleted = 0;
+    /// One round of active expiry, as Redis runs it: looks at about `want`
+    /// keys with a TTL, going on through the expiry index from where the
+    /// last round stopped, and deletes those whose deadline has passed. The
+    /// caller runs rounds while they keep finding expired keys.
+    pub fn expire_cycle(&self, clock: Clock, want: usize) -> ExpireRound {
         let guard = epoch::pin();
-        for _ in 0..max {
-            let Some(front) = self.expires.front() else {
-                break;
-            };
-            let (deadline, key) = front.value();
-            if *deadline > clock.now_ms {
-                break;
+        let mut round = ExpireRound::default();
+        let (mut ttl_sum, mut ttl_n) = (0u64, 0u64);
+        for node in self.expires.next_round(want, &guard) {
+            round.sampled += 1;
+            let deadline = node.slot.expire.load(Ordering::Acquire);
+            if deadline > clock.now_ms {
+                ttl_sum += deadline - clock.now_ms;
+                ttl_n += 1;
+                continue;
             }
-            if let Some(locked) = self.lock_existing(&key.bytes, clock.no_touch(), &guard) {
+            if let Some(locked) = self.lock_existing(node.key(), clock.no_touch(), &guard) {
                 if locked.expired {
-                    deleted += 1;
+                    round.expired += 1;
                 }
             }
-            // Normally the commit above removed it; a stale entry goes too.
-            front.remove();
-            super::reclaim::deferred(&guard, 1);
         }
-        deleted
+        self.expires.note_ttls(ttl_sum, ttl_n);
+        round
+    }
+
+    /// A uniformly chosen key that has a TTL, for volatile-* eviction.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn sample_volatile<'g>(&'g self, guard: &'g Guard) -> Option<&'g [u8]> {
+        self.expires.sample(guard).map(Node::key)
     }
 }
 
@@ -424,6 +420,8 @@ fn view<'g>(node: &'g Node, clock: Clock, guard: &'g Guard) -> Option<ReadView<'
 pub struct Locked<'g> {
     ks: &'g Keyspace,
     node: &'g Node,
+    /// The key's hash (nodes do not store it).
+    hash: u64,
     held: Option<Held>,
     guard: &'g Guard,
     /// The value the key logically has at lock time (None if absent/expired).
@@ -448,6 +446,7 @@ impl<'g> Locked<'g> {
     fn new(
         ks: &'g Keyspace,
         node: &'g Node,
+        hash: u64,
         held: Held,
         clock: Clock,
         guard: &'g Guard,
@@ -468,6 +467,7 @@ impl<'g> Locked<'g> {
         Locked {
             ks,
             node,
+            hash,
             held: Some(held),
             guard,
             cur,
@@ -483,7 +483,7 @@ impl<'g> Locked<'g> {
     }
 
     pub fn key(&self) -> &'g [u8] {
-        &self.node.key.bytes
+        self.node.key()
     }
 
     pub fn slot(&self) -> &'g Slot {
@@ -558,7 +558,7 @@ impl<'g> Locked<'g> {
     fn commit(&mut self) {
         let Some(held) = self.held.take() else { return };
         if self.expired {
-            super::count_expired(self.node.key.hash);
+            super::count_expired(self.hash);
         }
         let slot = &self.node.slot;
         let changed = self.new_value.is_some() || self.new_expire.is_some() || self.touched;
@@ -578,7 +578,7 @@ impl<'g> Locked<'g> {
         };
         self.ks
             .snap
-            .before_write(word, gated, self.ks, self.node.key.hash, self.guard);
+            .before_write(word, gated, self.ks, self.hash, self.guard);
         let final_present = match &self.new_value {
             Some(v) => v.is_some(),
             None => self.cur.is_some(),
@@ -591,7 +591,7 @@ impl<'g> Locked<'g> {
             let old = slot.value.swap(Owned::new(v), Ordering::AcqRel, self.guard);
             if old.is_null() {
                 self.ks
-                    .stripe(self.node.key.hash)
+                    .stripe(self.hash)
                     .live
                     .fetch_add(1, Ordering::Relaxed);
             }
@@ -599,16 +599,10 @@ impl<'g> Locked<'g> {
         }
         let final_expire = self.new_expire.unwrap_or(self.cur_expire);
         if final_expire != self.phys_expire {
-            if self.phys_expire != 0 {
-                self.ks
-                    .expires
-                    .remove(&(self.phys_expire, self.node.key.clone()));
-                super::reclaim::deferred(self.guard, 1);
-            }
-            if final_expire != 0 {
-                self.ks
-                    .expires
-                    .insert((final_expire, self.node.key.clone()));
+            match (self.phys_expire, final_expire) {
+                (0, _) => self.ks.expires.add(self.node, self.hash, self.guard),
+                (_, 0) => self.ks.expires.remove(self.node, self.hash, self.guard),
+                _ => {} // a new deadline: the index holds the node, not it
             }
             slot.expire.store(final_expire, Ordering::Release);
         }
@@ -635,24 +629,24 @@ impl<'g> Locked<'g> {
             .swap(Shared::null(), Ordering::AcqRel, self.guard);
         if !old.is_null() {
             self.ks
-                .stripe(self.node.key.hash)
+                .stripe(self.hash)
                 .live
                 .fetch_sub(1, Ordering::Relaxed);
         }
         retire(old, self.guard);
         if self.phys_expire != 0 {
-            self.ks
-                .expires
-                .remove(&(self.phys_expire, self.node.key.clone()));
-            super::reclaim::deferred(self.guard, 1);
+            // Out of the index before the node leaves the table and is
+            // retired: the index's entries point at live nodes.
+            self.ks.expires.remove(self.node, self.hash, self.guard);
         }
         slot.stamp.kill(held, next_version());
         if self.ks.map.remove(self.node, self.guard) {
             let node = self.node as *const Node as *mut Node;
             // Unlinked from the table just now, by us alone: the slot was
             // latched and is now dead, so nobody else removes it.
-            // SAFETY: new lookups cannot find it; readers that did are pinned.
-            unsafe { crate::sync::retire(self.guard, node) };
+            // SAFETY: new lookups cannot find it; readers that did are pinned;
+            // it was made by `Node::alloc`, which `Node::free` undoes.
+            unsafe { crate::sync::retire_with(self.guard, node, <Node as Entry>::free) };
             super::reclaim::deferred(self.guard, 1);
         }
     }

@@ -2,9 +2,13 @@
 //! against these databases. No sharding of keys to threads, no global lock.
 
 pub mod access;
+pub mod expiry;
+#[cfg(test)]
+mod expiry_tests;
 pub mod key;
 pub mod keyspace;
 pub mod latch;
+pub mod node;
 pub mod reclaim;
 pub mod slot;
 pub mod snapshot;
@@ -16,7 +20,7 @@ pub mod table;
 #[cfg(test)]
 mod table_tests;
 
-pub use key::Key;
+pub use expiry::ExpireRound;
 pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView, WALK_CHUNK};
 pub use slot::Slot;
 

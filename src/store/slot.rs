@@ -5,8 +5,10 @@ use crate::types::Value;
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Shared};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-/// One key's state. Lives inside the keyspace's skiplist node, so its address
-/// is stable for as long as any pinned reader can reach it.
+/// One key's state. It heads the key's node in the keyspace's table
+/// (`store::node`), so its address is stable for as long as any pinned
+/// reader can reach it.
+#[repr(C)]
 pub struct Slot {
     pub(crate) stamp: Stamp,
     /// Epoch-managed pointer to an immutable value; null while a freshly
@@ -16,10 +18,13 @@ pub struct Slot {
     pub(crate) expire: AtomicU64,
     /// LRU clock (seconds) of the last access, for OBJECT IDLETIME and eviction.
     pub(crate) access: AtomicU32,
+    /// Length of the key stored right after the slot in its node; here, it
+    /// fills what would be padding (the node stays 32 bytes plus the key).
+    pub(crate) key_len: u32,
 }
 
 impl Slot {
-    pub(crate) fn new_latched(access: u32) -> (Slot, super::latch::Held) {
+    pub(crate) fn new_latched(access: u32, key_len: u32) -> (Slot, super::latch::Held) {
         let (stamp, held) = Stamp::new_latched(super::latch::next_version());
         (
             Slot {
@@ -27,6 +32,7 @@ impl Slot {
                 value: Atomic::null(),
                 expire: AtomicU64::new(0),
                 access: AtomicU32::new(access),
+                key_len,
             },
             held,
         )
@@ -71,8 +77,7 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        // A slot is dropped only when its skiplist node is destroyed, which
-        // crossbeam defers until every guard pinned while the node was
+        // A slot is dropped only when its node is freed, which the epoch defers until every guard pinned while the node was
         // reachable has unpinned; any reader of `value` held such a guard.
         // SAFETY: no reader can still dereference the value pointer.
         unsafe {

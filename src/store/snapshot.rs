@@ -97,7 +97,7 @@ fn record(db: usize, node: &Node, guard: &Guard) -> Option<Record> {
     let value = unsafe { v.as_ref() }?;
     Some(Record {
         db,
-        key: node.key.bytes.clone(),
+        key: bytes::Bytes::copy_from_slice(node.key()),
         value: value.clone(),
         expire: node.slot.expire.load(Ordering::Acquire),
     })

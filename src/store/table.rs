@@ -61,6 +61,21 @@ use std::ptr;
 pub trait Entry {
     fn hash(&self) -> u64;
     fn key(&self) -> &[u8];
+
+    /// Frees an entry the table owned (when the table is dropped, or when a
+    /// removed entry's retirement runs). The default is for `Box`ed entries.
+    ///
+    /// # Safety
+    /// `ptr` came from the allocation the entry's maker made (for the
+    /// default, `Box::into_raw`), nobody can reach it any more, and it is
+    /// freed once.
+    unsafe fn free(ptr: *mut Self)
+    where
+        Self: Sized,
+    {
+        // SAFETY: per the contract, a `Box` nobody else can reach.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
 }
 
 const SLOTS: usize = 6;
@@ -72,11 +87,15 @@ const TAG_SHIFT: u32 = 8;
 /// for which the bucket was last serialized (see `store::snapshot`).
 const SNAP: u64 = 1 << 56;
 
-/// Grow when the entries exceed this many per bucket on average...
-const GROW_LOAD: usize = 4;
-/// ...and shrink when they fall below one per this many buckets; either way
-/// to one or two entries per bucket.
-const SHRINK_LOAD_DIV: usize = 2;
+/// Grow when the entries exceed this many per bucket on average, and
+/// resize (either way) to the fewest buckets that hold at most this many:
+/// 2.5 to 5 entries per bucket of [`SLOTS`]. The buckets then cost 13 to 26
+/// bytes per entry; at lower loads they cost more memory than the entries'
+/// own nodes save by embedding the key (docs/ARCHITECTURE.md, "Memory per
+/// key"), and a present key is still found in the head bucket 9 times in 10.
+const GROW_LOAD: usize = 5;
+/// Shrink when the entries fall below one per bucket.
+const SHRINK_LOAD: usize = 1;
 const MIN_BUCKETS: usize = 4;
 /// Buckets a helper migrates per write while a resize runs. Under loom the
 /// models' tables have 4 to 8 buckets: chunks of 2 make their resizes take
@@ -290,10 +309,11 @@ impl<N> Drop for Table<N> {
 #[repr(align(128))]
 struct Stripe(AtomicUsize);
 
-/// The table. `N` is allocated by the caller (`Box::into_raw`); the table
-/// owns it until [`RawTable::remove`] hands it back, and frees what it still
-/// holds when dropped.
-pub struct RawTable<N> {
+/// The table. `N` is allocated by the caller (the maker given to
+/// [`RawTable::find_or_insert`]); the table owns it until
+/// [`RawTable::remove`] hands it back, and frees what it still holds with
+/// [`Entry::free`] when dropped.
+pub struct RawTable<N: Entry> {
     cur: AtomicPtr<Table<N>>,
     /// The SNAP mark of a bucket serialized for the last snapshot: new
     /// tables start with it, so their buckets count as not yet serialized
@@ -305,9 +325,9 @@ pub struct RawTable<N> {
 
 // SAFETY: the table hands out `&N` to any thread and moves `N`s between
 // threads (retired entries are dropped wherever the epoch runs them).
-unsafe impl<N: Send + Sync> Send for RawTable<N> {}
+unsafe impl<N: Entry + Send + Sync> Send for RawTable<N> {}
 // SAFETY: as above; all shared state is atomics.
-unsafe impl<N: Send + Sync> Sync for RawTable<N> {}
+unsafe impl<N: Entry + Send + Sync> Sync for RawTable<N> {}
 
 impl<N: Entry + 'static> Default for RawTable<N> {
     fn default() -> Self {
@@ -439,7 +459,7 @@ impl<N: Entry + 'static> RawTable<N> {
         &self,
         hash: u64,
         key: &[u8],
-        make: impl FnOnce() -> Box<N>,
+        make: impl FnOnce() -> *mut N,
         guard: &'g Guard,
     ) -> (&'g N, bool) {
         let unlatched_check = broken!(INSERT_CHECKS_UNLATCHED);
@@ -463,7 +483,7 @@ impl<N: Entry + 'static> RawTable<N> {
             head.unlock(meta);
             return (e, false);
         }
-        let node = Box::into_raw(make());
+        let node = make();
         let meta = place(head, meta, node, hash);
         head.unlock(meta);
         t.note_chain(count + 1);
@@ -525,7 +545,7 @@ impl<N: Entry + 'static> RawTable<N> {
     }
 
     /// Starts a resize if the load calls for one (and none is running):
-    /// straight to the size that gives one to two entries per bucket, so a
+    /// straight to the size that gives 2.5 to 5 entries per bucket, so a
     /// table emptied of millions of keys shrinks in one resize. Inserts call
     /// it every 64th operation and when a bucket overflows; the background
     /// thread calls it every cycle, as Redis's cron resizes idle tables.
@@ -536,9 +556,9 @@ impl<N: Entry + 'static> RawTable<N> {
         }
         let len = self.len();
         let buckets = t.len();
-        let ideal = (len / 2).next_power_of_two().max(MIN_BUCKETS);
+        let ideal = ideal_buckets(len);
         let grow = len > buckets * GROW_LOAD;
-        let shrink = buckets > MIN_BUCKETS && len * SHRINK_LOAD_DIV < buckets;
+        let shrink = buckets > MIN_BUCKETS && len < buckets * SHRINK_LOAD;
         if !(grow || shrink) || ideal == buckets {
             return;
         }
@@ -553,7 +573,7 @@ impl<N: Entry + 'static> RawTable<N> {
         let total = self.len() + additional;
         let buckets = self.current(guard).len();
         if total > buckets * GROW_LOAD {
-            self.resize_to((total / 2).next_power_of_two(), guard);
+            self.resize_to(ideal_buckets(total), guard);
         }
     }
 
@@ -834,14 +854,14 @@ impl<N: Entry + 'static> RawTable<N> {
     }
 }
 
-impl<N> Drop for RawTable<N> {
+impl<N: Entry> Drop for RawTable<N> {
     fn drop(&mut self) {
         drop_entries(self);
     }
 }
 
 /// Frees the entries a table still holds, and its tables.
-fn drop_entries<N>(table: &mut RawTable<N>) {
+fn drop_entries<N: Entry>(table: &mut RawTable<N>) {
     let t = table.cur.load(Ordering::Relaxed);
     // SAFETY: exclusive access (drop): `cur` is alive and nobody else uses it.
     let cur = unsafe { &*t };
@@ -864,8 +884,8 @@ fn drop_entries<N>(table: &mut RawTable<N>) {
         }
     }
     for e in entries {
-        // SAFETY: each entry came from `Box::into_raw` and is freed once.
-        drop(unsafe { Box::from_raw(e) });
+        // SAFETY: each entry came from its maker and is freed once.
+        unsafe { N::free(e) };
     }
     // SAFETY: the current table came from `Box::into_raw`; freed once.
     drop(unsafe { Box::from_raw(t) });
@@ -969,6 +989,12 @@ fn migrate_bucket<N: Entry + 'static>(b: &Bucket<N>, next: &Table<N>) {
         next.note_chain(count + 1);
     }
     b.unlock(meta | MOVED);
+}
+
+/// The fewest buckets (a power of two) that hold `len` entries at no more
+/// than [`GROW_LOAD`] each.
+fn ideal_buckets(len: usize) -> usize {
+    len.div_ceil(GROW_LOAD).next_power_of_two().max(MIN_BUCKETS)
 }
 
 /// Redis's reverse-binary cursor increment under `mask`.

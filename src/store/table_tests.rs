@@ -34,10 +34,10 @@ fn insert(t: &RawTable<Node>, k: &[u8]) -> bool {
         h,
         k,
         || {
-            Box::new(Node {
+            Box::into_raw(Box::new(Node {
                 hash: h,
                 key: k.to_vec(),
-            })
+            }))
         },
         &guard,
     )
