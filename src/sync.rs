@@ -61,6 +61,17 @@ pub unsafe fn retire_with<T>(guard: &Guard, ptr: *mut T, free: unsafe fn(*mut T)
 #[cfg(loom)]
 pub unsafe fn retire_with<T>(_guard: &Guard, _ptr: *mut T, _free: unsafe fn(*mut T)) {}
 
+/// Moves what this thread retired so far to the global queue, where any
+/// thread's next collection can free it once the epoch allows.
+#[cfg(not(loom))]
+pub fn flush(guard: &Guard) {
+    guard.flush();
+}
+
+/// Under loom nothing is reclaimed.
+#[cfg(loom)]
+pub fn flush(_guard: &Guard) {}
+
 /// Waits a moment in a spin loop (a bucket latch is held for a few
 /// instructions); under loom, lets the model checker run another thread.
 pub fn spin_wait(spins: &mut u32) {

@@ -54,7 +54,7 @@
 //! The atomics come from `crate::sync`, so `loom-tests/` compiles this file
 //! as is and model-checks it.
 
-use crate::sync::{retire, spin_wait, AtomicPtr, AtomicU64, AtomicUsize, Guard, Ordering};
+use crate::sync::{flush, retire, spin_wait, AtomicPtr, AtomicU64, AtomicUsize, Guard, Ordering};
 use std::ptr;
 
 /// What the table stores: an entry that knows its key.
@@ -634,6 +634,11 @@ impl<N: Entry + 'static> RawTable<N> {
                 // SAFETY: no longer current; readers that loaded it are
                 // pinned, and it is retired once.
                 unsafe { retire(guard, old) };
+                // The old array is large (64 bytes a bucket) and this thread
+                // may go idle now: hand it to the global queue at once, where
+                // any thread's collection frees it, instead of leaving it in
+                // this thread's bag until the thread retires more.
+                flush(guard);
             }
         }
         true
