@@ -14,6 +14,7 @@
 //! case, which needs a few GB and a long preload). At every size:
 //!
 //! - `get/uniform/N/{1t,2t}` and `set/uniform/N/{1t,2t}`: keys uniform over N;
+//! - `set-ex/uniform/N/{1t,2t}`: SET with a 60 s TTL (the expiry index's cost);
 //! - `get/hashmap-std/N/1t` (SipHash) and `get/hashmap-foldhash/N/1t`: the
 //!   same GETs on a `HashMap<Vec<u8>, Vec<u8>>` holding the same N keys.
 //!
@@ -204,6 +205,19 @@ fn set(ks: &Keyspace, key: &[u8], value: &[u8], out: &mut Reply) {
     out.ok();
 }
 
+/// One SET with EX/PX as the server runs it.
+fn set_ex(ks: &Keyspace, key: &[u8], value: &[u8], ttl_ms: u64, out: &mut Reply) {
+    let guard = epoch::pin();
+    let clock = Clock::now();
+    let mut l = ks.lock(key, clock, &guard);
+    l.set_with_expire(
+        Value::Str(Str::from_arg(value)),
+        Some(clock.now_ms + ttl_ms),
+    );
+    drop(l);
+    out.ok();
+}
+
 /// The baseline GET: a HashMap lookup and the same bulk reply.
 fn map_get<S: BuildHasher>(map: &HashMap<Vec<u8>, Vec<u8>, S>, key: &[u8], out: &mut Reply) {
     match map.get(key) {
@@ -288,6 +302,17 @@ fn keyspace(c: &mut Criterion) {
                 set(&ks, k, VALUE, out)
             });
         }
+        // SET k v EX 60: the cost of the expiry index (after the plain SETs,
+        // which left every key without a TTL, the first pass adds each key
+        // to the index; later ones only move its deadline).
+        bench(
+            c,
+            "set-ex",
+            &format!("uniform/{n}"),
+            &[1, 2],
+            uniform,
+            |k, out| set_ex(&ks, k, VALUE, 60_000, out),
+        );
         drop(ks);
 
         let map = loaded("hashmap-std", n, filled_map::<std::hash::RandomState>);
