@@ -3,6 +3,7 @@
 //! commands is parsed and answered without per-command syscalls.
 
 pub mod parse;
+pub mod peek;
 pub mod reply;
 
 pub use parse::{ParseError, Parser};

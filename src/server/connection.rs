@@ -195,7 +195,11 @@ fn run_batch(
 ) -> BatchEnd {
     let mut pin = None;
     let mut pos = 0;
+    let mut prefetched = 0;
     let end = loop {
+        if pos >= prefetched {
+            prefetched = pos + prefetch(shared, client, &inbuf[pos..], &mut pin);
+        }
         let limits = Limits {
             max_bulk_len: shared.config.proto_max_bulk_len(),
             authenticated: client.authenticated,
@@ -225,6 +229,31 @@ fn run_batch(
     };
     inbuf.advance(pos);
     end
+}
+
+/// Requests of a pipelined batch whose keys are prefetched together.
+const PREFETCH_WINDOW: usize = 16;
+
+/// Prefetches the keys of the next [`PREFETCH_WINDOW`] pipelined requests in
+/// `buf` (`Keyspace::prefetch`), if there are at least two; returns how many
+/// bytes of `buf` those requests take (0 when nothing was prefetched). The
+/// batch pins here, earlier than its first command would.
+fn prefetch(shared: &Shared, client: &Client, buf: &[u8], pin: &mut Option<Guard>) -> usize {
+    let mut keys: [&[u8]; PREFETCH_WINDOW] = [&[]; PREFETCH_WINDOW];
+    let mut n = 0;
+    let (requests, len) = crate::protocol::peek::second_args(buf, PREFETCH_WINDOW, |k| {
+        keys[n] = k;
+        n += 1;
+    });
+    if requests < 2 {
+        return 0;
+    }
+    let guard = pin.get_or_insert_with(epoch::pin);
+    shared
+        .store
+        .db(client.db, guard)
+        .prefetch(&keys[..n], guard);
+    len
 }
 
 async fn flush(

@@ -218,6 +218,32 @@ impl Keyspace {
         })
     }
 
+    /// Starts loading what looking up `keys` will read (bucket, node,
+    /// value), in three passes over all of them, so that their cache misses
+    /// overlap: for a pipelined batch of lookups of keys nobody touched
+    /// lately, most of each lookup's time is spent waiting for memory, one
+    /// miss after another. Hints only: nothing is latched or written, and
+    /// the keys may change before they are really looked up. Valkey 8
+    /// prefetches pipelined commands' keys the same way.
+    pub fn prefetch(&self, keys: &[&[u8]], guard: &Guard) {
+        const MAX: usize = 32;
+        let mut hashes = [0u64; MAX];
+        let keys = &keys[..keys.len().min(MAX)];
+        for (h, k) in hashes.iter_mut().zip(keys) {
+            *h = super::key::hash_key(k);
+            self.map.prefetch_bucket(*h, guard);
+        }
+        for h in &hashes[..keys.len()] {
+            self.map.prefetch_entries(*h, guard);
+        }
+        for (h, k) in hashes.iter().zip(keys) {
+            if let Some(node) = self.map.find(*h, k, guard) {
+                let v = node.slot.value.load(Ordering::Relaxed, guard);
+                super::table::prefetch(v.as_raw() as *const u8);
+            }
+        }
+    }
+
     /// The stamp of a key's slot if the key is present and live (for WATCH
     /// and optimistic multi-key reads); `None` if absent.
     pub fn stamp_of(&self, key: &[u8], guard: &Guard) -> Option<u64> {
