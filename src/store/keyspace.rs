@@ -401,6 +401,57 @@ impl Keyspace {
     }
 }
 
+/// Latching that never waits, for the command context (`commands::access`):
+/// a transaction or script that already holds latches must not wait for
+/// another, or two of them could wait for each other.
+impl Keyspace {
+    /// Latches `key` like [`Keyspace::lock`] (creating its slot if needed),
+    /// but gives up at once, with `None`, if another writer holds its latch.
+    pub fn try_lock<'g>(
+        &'g self,
+        key: &[u8],
+        clock: Clock,
+        guard: &'g Guard,
+    ) -> Option<Locked<'g>> {
+        let k = KeyRef::new(key);
+        loop {
+            if let Some(node) = self.node(k, guard) {
+                match node.slot.stamp.try_latch() {
+                    Ok(held) => return Some(Locked::new(self, node, held, clock, guard)),
+                    Err(now) if now & super::latch::LATCHED != 0 => return None,
+                    // Dead (being unlinked by a writer that waits for nobody)
+                    // or changed under the compare-and-swap: look again.
+                    Err(_) => continue,
+                }
+            }
+            // As in `lock_ref`: a new key is latched from birth.
+            let word = clock
+                .lru
+                .unwrap_or_else(|| super::access::clock_word(clock.now_ms));
+            let mut ours = None;
+            let (node, inserted) = self.map.find_or_insert(
+                k.hash,
+                k.bytes,
+                || {
+                    let (slot, held) = Slot::new_latched(super::access::initial(word));
+                    ours = Some(held);
+                    Box::new(Node {
+                        key: Key::with_hash(k.hash, k.bytes),
+                        slot,
+                    })
+                },
+                guard,
+            );
+            if inserted {
+                self.stripe(k.hash).creations.fetch_add(1, Ordering::SeqCst);
+                let held = ours.expect("a new node was made");
+                return Some(Locked::new(self, node, held, clock, guard));
+            }
+            // Someone else created it meanwhile: try theirs.
+        }
+    }
+}
+
 /// A consistent view of a node's key if it is live at `clock`.
 fn view<'g>(node: &'g Node, clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
     let slot = &node.slot;
@@ -790,6 +841,12 @@ impl<'g> LockSet<'g> {
     /// The latch of the i-th key passed to [`lock_many`] (duplicates share one).
     pub fn nth(&mut self, i: usize) -> &mut Locked<'g> {
         &mut self.locks[self.position[i]]
+    }
+
+    /// The latch of the i-th key passed to [`lock_many`], shared: several
+    /// keys' values can then be read at once (MGET, LCS).
+    pub fn nth_ref(&self, i: usize) -> &Locked<'g> {
+        &self.locks[self.position[i]]
     }
 
     /// The latch of `key` in `ks` (it must have been requested).
