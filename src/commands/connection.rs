@@ -46,7 +46,7 @@ fn quit(ctx: &mut Ctx, _args: &[&[u8]]) {
 
 fn select(ctx: &mut Ctx, args: &[&[u8]]) {
     if let Some(db) = ctx.db_index_arg(args[1]) {
-        ctx.client.select(db);
+        ctx.select(db);
         ctx.out.ok();
     }
 }
@@ -170,8 +170,8 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) {
+    ctx.select(0);
     let c = &mut *ctx.client;
-    c.select(0);
     c.resp = 2;
     c.info.resp.store(2, std::sync::atomic::Ordering::Relaxed);
     c.reply_mode = ReplyMode::On;

@@ -1,29 +1,44 @@
 //! What a command handler gets: the shared server, its own client, the reply
-//! buffer, an epoch guard and the command's clock.
+//! buffer, an epoch guard, the command's clock, and [`Keys`], the only way
+//! it reaches keys (see `commands::access`).
 
+use super::access::Keys;
 use crate::protocol::Reply;
 use crate::server::{Client, Shared};
 use crate::store::{Clock, Keyspace};
 use crossbeam_epoch::Guard;
 
-pub struct Ctx<'a> {
-    pub shared: &'a Shared,
+/// Built by [`Ctx::new`] (a standalone command) or [`Ctx::with_held`] (a
+/// command of a transaction or script that holds latches). `'a` is the
+/// command's borrow of its connection, `'g` the epoch pin it runs under.
+pub struct Ctx<'a, 'g> {
+    pub shared: &'g Shared,
     pub client: &'a mut Client,
     pub out: &'a mut Reply,
-    pub guard: &'a Guard,
+    pub guard: &'g Guard,
     /// One timestamp per command, as Redis uses for expiry decisions.
     pub clock: Clock,
+    /// Every read and write of a key goes through here. A separate field,
+    /// so a handler can write its reply to `out` while it holds a key.
+    pub keys: Keys<'a, 'g>,
 }
 
-impl<'a> Ctx<'a> {
-    /// The client's selected database.
-    pub fn db(&self) -> &'a Keyspace {
-        self.shared.store.db(self.client.db, self.guard)
+impl<'a, 'g> Ctx<'a, 'g> {
+    /// The client's selected database, for what is not a key access
+    /// (DBSIZE, sizing ahead of a big MSET).
+    pub fn db(&self) -> &'g Keyspace {
+        self.keys.keyspace(self.keys.selected())
     }
 
     /// Database `idx` (already validated against `databases`).
-    pub fn db_at(&self, idx: usize) -> &'a Keyspace {
-        self.shared.store.db(idx, self.guard)
+    pub fn db_at(&self, idx: usize) -> &'g Keyspace {
+        self.keys.keyspace(idx)
+    }
+
+    /// SELECT: the client's database from now on, this command's too.
+    pub fn select(&mut self, db: usize) {
+        self.client.select(db);
+        self.keys.select(db);
     }
 
     /// Writes an error reply (full text with its code, e.g. `ERR ...`).

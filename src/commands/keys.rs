@@ -5,15 +5,18 @@
 //! Reads that Redis performs with `LOOKUP_NOTOUCH` (EXISTS, TYPE, the TTL
 //! family) use a no-touch clock so they leave OBJECT IDLETIME / FREQ alone;
 //! lookups Redis counts in `keyspace_hits`/`keyspace_misses` are counted here
-//! too. Multi-key writes latch all their keys with `lock_many`, across
-//! databases for MOVE and COPY ... DB, so they are atomic and cannot deadlock.
+//! too. Keys are reached only through `ctx.keys` (`commands::access`):
+//! multi-key writes latch all their keys at once, across databases for MOVE
+//! and COPY ... DB, so they are atomic and cannot deadlock.
 
+use super::access::Latches;
 use super::flags::*;
 use super::key_flags::*;
 use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry, Unpinned};
 use crate::persistence::dump;
 use crate::protocol::Reply;
-use crate::store::{access, lock_many, read_many, Keyspace, LockSet};
+use crate::server::Shared;
+use crate::store::access;
 use crate::types::Value;
 use crate::util::glob::glob_match;
 
@@ -127,8 +130,8 @@ pub static COMMANDS: &[Command] = &[
 
 /// Counts read lookups in INFO's `keyspace_hits` / `keyspace_misses`, as
 /// Redis does for every lookup made for reading.
-pub(crate) fn count_lookups(ctx: &Ctx, hits: u64, misses: u64) {
-    ctx.shared.stats.with_local(|t| {
+pub(crate) fn count_lookups(shared: &Shared, hits: u64, misses: u64) {
+    shared.stats.with_local(|t| {
         if hits > 0 {
             t.keyspace_hits.add(hits);
         }
@@ -138,26 +141,14 @@ pub(crate) fn count_lookups(ctx: &Ctx, hits: u64, misses: u64) {
     });
 }
 
-/// Looks a key up for reading without touching its LRU/LFU field (Redis's
-/// `LOOKUP_NOTOUCH`), counting the hit or miss.
-fn peek<'g>(ctx: &Ctx<'g>, key: &[u8]) -> Option<crate::store::ReadView<'g>> {
-    let view = ctx.db().get(key, ctx.clock.no_touch(), ctx.guard);
-    count_lookups(ctx, view.is_some() as u64, view.is_none() as u64);
-    view
-}
-
-fn keys_of<'a>(args: &[&'a [u8]]) -> Vec<&'a [u8]> {
-    args.to_vec()
-}
-
 /// DEL and UNLINK. Ferrite never frees a value on the command path (memory is
 /// reclaimed after readers unpin), so both are the same non-blocking delete.
 fn del(ctx: &mut Ctx, args: &[&[u8]]) {
-    let db: &Keyspace = ctx.db();
-    let pairs: Vec<(&Keyspace, &[u8])> = args[1..].iter().map(|k| (db, &k[..])).collect();
-    let mut set = lock_many(&pairs, ctx.clock.no_touch(), ctx.guard);
+    let Ok(mut set) = ctx.keys.write_many(&args[1..]) else {
+        return;
+    };
     let mut n = 0;
-    for i in 0..pairs.len() {
+    for i in 0..set.len() {
         if set.nth(i).delete() {
             n += 1;
         }
@@ -169,28 +160,33 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) {
 /// EXISTS counts a key once per mention (`EXISTS k k` is 2) and does not
 /// touch the keys.
 fn exists(ctx: &mut Ctx, args: &[&[u8]]) {
-    let keys = keys_of(&args[1..]);
-    let n = read_many(ctx.db(), &keys, ctx.clock.no_touch(), ctx.guard)
-        .iter()
-        .filter(|v| v.is_some())
-        .count();
-    count_lookups(ctx, n as u64, (keys.len() - n) as u64);
+    let Ok(reads) = ctx.keys.peek_many(&args[1..]) else {
+        return;
+    };
+    let n = reads.found();
+    drop(reads);
+    count_lookups(ctx.shared, n as u64, (args.len() - 1 - n) as u64);
     ctx.out.int(n as i64);
 }
 
 /// TOUCH: like EXISTS, but records an access on every existing key.
 fn touch(ctx: &mut Ctx, args: &[&[u8]]) {
-    let keys = keys_of(&args[1..]);
-    let n = read_many(ctx.db(), &keys, ctx.clock, ctx.guard)
-        .iter()
-        .filter(|v| v.is_some())
-        .count();
-    count_lookups(ctx, n as u64, (keys.len() - n) as u64);
+    let Ok(reads) = ctx.keys.read_many(&args[1..]) else {
+        return;
+    };
+    let n = reads.found();
+    drop(reads);
+    count_lookups(ctx.shared, n as u64, (args.len() - 1 - n) as u64);
     ctx.out.int(n as i64);
 }
 
 fn type_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
-    let name = peek(ctx, args[1]).map_or("none", |v| v.value.type_name());
+    // Without touching the key (Redis's `LOOKUP_NOTOUCH`).
+    let Ok(view) = ctx.keys.peek(args[1]) else {
+        return;
+    };
+    count_lookups(ctx.shared, view.is_some() as u64, view.is_none() as u64);
+    let name = view.map_or("none", |v| v.value().type_name());
     ctx.out.simple(name);
 }
 
@@ -205,15 +201,16 @@ fn renamenx(ctx: &mut Ctx, args: &[&[u8]]) {
 /// RENAME / RENAMENX: the value and its TTL move to the new name; both names
 /// are latched together, so no client sees the key under both or neither.
 fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
-    let db: &Keyspace = ctx.db();
     let (src, dst) = (args[1], args[2]);
-    let mut set = lock_many(&[(db, src), (db, dst)], ctx.clock, ctx.guard);
-    let outcome = if !set.get(db, src).exists() {
+    let Ok(mut set) = ctx.keys.write_many(&[src, dst]) else {
+        return;
+    };
+    let outcome = if !set.nth_ref(0).exists() {
         Err(errors::NO_SUCH_KEY)
-    } else if src == dst || (nx && set.get(db, dst).exists()) {
+    } else if src == dst || (nx && set.nth_ref(1).exists()) {
         Ok(false)
     } else {
-        move_key(&mut set, (db, src), (db, dst));
+        move_key(&mut set);
         Ok(true)
     };
     drop(set);
@@ -225,22 +222,15 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
 }
 
 /// Moves an existing key's value, TTL and access word (LRU clock or LFU
-/// counter: in Redis the same object changes name) to another latched key.
-fn move_key(set: &mut LockSet<'_>, from: (&Keyspace, &[u8]), to: (&Keyspace, &[u8])) {
-    let src = set.get(from.0, from.1);
+/// counter: in Redis the same object changes name) from the first latched
+/// key to the second (a different key).
+fn move_key(set: &mut Latches<'_, '_>) {
+    let src = set.nth(0);
     let word = src.slot().access_clock();
     let (value, expire) = src.take().expect("source exists");
-    let dst = set.get(to.0, to.1);
+    let dst = set.nth(1);
     dst.set_with_expire(value, expire);
     dst.slot().set_access(word);
-}
-
-/// The source and destination databases of MOVE / COPY, resolved from one
-/// version of the database table so a concurrent SWAPDB cannot make them the
-/// same keyspace halfway through.
-fn two_dbs<'a>(ctx: &Ctx<'a>, dst: usize) -> (&'a Keyspace, &'a Keyspace) {
-    let table = ctx.shared.store.table(ctx.guard);
-    (&table.dbs[ctx.client.db], &table.dbs[dst])
 }
 
 /// COPY source destination [DB index] [REPLACE]. The copy keeps the TTL and
@@ -267,14 +257,20 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) {
     if dst_db == ctx.client.db && src_key == dst_key {
         return ctx.error(errors::SAME_OBJECT);
     }
-    let (from, to) = two_dbs(ctx, dst_db);
-    let mut set = lock_many(&[(from, src_key), (to, dst_key)], ctx.clock, ctx.guard);
-    let source = set.get(from, src_key);
+    let src_db = ctx.client.db;
+    // Both databases come from one version of the database table.
+    let Ok(mut set) = ctx
+        .keys
+        .write_many_in(&[(src_db, src_key), (dst_db, dst_key)])
+    else {
+        return;
+    };
+    let source = set.nth_ref(0);
     let found = source.value().cloned().map(|v| (v, source.expire()));
     let hit = found.is_some();
     let copied = match found {
-        Some((value, expire)) if replace || !set.get(to, dst_key).exists() => {
-            let dst = set.get(to, dst_key);
+        Some((value, expire)) if replace || !set.nth_ref(1).exists() => {
+            let dst = set.nth(1);
             dst.set_with_expire(value, expire);
             dst.slot()
                 .set_access(access::initial(access::clock_word(ctx.clock.now_ms)));
@@ -283,7 +279,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) {
         _ => false,
     };
     drop(set);
-    count_lookups(ctx, hit as u64, !hit as u64);
+    count_lookups(ctx.shared, hit as u64, !hit as u64);
     ctx.out.int(copied as i64);
 }
 
@@ -297,11 +293,13 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.error(errors::SAME_OBJECT);
     }
     let key = args[1];
-    let (from, to) = two_dbs(ctx, dst_db);
-    let mut set = lock_many(&[(from, key), (to, key)], ctx.clock, ctx.guard);
-    let moved = set.get(from, key).exists() && !set.get(to, key).exists();
+    let src_db = ctx.client.db;
+    let Ok(mut set) = ctx.keys.write_many_in(&[(src_db, key), (dst_db, key)]) else {
+        return;
+    };
+    let moved = set.nth_ref(0).exists() && !set.nth_ref(1).exists();
     if moved {
-        move_key(&mut set, (from, key), (to, key));
+        move_key(&mut set);
     }
     drop(set);
     ctx.out.int(moved as i64);
@@ -403,11 +401,14 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], name: &str, relative: bool, sec
     let Some(when) = expire_deadline(value, if relative { now } else { 0 }, seconds) else {
         return ctx.error(&errors::invalid_expire(name));
     };
-    let Some(mut key) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
+    let Ok(found) = ctx.keys.write_existing(args[1]) else {
+        return;
+    };
+    let Some(mut key) = found else {
         return ctx.out.int(0);
     };
     let current = key.expire().map(|e| e as i64);
-    let done = key.exists() && cond.allows(current, when);
+    let done = cond.allows(current, when);
     if done {
         if when <= now {
             key.delete();
@@ -438,23 +439,31 @@ fn pexpiretime(ctx: &mut Ctx, args: &[&[u8]]) {
 /// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 for no key, -1 for no TTL;
 /// seconds are rounded to the nearest second, as Redis does.
 fn ttl_generic(ctx: &mut Ctx, args: &[&[u8]], ms: bool, absolute: bool) {
-    let Some(view) = peek(ctx, args[1]) else {
+    // Without touching the key (Redis's `LOOKUP_NOTOUCH`).
+    let Ok(view) = ctx.keys.peek(args[1]) else {
+        return;
+    };
+    count_lookups(ctx.shared, view.is_some() as u64, view.is_none() as u64);
+    let Some(view) = view else {
         return ctx.out.int(-2);
     };
-    if view.expire == 0 {
+    let Some(expire) = view.expire() else {
         return ctx.out.int(-1);
-    }
+    };
     let t = if absolute {
-        view.expire
+        expire
     } else {
-        view.expire.saturating_sub(ctx.clock.now_ms)
+        expire.saturating_sub(ctx.clock.now_ms)
     };
     let t = if ms { t } else { (t + 500) / 1000 };
     ctx.out.int(t as i64);
 }
 
 fn persist(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(mut key) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
+    let Ok(found) = ctx.keys.write_existing(args[1]) else {
+        return;
+    };
+    let Some(mut key) = found else {
         return ctx.out.int(0);
     };
     let had_ttl = key.expire().is_some();
@@ -571,9 +580,10 @@ fn scan(ctx: &mut Unpinned, args: &[&[u8]]) {
 }
 
 fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {
-    match ctx.db().random_key(ctx.clock.no_touch(), ctx.guard) {
-        Some(k) => ctx.out.bulk(k),
-        None => ctx.out.null(),
+    match ctx.keys.random_key() {
+        Ok(Some(k)) => ctx.out.bulk(k),
+        Ok(None) => ctx.out.null(),
+        Err(_) => {}
     }
 }
 
@@ -586,11 +596,14 @@ fn rdb_compression(ctx: &Ctx) -> bool {
 }
 
 fn dump_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
-    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
-    count_lookups(ctx, view.is_some() as u64, view.is_none() as u64);
+    let compress = rdb_compression(ctx);
+    let Ok(view) = ctx.keys.read(args[1]) else {
+        return;
+    };
+    count_lookups(ctx.shared, view.is_some() as u64, view.is_none() as u64);
     match view {
         Some(v) => {
-            let payload = dump::create(v.value, rdb_compression(ctx));
+            let payload = dump::create(v.value(), compress);
             ctx.out.bulk(&payload);
         }
         None => ctx.out.null(),
@@ -670,7 +683,10 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     let input = restore_input(args);
     let now = ctx.clock.now_ms;
-    let mut key = ctx.db().lock(args[1], ctx.clock, ctx.guard);
+    let access_word = restore_access(ctx, &opts, now);
+    let Ok(mut key) = ctx.keys.write(args[1]) else {
+        return;
+    };
     if !opts.replace && key.exists() {
         drop(key);
         return ctx.error("BUSYKEY Target key name already exists.");
@@ -694,24 +710,23 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
         }
         _ => {
             key.set_with_expire(value, deadline.map(|t| t as u64));
-            restore_access(ctx, key.slot(), &opts, now);
+            key.slot().set_access(access_word);
         }
     }
     drop(key);
     ctx.out.ok();
 }
 
-/// Sets the access word of a restored key: a new value's (REPLACE does not
+/// The access word of a restored key: a new value's (REPLACE does not
 /// inherit the old key's), unless IDLETIME (LRU policies) or FREQ (LFU
 /// policies) gives one; the option that does not match the policy is ignored,
 /// as in Redis.
-fn restore_access(ctx: &Ctx, slot: &crate::store::Slot, opts: &RestoreOpts, now: u64) {
-    let word = match (super::object::lfu_policy(ctx), opts.freq, opts.idletime) {
+fn restore_access(ctx: &Ctx, opts: &RestoreOpts, now: u64) -> u32 {
+    match (super::object::lfu_policy(ctx), opts.freq, opts.idletime) {
         (true, Some(f), _) => access::lfu_for_freq(f, now),
         (false, _, Some(idle)) => access::lru_for_idle(idle, now),
         _ => access::initial(access::clock_word(now)),
-    };
-    slot.set_access(word);
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! all read the same entries. Each command family lives in its own file and
 //! exports a `COMMANDS` slice.
 
+pub mod access;
 pub mod ctx;
 pub mod errors;
 pub mod table;
@@ -21,6 +22,7 @@ pub mod strings;
 #[cfg(feature = "test-commands")]
 pub mod testing;
 
+pub use access::{Access, Busy, HeldKeys, Keys};
 pub use ctx::{Ctx, Unpinned};
 pub use table::{key_flags, BeginSearch, Command, FindKeys, Handler, KeySpec, KeySpecEntry};
 

@@ -4,10 +4,13 @@
 //! clock, so OBJECT IDLETIME does not reset the idle time it reports. The
 //! access word they read is described in `store::access`.
 
+use super::access::{Keys, Read};
 use super::flags::*;
 use super::{acl, key_flags, Command, Ctx, KeySpec, KeySpecEntry};
 use crate::config::MaxmemoryPolicy;
-use crate::store::{access, ReadView};
+use crate::protocol::Reply;
+use crate::server::Shared;
+use crate::store::access;
 use crate::types::{Str, Value};
 
 const G: &str = "generic";
@@ -132,30 +135,37 @@ fn shares_integers(ctx: &Ctx) -> bool {
     ctx.shared.config.maxmemory() == 0 || !per_value
 }
 
-/// Looks the key up without touching it (replying null if absent).
-fn lookup<'g>(ctx: &mut Ctx<'g>, key: &[u8]) -> Option<ReadView<'g>> {
-    let view = ctx.db().get(key, ctx.clock.no_touch(), ctx.guard);
-    super::keys::count_lookups(ctx, view.is_some() as u64, view.is_none() as u64);
+/// Looks the key up without touching it (Redis's `LOOKUP_NOTOUCH`),
+/// replying null if it is absent.
+fn lookup<'r, 'g>(
+    keys: &'r mut Keys<'_, 'g>,
+    shared: &Shared,
+    out: &mut Reply,
+    key: &[u8],
+) -> Option<Read<'r, 'g>> {
+    let view = keys.peek(key).ok()?;
+    super::keys::count_lookups(shared, view.is_some() as u64, view.is_none() as u64);
     if view.is_none() {
-        ctx.out.null();
+        out.null();
     }
     view
 }
 
 fn encoding(ctx: &mut Ctx, args: &[&[u8]]) {
-    if let Some(v) = lookup(ctx, args[2]) {
-        ctx.out.bulk(v.value.encoding().as_bytes());
+    if let Some(v) = lookup(&mut ctx.keys, ctx.shared, ctx.out, args[2]) {
+        ctx.out.bulk(v.value().encoding().as_bytes());
     }
 }
 
 /// Redis shares the integers 0..9999 between keys and reports their reference
 /// count as `INT_MAX`; every other value has one reference.
 fn refcount(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(v) = lookup(ctx, args[2]) else {
+    let shares = shares_integers(ctx);
+    let Some(v) = lookup(&mut ctx.keys, ctx.shared, ctx.out, args[2]) else {
         return;
     };
-    let shared_int = matches!(v.value, Value::Str(Str::Int(n)) if (0..10_000).contains(n));
-    let n = if shared_int && shares_integers(ctx) {
+    let shared_int = matches!(v.value(), Value::Str(Str::Int(n)) if (0..10_000).contains(n));
+    let n = if shared_int && shares {
         i64::from(i32::MAX)
     } else {
         1
@@ -164,26 +174,30 @@ fn refcount(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn idletime(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(v) = lookup(ctx, args[2]) else {
+    let lfu = lfu_policy(ctx);
+    let Some(v) = lookup(&mut ctx.keys, ctx.shared, ctx.out, args[2]) else {
         return;
     };
-    if lfu_policy(ctx) {
-        return ctx.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    if lfu {
+        return ctx.out.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
-    let idle = access::idle_ms(v.slot.access_clock(), ctx.clock.now_ms) / 1000;
+    let idle = access::idle_ms(v.slot().access_clock(), ctx.clock.now_ms) / 1000;
     ctx.out.int(idle as i64);
 }
 
 fn freq(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(v) = lookup(ctx, args[2]) else {
+    let lfu = lfu_policy(ctx);
+    let Some(v) = lookup(&mut ctx.keys, ctx.shared, ctx.out, args[2]) else {
         return;
     };
-    if !lfu_policy(ctx) {
-        return ctx.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+    if !lfu {
+        return ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
     }
     // Decay first: the counter is only updated when the key is accessed.
-    let counter =
-        access::lfu_decr_and_return(v.slot.access_clock(), access::lfu_minutes(ctx.clock.now_ms));
+    let counter = access::lfu_decr_and_return(
+        v.slot().access_clock(),
+        access::lfu_minutes(ctx.clock.now_ms),
+    );
     ctx.out.int(i64::from(counter));
 }
 

@@ -1,18 +1,20 @@
 //! String commands: GET/SET and their variants, counters, ranges and LCS.
 //!
-//! Every write latches only the key it touches (multi-key writes latch all of
-//! theirs at once through `lock_many`); multi-key reads take one atomic
-//! snapshot with `read_many`. Values are built the way Redis encodes them so
-//! OBJECT ENCODING agrees: arguments stored whole become `int` or `embstr`
-//! (`Str::from_arg`), counters are `int`, strings modified in place by Redis
-//! (APPEND, SETRANGE) are `raw`, and INCRBYFLOAT results are plain strings.
+//! Keys are reached only through `ctx.keys` (`commands::access`). Every write
+//! latches only the key it touches (multi-key writes latch all of theirs at
+//! once); multi-key reads read all their keys as of one instant. Values are
+//! built the way Redis encodes them so OBJECT ENCODING agrees: arguments
+//! stored whole become `int` or `embstr` (`Str::from_arg`), counters are
+//! `int`, strings modified in place by Redis (APPEND, SETRANGE) are `raw`, and
+//! INCRBYFLOAT results are plain strings.
 
 use super::flags::*;
 use super::key_flags::*;
 use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry};
-use crate::store::{lock_many, read_many, Keyspace};
+use crate::server::Shared;
 use crate::types::{EmbStr, Str, Value};
 use crate::util::xfloat::LongDouble;
+use std::borrow::Cow;
 
 const G: &str = "string";
 
@@ -149,8 +151,8 @@ pub(crate) fn string_of(v: Option<&Value>) -> Result<Option<&Str>, &'static str>
 
 /// Counts a read lookup in INFO's keyspace_hits/keyspace_misses, as Redis
 /// does for lookups made to read (not for lookups made to write).
-fn count_lookup(ctx: &Ctx, hit: bool) {
-    ctx.shared.stats.with_local(|t| {
+fn count_lookup(shared: &Shared, hit: bool) {
+    shared.stats.with_local(|t| {
         let c = if hit {
             &t.keyspace_hits
         } else {
@@ -184,12 +186,14 @@ fn max_string_len(ctx: &Ctx) -> u64 {
 }
 
 fn get(ctx: &mut Ctx, args: &[&[u8]]) {
-    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
-    count_lookup(ctx, view.is_some());
-    match string_of(view.map(|v| v.value)) {
+    let Ok(view) = ctx.keys.read(args[1]) else {
+        return;
+    };
+    count_lookup(ctx.shared, view.is_some());
+    match string_of(view.as_ref().map(|v| v.value())) {
         Ok(Some(s)) => s.write_bulk(ctx.out),
         Ok(None) => ctx.out.null(),
-        Err(e) => ctx.error(e),
+        Err(e) => ctx.out.error(e),
     }
 }
 
@@ -228,10 +232,26 @@ impl ExpireUnit {
 /// Converts an expiry argument to an absolute deadline in ms, with Redis's
 /// validation and error texts (`cmd` names the command in the message).
 pub(crate) fn deadline(ctx: &mut Ctx, unit: ExpireUnit, arg: &[u8], cmd: &str) -> Option<u64> {
-    let v = ctx.int_arg(arg)?;
+    match deadline_at(unit, arg, ctx.clock.now_ms, cmd) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            ctx.error(&e);
+            None
+        }
+    }
+}
+
+/// [`deadline`] for a command running at `now_ms`, with the error text
+/// instead of a reply (for a handler that holds a key meanwhile).
+fn deadline_at(
+    unit: ExpireUnit,
+    arg: &[u8],
+    now_ms: u64,
+    cmd: &str,
+) -> Result<u64, Cow<'static, str>> {
+    let v = crate::util::num::parse_i64(arg).ok_or(errors::NOT_INTEGER)?;
     if v <= 0 {
-        ctx.error(&errors::invalid_expire(cmd));
-        return None;
+        return Err(errors::invalid_expire(cmd).into());
     }
     let ms = match unit {
         ExpireUnit::Ex | ExpireUnit::ExAt => v.checked_mul(1000),
@@ -239,15 +259,12 @@ pub(crate) fn deadline(ctx: &mut Ctx, unit: ExpireUnit, arg: &[u8], cmd: &str) -
     };
     let abs = match (unit, ms) {
         (_, None) => None,
-        (ExpireUnit::Ex | ExpireUnit::Px, Some(ms)) => ms.checked_add(ctx.clock.now_ms as i64),
+        (ExpireUnit::Ex | ExpireUnit::Px, Some(ms)) => ms.checked_add(now_ms as i64),
         (_, Some(ms)) => Some(ms),
     };
     match abs {
-        Some(t) if t > 0 => Some(t as u64),
-        _ => {
-            ctx.error(&errors::invalid_expire(cmd));
-            None
-        }
+        Some(t) if t > 0 => Ok(t as u64),
+        _ => Err(errors::invalid_expire(cmd).into()),
     }
 }
 
@@ -331,22 +348,26 @@ struct SetRequest<'a> {
 }
 
 fn set_generic(ctx: &mut Ctx, key: &[u8], req: SetRequest<'_>) {
-    let db = ctx.db();
-    let mut latch = db.lock(key, ctx.clock, ctx.guard);
-    let old = if req.get {
-        match string_of(latch.value_at_lock()) {
+    let Ok(mut latch) = ctx.keys.write(key) else {
+        return;
+    };
+    if req.get {
+        // The old value is the reply; it is written while the key is still
+        // latched, before it is replaced.
+        match string_of(latch.value()) {
             Ok(old) => {
-                count_lookup(ctx, old.is_some());
-                old
+                count_lookup(ctx.shared, old.is_some());
+                match old {
+                    Some(s) => s.write_bulk(ctx.out),
+                    None => ctx.out.null(),
+                }
             }
             Err(e) => {
                 drop(latch);
                 return ctx.error(e);
             }
         }
-    } else {
-        None
-    };
+    }
     let exists = latch.exists();
     let write = !(req.nx && exists || req.xx && !exists);
     if write {
@@ -359,10 +380,7 @@ fn set_generic(ctx: &mut Ctx, key: &[u8], req: SetRequest<'_>) {
     }
     drop(latch);
     match (req.get, req.replies, write) {
-        (true, _, _) => match old {
-            Some(s) => s.write_bulk(ctx.out),
-            None => ctx.out.null(),
-        },
+        (true, _, _) => {}
         (false, SetReplies::OkOrNull, true) => ctx.out.ok(),
         (false, SetReplies::OkOrNull, false) => ctx.out.null(),
         (false, SetReplies::OneOrZero, w) => ctx.out.int(w as i64),
@@ -431,11 +449,13 @@ fn psetex(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn mget(ctx: &mut Ctx, args: &[&[u8]]) {
-    let keys: Vec<&[u8]> = args[1..].iter().map(|a| &a[..]).collect();
-    let values = read_many(ctx.db(), &keys, ctx.clock, ctx.guard);
+    let Ok(values) = ctx.keys.read_many(&args[1..]) else {
+        return;
+    };
     ctx.out.array(values.len());
-    for v in values {
-        count_lookup(ctx, v.is_some());
+    for i in 0..values.len() {
+        let v = values.get(i);
+        count_lookup(ctx.shared, v.is_some());
         match string_of(v) {
             Ok(Some(s)) => s.write_bulk(ctx.out),
             _ => ctx.out.null(),
@@ -449,8 +469,7 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
     if args.len().is_multiple_of(2) {
         return ctx.error(&errors::wrong_arity(if nx { "msetnx" } else { "mset" }));
     }
-    let db: &Keyspace = ctx.db();
-    let pairs: Vec<(&Keyspace, &[u8])> = args[1..].chunks(2).map(|p| (db, p[0])).collect();
+    let keys: Vec<&[u8]> = args[1..].iter().step_by(2).copied().collect();
     // Values are built before latching, so the latches are held only for
     // the lookups and the commits.
     let values: Vec<Value> = args[2..]
@@ -458,9 +477,11 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
         .step_by(2)
         .map(|v| Value::Str(Str::from_arg(v)))
         .collect();
-    db.reserve(pairs.len(), ctx.guard);
-    let mut set = lock_many(&pairs, ctx.clock, ctx.guard);
-    if nx && (0..pairs.len()).any(|i| set.nth(i).exists()) {
+    ctx.db().reserve(keys.len(), ctx.guard);
+    let Ok(mut set) = ctx.keys.write_many(&keys) else {
+        return;
+    };
+    if nx && (0..keys.len()).any(|i| set.nth_ref(i).exists()) {
         drop(set);
         return ctx.out.int(0);
     }
@@ -498,26 +519,30 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn getdel(ctx: &mut Ctx, args: &[&[u8]]) {
-    let Some(mut latch) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
-        count_lookup(ctx, false);
+    let Ok(found) = ctx.keys.write_existing(args[1]) else {
+        return;
+    };
+    let Some(mut latch) = found else {
+        count_lookup(ctx.shared, false);
         return ctx.out.null();
     };
-    let old = match string_of(latch.value_at_lock()) {
-        Ok(old) => old,
+    match string_of(latch.value()) {
+        Ok(Some(s)) => {
+            s.write_bulk(ctx.out);
+            latch.delete();
+            drop(latch);
+            count_lookup(ctx.shared, true);
+        }
+        Ok(None) => {
+            drop(latch);
+            count_lookup(ctx.shared, false);
+            ctx.out.null();
+        }
         Err(e) => {
             drop(latch);
-            count_lookup(ctx, true);
-            return ctx.error(e);
+            count_lookup(ctx.shared, true);
+            ctx.error(e);
         }
-    };
-    if old.is_some() {
-        latch.delete();
-    }
-    drop(latch);
-    count_lookup(ctx, old.is_some());
-    match old {
-        Some(s) => s.write_bulk(ctx.out),
-        None => ctx.out.null(),
     }
 }
 
@@ -528,31 +553,40 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
     if o.expire.is_none() && !o.persist {
         return get(ctx, args);
     }
-    let Some(mut latch) = ctx.db().lock_existing(args[1], ctx.clock, ctx.guard) else {
-        count_lookup(ctx, false);
+    let Ok(found) = ctx.keys.write_existing(args[1]) else {
+        return;
+    };
+    let Some(mut latch) = found else {
+        count_lookup(ctx.shared, false);
         return ctx.out.null();
     };
-    let value = match string_of(latch.value_at_lock()) {
+    let value = match string_of(latch.value()) {
         Ok(Some(s)) => s,
         Ok(None) => {
             drop(latch);
-            count_lookup(ctx, false);
+            count_lookup(ctx.shared, false);
             return ctx.out.null();
         }
         Err(e) => {
             drop(latch);
-            count_lookup(ctx, true);
+            count_lookup(ctx.shared, true);
             return ctx.error(e);
         }
     };
-    count_lookup(ctx, true);
+    count_lookup(ctx.shared, true);
     let expire = match o.expire {
-        Some((unit, arg)) => match deadline(ctx, unit, arg, "getex") {
-            Some(t) => Some((unit, t)),
-            None => return,
+        Some((unit, arg)) => match deadline_at(unit, arg, ctx.clock.now_ms, "getex") {
+            Ok(t) => Some((unit, t)),
+            Err(e) => {
+                drop(latch);
+                return ctx.error(&e);
+            }
         },
         None => None,
     };
+    // The reply is the value before this command changes the key, written
+    // while the key is still latched.
+    value.write_bulk(ctx.out);
     match expire {
         Some((unit, t)) if unit.is_absolute() && t <= ctx.clock.now_ms => {
             latch.delete();
@@ -561,14 +595,14 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) {
         None if latch.expire().is_some() => latch.set_expire(None),
         None => {}
     }
-    drop(latch);
-    value.write_bulk(ctx.out);
 }
 
 /// INCR, DECR, INCRBY, DECRBY: adds `delta` to the integer at `key` (0 if
 /// absent), keeping its TTL; the result is stored `int`-encoded.
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
-    let mut latch = ctx.db().lock(key, ctx.clock, ctx.guard);
+    let Ok(mut latch) = ctx.keys.write(key) else {
+        return;
+    };
     let current = match string_of(latch.value()) {
         Ok(None) => Ok(0),
         Ok(Some(s)) => s.as_int().ok_or(errors::NOT_INTEGER),
@@ -613,7 +647,9 @@ fn decrby(ctx: &mut Ctx, args: &[&[u8]]) {
 /// Adds in 80-bit extended precision and prints with `%.17Lf` semantics,
 /// exactly as Redis does on x86-64 (see `util::xfloat`). The TTL is kept.
 fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
-    let mut latch = ctx.db().lock(args[1], ctx.clock, ctx.guard);
+    let Ok(mut latch) = ctx.keys.write(args[1]) else {
+        return;
+    };
     let current = match string_of(latch.value()) {
         Ok(None) => Ok(LongDouble::from_i64(0)),
         Ok(Some(Str::Int(n))) => Ok(LongDouble::from_i64(*n)),
@@ -645,7 +681,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) {
 
 fn append(ctx: &mut Ctx, args: &[&[u8]]) {
     let max = max_string_len(ctx);
-    let mut latch = ctx.db().lock(args[1], ctx.clock, ctx.guard);
+    let Ok(mut latch) = ctx.keys.write(args[1]) else {
+        return;
+    };
     let result = match string_of(latch.value()) {
         Err(e) => Err(e),
         // A new key stores the argument as SET would (int/embstr/raw).
@@ -671,12 +709,14 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn strlen(ctx: &mut Ctx, args: &[&[u8]]) {
-    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
-    count_lookup(ctx, view.is_some());
-    match string_of(view.map(|v| v.value)) {
+    let Ok(view) = ctx.keys.read(args[1]) else {
+        return;
+    };
+    count_lookup(ctx.shared, view.is_some());
+    match string_of(view.as_ref().map(|v| v.value())) {
         Ok(Some(s)) => ctx.out.int(s.len() as i64),
         Ok(None) => ctx.out.int(0),
-        Err(e) => ctx.error(e),
+        Err(e) => ctx.out.error(e),
     }
 }
 
@@ -709,9 +749,11 @@ fn getrange(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(end) = ctx.int_arg(args[3]) else {
         return;
     };
-    let view = ctx.db().get(args[1], ctx.clock, ctx.guard);
-    count_lookup(ctx, view.is_some());
-    match string_of(view.map(|v| v.value)) {
+    let Ok(view) = ctx.keys.read(args[1]) else {
+        return;
+    };
+    count_lookup(ctx.shared, view.is_some());
+    match string_of(view.as_ref().map(|v| v.value())) {
         Ok(Some(s)) => {
             let bytes = s.bytes();
             match byte_range(start, end, bytes.len()) {
@@ -720,7 +762,7 @@ fn getrange(ctx: &mut Ctx, args: &[&[u8]]) {
             }
         }
         Ok(None) => ctx.out.bulk(b""),
-        Err(e) => ctx.error(e),
+        Err(e) => ctx.out.error(e),
     }
 }
 
@@ -733,7 +775,9 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     let patch = args[3];
     let max = max_string_len(ctx);
-    let mut latch = ctx.db().lock(args[1], ctx.clock, ctx.guard);
+    let Ok(mut latch) = ctx.keys.write(args[1]) else {
+        return;
+    };
     let result = match string_of(latch.value()) {
         Err(e) => Err(e),
         // Writing nothing changes nothing (and creates no key).
@@ -773,8 +817,8 @@ struct LcsOptions {
     min_match_len: u64,
 }
 
-/// Parses LCS options, replying with the error if they are invalid.
-fn lcs_options(ctx: &mut Ctx, args: &[&[u8]]) -> Option<LcsOptions> {
+/// Parses LCS options, or returns the error to reply.
+fn lcs_options(args: &[&[u8]]) -> Result<LcsOptions, &'static str> {
     let mut o = LcsOptions::default();
     let mut i = 0;
     while i < args.len() {
@@ -787,19 +831,18 @@ fn lcs_options(ctx: &mut Ctx, args: &[&[u8]]) -> Option<LcsOptions> {
         } else if is("WITHMATCHLEN") {
             o.with_match_len = true;
         } else if is("MINMATCHLEN") && i + 1 < args.len() {
-            o.min_match_len = ctx.int_arg(args[i + 1])?.max(0) as u64;
+            let n = crate::util::num::parse_i64(args[i + 1]).ok_or(errors::NOT_INTEGER)?;
+            o.min_match_len = n.max(0) as u64;
             i += 1;
         } else {
-            ctx.error(errors::SYNTAX);
-            return None;
+            return Err(errors::SYNTAX);
         }
         i += 1;
     }
     if o.idx && o.len {
-        ctx.error(LCS_IDX_AND_LEN);
-        return None;
+        return Err(LCS_IDX_AND_LEN);
     }
-    Some(o)
+    Ok(o)
 }
 
 /// One matching stretch reported by LCS IDX: inclusive byte ranges in the
@@ -907,22 +950,25 @@ impl LcsTable {
 }
 
 fn lcs(ctx: &mut Ctx, args: &[&[u8]]) {
-    let keys = [args[1], args[2]];
-    let values = read_many(ctx.db(), &keys, ctx.clock, ctx.guard);
-    for v in &values {
-        count_lookup(ctx, v.is_some());
-    }
-    let (Ok(a), Ok(b)) = (string_of(values[0]), string_of(values[1])) else {
-        return ctx.error(LCS_NOT_STRINGS);
-    };
-    let Some(opts) = lcs_options(ctx, &args[3..]) else {
+    let limit = max_string_len(ctx);
+    let Ok(values) = ctx.keys.read_many(&args[1..3]) else {
         return;
+    };
+    for i in 0..values.len() {
+        count_lookup(ctx.shared, values.get(i).is_some());
+    }
+    let (Ok(a), Ok(b)) = (string_of(values.get(0)), string_of(values.get(1))) else {
+        return ctx.out.error(LCS_NOT_STRINGS);
+    };
+    let opts = match lcs_options(&args[3..]) {
+        Ok(o) => o,
+        Err(e) => return ctx.out.error(e),
     };
     let a = a.map(|s| s.bytes()).unwrap_or_default();
     let b = b.map(|s| s.bytes()).unwrap_or_default();
-    let table = match LcsTable::build(&a, &b, max_string_len(ctx)) {
+    let table = match LcsTable::build(&a, &b, limit) {
         Ok(t) => t,
-        Err(e) => return ctx.error(e),
+        Err(e) => return ctx.out.error(e),
     };
     if opts.len {
         return ctx.out.int(table.at(a.len(), b.len()) as i64);

@@ -5,7 +5,6 @@
 
 use super::flags::*;
 use super::{acl, Command, Ctx, KeySpec};
-use crate::store::lock_many;
 use crate::types::{Str, Value};
 
 pub static COMMANDS: &[Command] = &[Command::new(
@@ -22,9 +21,10 @@ pub static COMMANDS: &[Command] = &[Command::new(
 /// latches are released. The keys must all stay as they were, the latches
 /// must be released, and only this connection may close.
 fn panic_mset(ctx: &mut Ctx, args: &[&[u8]]) {
-    let db = ctx.db();
-    let pairs: Vec<_> = args[1..].chunks(2).map(|p| (db, p[0])).collect();
-    let mut set = lock_many(&pairs, ctx.clock, ctx.guard);
+    let keys: Vec<&[u8]> = args[1..].chunks(2).map(|p| p[0]).collect();
+    let Ok(mut set) = ctx.keys.write_many(&keys) else {
+        return;
+    };
     for (i, p) in args[1..].chunks(2).enumerate() {
         let value = p.get(1).copied().unwrap_or(b"");
         set.nth(i)
@@ -33,6 +33,6 @@ fn panic_mset(ctx: &mut Ctx, args: &[&[u8]]) {
     ctx.out.array(2);
     panic!(
         "ferrite-test-panic-mset: deliberate panic with {} keys latched",
-        pairs.len()
+        keys.len()
     );
 }

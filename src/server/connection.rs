@@ -365,13 +365,7 @@ fn execute_timed(
     let run = || match cmd.handler {
         Handler::Pinned(handler) => {
             let guard = pin.get_or_insert_with(epoch::pin);
-            let mut ctx = Ctx {
-                shared,
-                client: &mut *client,
-                out: &mut *out,
-                guard,
-                clock,
-            };
+            let mut ctx = Ctx::new(shared, &mut *client, &mut *out, guard, clock);
             handler(&mut ctx, args);
         }
         Handler::Unpinned(handler) => {

@@ -257,10 +257,47 @@ impl Keyspace {
 
     /// [`Keyspace::lock`] with the key's hash already computed.
     fn lock_ref<'g>(&'g self, k: KeyRef<'_>, clock: Clock, guard: &'g Guard) -> Locked<'g> {
+        self.latch_ref(k, clock, guard, true)
+            .expect("a waiting latch always gets the key")
+    }
+
+    /// Latches `key` like [`Keyspace::lock`] (creating its slot if needed),
+    /// but gives up at once, with `None`, if another writer holds its latch:
+    /// for the command context (`commands::access`), where a transaction or
+    /// script that already holds latches must not wait for another, or two
+    /// of them could wait for each other.
+    pub fn try_lock<'g>(
+        &'g self,
+        key: &[u8],
+        clock: Clock,
+        guard: &'g Guard,
+    ) -> Option<Locked<'g>> {
+        self.latch_ref(KeyRef::new(key), clock, guard, false)
+    }
+
+    /// Latches `k`, creating its slot if needed; waits for a held latch if
+    /// `wait`, else returns `None` at once.
+    fn latch_ref<'g>(
+        &'g self,
+        k: KeyRef<'_>,
+        clock: Clock,
+        guard: &'g Guard,
+        wait: bool,
+    ) -> Option<Locked<'g>> {
         loop {
             if let Some(node) = self.node(k, guard) {
-                if let Some(held) = node.slot.stamp.latch() {
-                    return Locked::new(self, node, k.hash, held, clock, guard);
+                let held = if wait {
+                    node.slot.stamp.latch()
+                } else {
+                    match node.slot.stamp.try_latch() {
+                        Ok(held) => Some(held),
+                        Err(now) if now & super::latch::LATCHED != 0 => return None,
+                        // Changed under the compare-and-swap: look again.
+                        Err(_) => None,
+                    }
+                };
+                if let Some(held) = held {
+                    return Some(Locked::new(self, node, k.hash, held, clock, guard));
                 }
                 continue; // dead: it is being unlinked, look again
             }
@@ -288,7 +325,7 @@ impl Keyspace {
                 // but could have missed a publish too sees the count move.
                 self.stripe(k.hash).creations.fetch_add(1, Ordering::SeqCst);
                 let held = ours.expect("a new node was made");
-                return Locked::new(self, node, k.hash, held, clock, guard);
+                return Some(Locked::new(self, node, k.hash, held, clock, guard));
             }
             // Someone else created it meanwhile: latch theirs.
         }
@@ -810,6 +847,12 @@ impl<'g> LockSet<'g> {
     /// The latch of the i-th key passed to [`lock_many`] (duplicates share one).
     pub fn nth(&mut self, i: usize) -> &mut Locked<'g> {
         &mut self.locks[self.position[i]]
+    }
+
+    /// The latch of the i-th key passed to [`lock_many`], shared: several
+    /// keys' values can then be read at once (MGET, LCS).
+    pub fn nth_ref(&self, i: usize) -> &Locked<'g> {
+        &self.locks[self.position[i]]
     }
 
     /// The latch of `key` in `ks` (it must have been requested).

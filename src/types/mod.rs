@@ -53,6 +53,21 @@ impl Value {
         }
     }
 
+    /// Whether writers change this value in place under the key's latch
+    /// instead of publishing a new one (large collections, in later issues).
+    /// A reader must then hold the latch to look inside it: the command
+    /// context's read path (`commands::access`) latches such values, and
+    /// reads every other value lock-free. False for every type today:
+    /// strings are copy-on-write.
+    ///
+    /// Only the variant is read without the latch, so an in-place write must
+    /// never change a value's variant (a conversion publishes a new value).
+    pub fn is_mutated_in_place(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+        }
+    }
+
     pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
