@@ -203,6 +203,50 @@ impl<N> Bucket<N> {
 
 /// Calls `f` on every entry in a bucket's chain, with the meta word each
 /// chain bucket had when read. Lock-free; see the module comment.
+/// The entry for `key` in the chain at `head` (whose meta word is `meta`),
+/// comparing keys only where the tag matches: a lookup reads the bucket
+/// lines and the matching entries, not every entry of the chain.
+fn find_in_chain<'g, N: Entry>(
+    head: &'g Bucket<N>,
+    meta: u64,
+    tag: u64,
+    key: &[u8],
+) -> Option<&'g N> {
+    let mut b = head;
+    let mut m = meta;
+    loop {
+        for i in 0..SLOTS {
+            if present(m, i) && tag_at(m, i) == tag {
+                let p = b.slots[i].load(Ordering::Acquire);
+                // SAFETY: see `for_each_in_chain`.
+                if let Some(e) = unsafe { p.as_ref() } {
+                    if e.key() == key {
+                        return Some(e);
+                    }
+                }
+            }
+        }
+        let c = b.child.load(Ordering::Acquire);
+        // SAFETY: see `for_each_in_chain`.
+        b = unsafe { c.as_ref() }?;
+        m = b.meta.load(Ordering::Acquire);
+    }
+}
+
+/// The number of entries in the chain at `head`, from the meta words alone.
+fn chain_len<N>(head: &Bucket<N>, meta: u64) -> usize {
+    let present_bits = ((1u64 << SLOTS) - 1) << PRESENT_SHIFT;
+    let mut n = (meta & present_bits).count_ones() as usize;
+    let mut c = head.child.load(Ordering::Acquire);
+    // SAFETY: overflow buckets live as long as their table, and the caller
+    // holds the head's latch (or is pinned), so none is freed meanwhile.
+    while let Some(b) = unsafe { c.as_ref() } {
+        n += (b.meta.load(Ordering::Acquire) & present_bits).count_ones() as usize;
+        c = b.child.load(Ordering::Acquire);
+    }
+    n
+}
+
 fn for_each_in_chain<'g, N>(head: &'g Bucket<N>, head_meta: u64, mut f: impl FnMut(&'g N) -> bool) {
     let mut b = head;
     let mut meta = head_meta;
@@ -398,33 +442,7 @@ impl<N: Entry + 'static> RawTable<N> {
                     .expect("a MOVED bucket's table has a next table");
                 continue;
             }
-            let mut found = None;
-            let mut b = head;
-            let mut m = meta;
-            'chain: loop {
-                for i in 0..SLOTS {
-                    if present(m, i) && tag_at(m, i) == tag {
-                        let p = b.slots[i].load(Ordering::Acquire);
-                        // SAFETY: see `for_each_in_chain`.
-                        if let Some(e) = unsafe { p.as_ref() } {
-                            if e.hash() == hash && e.key() == key {
-                                found = Some(e);
-                                break 'chain;
-                            }
-                        }
-                    }
-                }
-                let c = b.child.load(Ordering::Acquire);
-                // SAFETY: see `for_each_in_chain`.
-                match unsafe { c.as_ref() } {
-                    Some(child) => {
-                        b = child;
-                        m = b.meta.load(Ordering::Acquire);
-                    }
-                    None => break,
-                }
-            }
-            return found;
+            return find_in_chain(head, meta, tag, key);
         }
     }
 
@@ -491,20 +509,13 @@ impl<N: Entry + 'static> RawTable<N> {
             }
         }
         let (t, head, meta) = self.lock_bucket(hash, guard);
-        let mut existing = None;
-        let mut count = 0;
-        for_each_in_chain(head, meta, |e| {
-            count += 1;
-            if !unlatched_check && e.hash() == hash && e.key() == key {
-                existing = Some(e);
-                return false;
+        if !unlatched_check {
+            if let Some(e) = find_in_chain(head, meta, tag_of(hash), key) {
+                head.unlock(meta);
+                return (e, false);
             }
-            true
-        });
-        if let Some(e) = existing {
-            head.unlock(meta);
-            return (e, false);
         }
+        let count = chain_len(head, meta);
         let node = make();
         let meta = place(head, meta, node, hash);
         head.unlock(meta);
