@@ -154,6 +154,8 @@ struct Registry {
     by_id: Vec<&'static Command>,
     /// Full name (`get`, `client|id`) to [`stat_id`].
     ids: HashMap<&'static str, usize, foldhash::fast::RandomState>,
+    /// Whether any `rename-command` applies (else every command answers to its name).
+    renamed: bool,
 }
 
 /// The command table, built on first use with the configuration's renames applied.
@@ -212,6 +214,9 @@ pub fn install_renames(renames: &[(String, String)]) -> Result<(), String> {
             .rename(old.as_bytes(), new.as_bytes())
             .map_err(|e| format!("rename-command {old} {new:?}: {e}"))?;
     }
+    if renames.is_empty() {
+        return Ok(());
+    }
     if REGISTRY.get().is_some() {
         return Err("rename-command: the command table is already in use".into());
     }
@@ -253,6 +258,7 @@ fn registry() -> &'static Registry {
             all,
             by_id,
             ids,
+            renamed: RENAMED.get().is_some(),
         }
     })
 }
@@ -268,6 +274,12 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     registry().by_name.get(&lower[..]).copied()
+}
+
+/// Whether `cmd` is still dispatched under its own name (not moved or removed by
+/// `rename-command`).
+pub fn answers_to_own_name(cmd: &'static Command) -> bool {
+    !registry().renamed || lookup(cmd.name.as_bytes()).is_some_and(|c| std::ptr::eq(c, cmd))
 }
 
 /// A dense index for `cmd` among all commands and subcommands, for per-thread
@@ -342,5 +354,39 @@ pub fn client_name_ok(name: &[u8]) -> Result<(), &'static str> {
         Err("ERR Client names cannot contain spaces, newlines or special characters.")
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Redis 7.0.15's `rename-command` rules, as measured against redis-server.
+    #[test]
+    fn renames_follow_redis() {
+        let mut n = CommandNames::standard();
+        let get = n.map[&b"get"[..]];
+        n.rename(b"GET", b"Fetch").unwrap();
+        assert!(!n.map.contains_key(&b"get"[..]));
+        assert!(std::ptr::eq(n.map[&b"fetch"[..]], get));
+        assert_eq!(
+            n.rename(b"get", b"x"),
+            Err("No such command in rename-command")
+        );
+        assert_eq!(
+            n.rename(b"fetch", b"SET"),
+            Err("Target command name already exists")
+        );
+        n = CommandNames::standard();
+        n.rename(b"set", b"set").unwrap();
+        n.rename(b"flushall", b"").unwrap();
+        assert!(!n.map.contains_key(&b"flushall"[..]));
+        assert_eq!(
+            n.rename(b"config|get", b"x"),
+            Err("No such command in rename-command")
+        );
+        // Installing nothing leaves the table alone.
+        install_renames(&[]).unwrap();
+        assert!(answers_to_own_name(lookup(b"get").unwrap()));
     }
 }
