@@ -1,5 +1,7 @@
 //! Start-up and shutdown of the real binary: configuration files and
-//! command-line directives, refusal of bad configuration, signals.
+//! command-line directives (precedence compared with redis-server), refusal of
+//! bad configuration, signals, `daemonize` on a copy of Debian's redis.conf, the
+//! pid file, systemd and upstart supervision, and the `--version` line.
 
 mod common;
 
@@ -415,12 +417,16 @@ fn command_line_overrides_the_file_as_in_redis() {
     assert!(text(11).starts_with("-ERR unknown command 'DBSIZE'"));
 }
 
+/// `-` reads config text from stdin after the file and before the options. Also: a
+/// foreground server writes the pid file it is given and SHUTDOWN removes it.
 #[test]
-fn config_from_stdin_between_file_and_options() {
+fn config_from_stdin_pidfile_in_the_foreground() {
+    let dir = common::TempDir::new("stdin");
     let port = common::reserve_port();
     let mut child = Command::new(BIN)
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--hz", "7", "-"])
+        .current_dir(dir.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -432,14 +438,23 @@ fn config_from_stdin_between_file_and_options() {
         .stdin
         .take()
         .unwrap()
-        .write_all(b"maxclients 42\nhz 3\n")
+        .write_all(b"maxclients 42\nhz 3\npidfile fg.pid\n")
         .unwrap();
     assert!(common::wait_for_ping(port, Duration::from_secs(10)));
     let mut c = common::RawConn::connect_port(port);
-    assert!(String::from_utf8_lossy(&c.cmd(&["CONFIG", "GET", "maxclients"])).ends_with("42\r\n"));
-    assert!(String::from_utf8_lossy(&c.cmd(&["CONFIG", "GET", "hz"])).ends_with("$1\r\n7\r\n"));
-    signal(pid, libc::SIGTERM);
+    let get = |c: &mut common::RawConn, name: &str| {
+        String::from_utf8_lossy(&c.cmd(&["CONFIG", "GET", name])).into_owned()
+    };
+    assert!(get(&mut c, "maxclients").ends_with("$2\r\n42\r\n"));
+    assert!(get(&mut c, "hz").ends_with("$1\r\n7\r\n"));
+    let pidfile = dir.path().join("fg.pid");
+    assert_eq!(
+        std::fs::read_to_string(&pidfile).unwrap(),
+        format!("{pid}\n")
+    );
+    c.send(&["SHUTDOWN"]);
     assert!(child.wait().unwrap().success());
+    assert!(!pidfile.exists(), "SHUTDOWN left the pid file behind");
 }
 
 /// Starts `program` as systemd would (`NOTIFY_SOCKET`, `supervised auto`, and
