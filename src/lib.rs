@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod metrics;
 pub mod persistence;
+pub mod process;
 pub mod protocol;
 pub mod server;
 pub mod store;

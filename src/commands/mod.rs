@@ -26,7 +26,7 @@ pub use access::{Access, Busy, HeldKeys, Keys};
 pub use ctx::{Ctx, Unpinned};
 pub use table::{key_flags, BeginSearch, Command, FindKeys, Handler, KeySpec, KeySpecEntry};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// Command flags, as COMMAND INFO names them.
@@ -150,32 +150,102 @@ fn hidden() -> &'static [Command] {
 
 struct Registry {
     by_name: HashMap<Vec<u8>, &'static Command, foldhash::fast::RandomState>,
+    /// Listed commands that a name still reaches (`rename-command x ""` unlists one), sorted.
     all: Vec<&'static Command>,
     /// Every command and subcommand, in [`stat_id`] order.
     by_id: Vec<&'static Command>,
     /// Full name (`get`, `client|id`) to [`stat_id`].
     ids: HashMap<&'static str, usize, foldhash::fast::RandomState>,
+    /// Whether any `rename-command` applies (else every command answers to its name).
+    renamed: bool,
+}
+
+/// The command table, built on first use with the configuration's renames applied.
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+/// The names after `rename-command`, set by [`install_renames`] before the table is built.
+static RENAMED: OnceLock<CommandNames> = OnceLock::new();
+
+/// The names commands answer to: the table's own names, edited by the `rename-command`
+/// lines of the configuration. Redis applies them while it reads its config file, before
+/// any client connects, so the names are fixed for the life of the process. The config
+/// loader checks each line against one of these (for Redis's error texts and line
+/// numbers) and dispatch uses the final one.
+#[derive(Clone)]
+pub struct CommandNames {
+    map: HashMap<Vec<u8>, &'static Command, foldhash::fast::RandomState>,
+}
+
+impl CommandNames {
+    /// Every command under its own name (test-only commands too: they dispatch).
+    pub fn standard() -> CommandNames {
+        let mut map = HashMap::with_hasher(foldhash::fast::RandomState::default());
+        for c in families().into_iter().flatten().chain(hidden()) {
+            let prev = map.insert(c.name.as_bytes().to_vec(), c);
+            assert!(prev.is_none(), "command {} registered twice", c.name);
+        }
+        CommandNames { map }
+    }
+
+    /// `rename-command old new`, with Redis 7.0's rules: `old` must be a name that
+    /// still reaches a command (any case), an empty `new` removes it, and `new` may
+    /// not name another command. A renamed command keeps its own name in COMMAND
+    /// replies, error messages and INFO commandstats, as in Redis.
+    pub fn rename(&mut self, old: &[u8], new: &[u8]) -> Result<(), &'static str> {
+        let cmd = self
+            .map
+            .remove(&old.to_ascii_lowercase())
+            .ok_or("No such command in rename-command")?;
+        if new.is_empty() {
+            return Ok(());
+        }
+        let new = new.to_ascii_lowercase();
+        if self.map.contains_key(&new) {
+            return Err("Target command name already exists");
+        }
+        self.map.insert(new, cmd);
+        Ok(())
+    }
+}
+
+/// Applies the configuration's `rename-command` lines (`(old, new)` in file order) to
+/// dispatch. Must run before the first command lookup, as Redis renames while loading.
+pub fn install_renames(renames: &[(String, String)]) -> Result<(), String> {
+    let mut names = CommandNames::standard();
+    for (old, new) in renames {
+        names
+            .rename(old.as_bytes(), new.as_bytes())
+            .map_err(|e| format!("rename-command {old} {new:?}: {e}"))?;
+    }
+    if renames.is_empty() {
+        return Ok(());
+    }
+    if REGISTRY.get().is_some() {
+        return Err("rename-command: the command table is already in use".into());
+    }
+    RENAMED
+        .set(names)
+        .map_err(|_| "rename-command: renames were already installed".to_string())
 }
 
 fn registry() -> &'static Registry {
-    static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(|| {
-        let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
-        let mut all = Vec::new();
-        for fam in families() {
-            for c in fam {
-                let prev = by_name.insert(c.name.as_bytes().to_vec(), c);
-                assert!(prev.is_none(), "command {} registered twice", c.name);
-                all.push(c);
-            }
-        }
-        all.sort_by_key(|c| c.name);
-        // Test-only commands dispatch and count like any other, but COMMAND
-        // does not list them.
-        for c in hidden() {
-            by_name.insert(c.name.as_bytes().to_vec(), c);
-        }
-        let by_id: Vec<&'static Command> = all
+    REGISTRY.get_or_init(|| {
+        let by_name = RENAMED
+            .get()
+            .cloned()
+            .unwrap_or_else(CommandNames::standard)
+            .map;
+        let reachable: HashSet<*const Command> =
+            by_name.values().map(|c| *c as *const Command).collect();
+        let mut every: Vec<&'static Command> = families().into_iter().flatten().collect();
+        every.sort_by_key(|c| c.name);
+        // Test-only commands dispatch and count like any other, but COMMAND does not
+        // list them; nor does it list a command renamed to "" (Redis removed it).
+        let all = every
+            .iter()
+            .copied()
+            .filter(|c| reachable.contains(&(*c as *const Command)))
+            .collect();
+        let by_id: Vec<&'static Command> = every
             .iter()
             .flat_map(|c| std::iter::once(*c).chain(c.subcommands.iter()))
             .chain(hidden())
@@ -190,6 +260,7 @@ fn registry() -> &'static Registry {
             all,
             by_id,
             ids,
+            renamed: RENAMED.get().is_some(),
         }
     })
 }
@@ -198,12 +269,19 @@ fn registry() -> &'static Registry {
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
-        return None;
+        // Only a rename makes a name this long; this is the rare path.
+        return registry().by_name.get(&name.to_ascii_lowercase()).copied();
     }
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     registry().by_name.get(&lower[..]).copied()
+}
+
+/// Whether `cmd` is still dispatched under its own name (not moved or removed by
+/// `rename-command`).
+pub fn answers_to_own_name(cmd: &'static Command) -> bool {
+    !registry().renamed || lookup(cmd.name.as_bytes()).is_some_and(|c| std::ptr::eq(c, cmd))
 }
 
 /// A dense index for `cmd` among all commands and subcommands, for per-thread
@@ -278,5 +356,39 @@ pub fn client_name_ok(name: &[u8]) -> Result<(), &'static str> {
         Err("ERR Client names cannot contain spaces, newlines or special characters.")
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Redis 7.0.15's `rename-command` rules, as measured against redis-server.
+    #[test]
+    fn renames_follow_redis() {
+        let mut n = CommandNames::standard();
+        let get = n.map[&b"get"[..]];
+        n.rename(b"GET", b"Fetch").unwrap();
+        assert!(!n.map.contains_key(&b"get"[..]));
+        assert!(std::ptr::eq(n.map[&b"fetch"[..]], get));
+        assert_eq!(
+            n.rename(b"get", b"x"),
+            Err("No such command in rename-command")
+        );
+        assert_eq!(
+            n.rename(b"fetch", b"SET"),
+            Err("Target command name already exists")
+        );
+        n = CommandNames::standard();
+        n.rename(b"set", b"set").unwrap();
+        n.rename(b"flushall", b"").unwrap();
+        assert!(!n.map.contains_key(&b"flushall"[..]));
+        assert_eq!(
+            n.rename(b"config|get", b"x"),
+            Err("No such command in rename-command")
+        );
+        // Installing nothing leaves the table alone.
+        install_renames(&[]).unwrap();
+        assert!(answers_to_own_name(lookup(b"get").unwrap()));
     }
 }

@@ -321,15 +321,31 @@ fn section_server(s: &mut String, ctx: &Ctx) {
     s.push_str("# Server\r\n");
     field!(s, "redis_version", "{}", super::connection::REDIS_VERSION);
     field!(s, "ferrite_version", "{}", env!("CARGO_PKG_VERSION"));
-    field!(s, "redis_git_sha1", "00000000");
-    field!(s, "redis_git_dirty", "0");
+    field!(
+        s,
+        "redis_git_sha1",
+        "{}",
+        crate::process::version::git_sha1()
+    );
+    field!(
+        s,
+        "redis_git_dirty",
+        "{}",
+        crate::process::version::git_dirty()
+    );
+    field!(
+        s,
+        "redis_build_id",
+        "{}",
+        crate::process::version::build_id()
+    );
     field!(s, "redis_mode", "standalone");
     field!(s, "os", "{}", metrics::os_string());
     field!(s, "arch_bits", "{}", usize::BITS);
     field!(s, "monotonic_clock", "POSIX clock_gettime");
     field!(s, "multiplexing_api", "{}", multiplexing_api());
     field!(s, "process_id", "{}", std::process::id());
-    field!(s, "process_supervised", "no");
+    field!(s, "process_supervised", "{}", sh.lifecycle.supervised());
     field!(s, "run_id", "{}", sh.run_id);
     field!(s, "tcp_port", "{}", sh.config.port());
     field!(s, "server_time_usec", "{}", crate::util::time::now_us());
@@ -399,11 +415,6 @@ fn ratio(num: u64, den: u64) -> String {
     } else {
         format!("{:.2}", num as f64 / den as f64)
     }
-}
-
-fn jemalloc_version() -> String {
-    let v = tikv_jemalloc_ctl::version::read().unwrap_or("5.3.0");
-    format!("jemalloc-{}", v.split('-').next().unwrap_or(v))
 }
 
 fn section_memory(s: &mut String, ctx: &Ctx) {
@@ -487,7 +498,7 @@ fn section_memory(s: &mut String, ctx: &Ctx) {
         "{}",
         store::reclaim::pending_bytes()
     );
-    field!(s, "mem_allocator", "{}", jemalloc_version());
+    field!(s, "mem_allocator", "{}", crate::process::version::malloc());
     field!(s, "active_defrag_running", "0");
     let (pending, freed) = ctx.shared.store.lazyfree_counts();
     field!(s, "lazyfree_pending_objects", "{pending}");

@@ -155,6 +155,7 @@ pub(crate) const ACTIVE: &[&str] = &[
     "loglevel",
     "logfile",
     "daemonize",
+    "supervised",
     "pidfile",
     "dir",
     "io-threads",

@@ -35,6 +35,15 @@ pub enum LogLevel {
     Warning,
 }
 
+/// `supervised` values, in the order of the directive table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Supervised {
+    Upstart,
+    Systemd,
+    Auto,
+    No,
+}
+
 /// `maxmemory-policy` values, in the order of the directive table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaxmemoryPolicy {
@@ -55,6 +64,7 @@ mod ix {
     pub const REQUIREPASS: usize = idx("requirepass");
     pub const BIND: usize = idx("bind");
     pub const LOGFILE: usize = idx("logfile");
+    pub const PIDFILE: usize = idx("pidfile");
     pub const DBFILENAME: usize = idx("dbfilename");
     pub const SAVE: usize = idx("save");
     pub const ENABLE_PROTECTED: usize = idx("enable-protected-configs");
@@ -75,10 +85,15 @@ pub struct Config {
     listeners: RwLock<Vec<ChangeListener>>,
     config_file: Option<PathBuf>,
     users: Vec<Vec<String>>,
+    renames: Vec<(String, String)>,
 }
 
 /// Loads the configuration from `ferrite-server`'s arguments (everything after argv[0]):
-/// an optional config file, then `--directive value ...` options applied after it.
+/// an optional config file, then config text from stdin when an argument is `-`, then
+/// `--directive value ...` options, read in that order as one text, as redis-server does:
+/// an option overrides the file's value of a single-value directive, and adds to the
+/// multi-value ones (`save`, `rename-command`, `user`, `include`, and
+/// `client-output-buffer-limit` class by class).
 pub fn load(args: &[String]) -> Result<Config, String> {
     Config::load(args)
 }
@@ -140,20 +155,28 @@ impl Config {
             listeners: RwLock::new(Vec::new()),
             config_file: None,
             users: Vec::new(),
+            renames: Vec::new(),
         }
     }
 
     /// See [`load`].
     pub fn load(args: &[String]) -> Result<Config, String> {
-        let (file, opts) = parse::command_line(args);
-        let mut text = match file {
+        let line = parse::command_line(args);
+        let mut text = match line.file {
             Some(f) => parse::read_file(f)?,
             None => Vec::new(),
         };
+        if line.stdin {
+            // Joined to the file without a separator, as redis-server does.
+            std::io::Read::read_to_end(&mut std::io::stdin(), &mut text)
+                .map_err(|e| format!("Fatal error, can't read config from stdin: {e}"))?;
+        }
         text.push(b'\n');
-        text.extend_from_slice(opts.as_bytes());
+        text.extend_from_slice(line.opts.as_bytes());
         let mut cfg = Self::from_text(&text)?;
-        cfg.config_file = file.map(|f| std::path::absolute(f).unwrap_or_else(|_| f.into()));
+        cfg.config_file = line
+            .file
+            .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.into()));
         Ok(cfg)
     }
 
@@ -162,7 +185,9 @@ impl Config {
         let mut cfg = Config::new();
         let mut loader = parse::Loader::new(&cfg);
         loader.load_text(text)?;
-        cfg.users = loader.users;
+        let (users, renames) = (loader.users, loader.renames);
+        cfg.users = users;
+        cfg.renames = renames;
         Ok(cfg)
     }
 
@@ -190,6 +215,12 @@ impl Config {
     /// Arguments of each `user` line of the config file, in order, for the ACL module.
     pub fn acl_users(&self) -> &[Vec<String>] {
         &self.users
+    }
+
+    /// `rename-command` lines as `(old, new)` in the order they were read; already
+    /// checked, for `commands::install_renames`.
+    pub fn renamed_commands(&self) -> &[(String, String)] {
+        &self.renames
     }
 
     /// CONFIG GET value of one directive (canonical name or alias), if it exists.
@@ -243,6 +274,11 @@ impl Config {
         lazyfree_lazy_user_flush -> bool = "lazyfree-lazy-user-flush", |n| n != 0;
         /// Bit set of `notify-keyspace-events` (classes, then `NOTIFY_KEYSPACE`...).
         notify_keyspace_events -> u32 = "notify-keyspace-events";
+        /// Detach from the terminal at start-up (unless a supervisor was detected).
+        daemonize -> bool = "daemonize", |n| n != 0;
+        /// `supervised` as the configuration says it (before detection).
+        supervised -> Supervised = "supervised",
+            |n| [Supervised::Upstart, Supervised::Systemd, Supervised::Auto, Supervised::No][n as usize];
         /// Worker threads (Ferrite's `threads`); 0 = one per core.
         threads -> usize = "threads";
         /// `loglevel` as a level.
@@ -271,6 +307,11 @@ impl Config {
             .split_whitespace()
             .map(String::from)
             .collect()
+    }
+
+    /// Pid file path; empty means none (a daemon then writes `/var/run/redis.pid`).
+    pub fn pidfile(&self) -> String {
+        self.text(ix::PIDFILE)
     }
 
     /// Log file path; empty means standard output.
@@ -638,11 +679,17 @@ mod tests {
         assert!(err("bind \"127.0.0.1").ends_with("Unbalanced quotes in configuration line"));
         assert!(err("replicaof a").ends_with("wrong number of arguments"));
         assert!(err("include").ends_with("Bad directive or wrong number of arguments"));
+        assert!(err("rename-command nosuch x").ends_with("No such command in rename-command"));
+        assert!(err("rename-command get set").ends_with("Target command name already exists"));
+        let e = err("rename-command get fetch\nrename-command GET x");
         assert!(
-            err("daemonize yes").ends_with("Ferrite does not daemonize; run it under a supervisor")
+            e.contains("at line 2\n>>> 'rename-command GET x'\nNo such command in rename-command"),
+            "{e}"
         );
-        assert!(err("rename-command FLUSHALL \"\"")
-            .ends_with("rename-command is not supported by Ferrite"));
+        assert!(err("rename-command get").ends_with("Bad directive or wrong number of arguments"));
+        assert!(err("daemonize maybe").ends_with("argument must be 'yes' or 'no'"));
+        assert!(err("supervised bogus")
+            .ends_with("argument(s) must be one of the following: upstart, systemd, auto, no"));
         assert!(err("list-max-ziplist-entries 1 2")
             .ends_with("Bad directive or wrong number of arguments"));
         assert!(err("include /nonexistent/ferrite.conf")
@@ -697,6 +744,114 @@ mod tests {
         assert!(cfg("client-output-buffer-limit \"\"")
             .unwrap_err()
             .ends_with("Wrong number of arguments in buffer limit configuration."));
+    }
+
+    #[test]
+    fn start_up_directives_and_renames() {
+        let c = cfg("daemonize yes\nsupervised auto\npidfile /run/x.pid\n\
+                     rename-command FLUSHALL \"\"\nrename-command dbsize MySize\nrename-command GET get")
+        .unwrap();
+        assert!(c.daemonize());
+        assert_eq!(c.supervised(), Supervised::Auto);
+        assert_eq!(c.pidfile(), "/run/x.pid");
+        assert_eq!(
+            c.renamed_commands(),
+            [
+                ("FLUSHALL".to_string(), String::new()),
+                ("dbsize".to_string(), "MySize".to_string()),
+                ("GET".to_string(), "get".to_string())
+            ]
+        );
+        let d = Config::new();
+        assert!(!d.daemonize() && d.pidfile().is_empty());
+        assert_eq!(d.supervised(), Supervised::No);
+        assert!(cfg("daemonize yes\nsupervised systemd")
+            .unwrap()
+            .inactive_settings()
+            .is_empty());
+    }
+
+    /// What redis-server 7.0.15 loads for the same files and arguments (run side by side):
+    /// the command line overrides single-value directives and adds to the others; after an
+    /// `include`, each `save` line replaces the save points (Redis stops counting itself
+    /// as reading the config file once an included file ends).
+    #[test]
+    fn precedence_matches_redis() {
+        let dir = std::env::temp_dir().join(format!("ferrite-precedence-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |n: &str| dir.join(n).to_string_lossy().into_owned();
+        std::fs::write(path("s1.conf"), "save 900 1\nsave 300 10\ndaemonize yes\n").unwrap();
+        std::fs::write(path("inc.conf"), "save 5 5\nhz 33\n").unwrap();
+        std::fs::write(
+            path("s2.conf"),
+            format!("save 900 1\ninclude {}\nsave 300 10\n", path("inc.conf")),
+        )
+        .unwrap();
+        let load = |a: &[&str]| load(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let save = |a: &[&str]| load(a).unwrap().value("save").unwrap();
+        let s1 = path("s1.conf");
+        let s2 = path("s2.conf");
+        assert_eq!(save(&[&s1]), "900 1 300 10");
+        assert_eq!(save(&[&s1, "--save", "60", "5"]), "900 1 300 10 60 5");
+        assert_eq!(
+            save(&[&s1, "--save", "60", "5", "--save", "30", "2"]),
+            "900 1 300 10 60 5 30 2"
+        );
+        assert_eq!(
+            save(&["--save", "60", "5", "--save", "30", "2"]),
+            "60 5 30 2"
+        );
+        assert_eq!(save(&[&s1, "--save", ""]), "");
+        assert_eq!(save(&[&s1, "--save"]), "");
+        assert_eq!(save(&[&s1, "--save", "--hz", "7"]), "");
+        assert_eq!(
+            save(&[&s1, "--save", "60 5", "--save", "", "--save", "7", "7"]),
+            "7 7"
+        );
+        assert_eq!(save(&[&s2]), "300 10");
+        assert_eq!(save(&[&s2, "--save", "1", "1"]), "1 1");
+        let c = load(&[&s1, "--daemonize", "no", "--hz", "5", "--hz", "6"]).unwrap();
+        assert!(!c.daemonize());
+        assert_eq!(c.hz(), 6);
+        // A `--word` right after a `--name` without a value is that value.
+        let c = load(&["--requirepass", "--secret", "--maxclients", "5"]).unwrap();
+        assert_eq!(c.requirepass().as_deref(), Some(&b"--secret"[..]));
+        assert_eq!(c.maxclients(), 5);
+        let e = load(&["--requirepass", "--maxclients", "7"]).unwrap_err();
+        assert!(
+            e.contains(">>> 'requirepass \"--maxclients\" \"7\"'\nwrong number of arguments"),
+            "{e}"
+        );
+        // One argument may hold a whole option line.
+        assert_eq!(
+            load(&["--maxclients 6", "--hz", "7"]).unwrap().maxclients(),
+            6
+        );
+        // Buffer limits merge class by class; users and renames accumulate.
+        std::fs::write(
+            path("m.conf"),
+            "client-output-buffer-limit pubsub 1mb 1mb 1\nuser alice on\nrename-command dbsize mysize\n",
+        )
+        .unwrap();
+        let c = load(&[
+            &path("m.conf"),
+            "--client-output-buffer-limit",
+            "normal 5mb 5mb 5",
+            "--user",
+            "bob",
+            "on",
+            "--rename-command",
+            "get",
+            "fetch",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.value("client-output-buffer-limit").unwrap(),
+            "normal 5242880 5242880 5 slave 268435456 67108864 60 pubsub 1048576 1048576 1"
+        );
+        assert_eq!(c.acl_users(), [vec!["alice", "on"], vec!["bob", "on"]]);
+        assert_eq!(c.renamed_commands().len(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

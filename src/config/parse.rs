@@ -43,34 +43,62 @@ pub fn quote(arg: &[u8]) -> String {
     s
 }
 
-/// Splits `ferrite-server [configfile] [--name value ...]` into the file (a bare `-`, for
-/// stdin in Redis, is skipped) and the config text the options stand for: each `--name`
-/// starts a new line, following words are quoted arguments, and a `--save` with no value
-/// means `save ""`.
-pub(crate) fn command_line(args: &[String]) -> (Option<&str>, String) {
+/// What `ferrite-server`'s arguments ask for, split as redis-server splits them.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct CommandLine<'a> {
+    /// The config file: the first argument, unless it starts with `-`.
+    pub file: Option<&'a str>,
+    /// A bare `-` as the first or last argument: config text also comes from stdin,
+    /// read after the file and before the options.
+    pub stdin: bool,
+    /// The config text the options stand for.
+    pub opts: String,
+}
+
+/// Splits `ferrite-server [configfile] [-] [--name value ...]`. Each `--name` starts a new
+/// config line (`"--port 7000"` as one argument is a whole line), the words after it are
+/// its quoted arguments. As in redis-server, a `--word` right after a `--name` that has no
+/// value yet is that value (`--requirepass --secret`), except after `--save`, which then
+/// means `save ""`, as does a final `--save`.
+pub(crate) fn command_line(args: &[String]) -> CommandLine<'_> {
     let mut file = None;
     let mut rest = args;
-    if let Some(first) = args.first().filter(|a| !a.starts_with("--")) {
-        file = (first != "-").then_some(first.as_str());
+    if let Some(first) = args.first().filter(|a| !a.starts_with('-')) {
+        file = Some(first.as_str());
         rest = &args[1..];
     }
+    let mut stdin = false;
     let mut opts = String::new();
+    // Whether the last `--name` has a value yet (so another `--word` is a new name).
+    let mut last_has_value = true;
     for (j, a) in rest.iter().enumerate() {
-        if let Some(name) = a.strip_prefix("--") {
+        let last = j + 1 == rest.len();
+        if a == "-" && (std::ptr::eq(a, &args[0]) || last) {
+            stdin = true;
+        } else if let Some(name) = a.strip_prefix("--").filter(|_| last_has_value) {
             if !opts.is_empty() {
                 opts.push('\n');
             }
             opts.push_str(name);
             opts.push(' ');
-            if name == "save" && rest.get(j + 1).is_none_or(|n| n.starts_with("--")) {
-                opts.push_str("\"\"");
+            last_has_value = split_args(a.as_bytes()).is_none_or(|w| w.len() != 1);
+            if !last_has_value && a.eq_ignore_ascii_case("--save") {
+                match rest.get(j + 1) {
+                    Some(next) if next.starts_with("--") => {
+                        opts.push_str("\"\"");
+                        last_has_value = true;
+                    }
+                    None => opts.push_str("\"\""),
+                    Some(_) => {}
+                }
             }
         } else {
             opts.push_str(&quote(a.as_bytes()));
             opts.push(' ');
+            last_has_value = true;
         }
     }
-    (file, opts)
+    CommandLine { file, stdin, opts }
 }
 
 /// The error text for a bad line, in the shape Redis prints.
@@ -113,8 +141,17 @@ pub(crate) struct Loader<'a> {
     pub cfg: &'a Config,
     /// `save` lines accumulate, but the first one in a load replaces the default.
     save_seen: bool,
+    /// Whether the text being read is still the text that started the current
+    /// `load_text`. Redis 7.0 clears its "reading the config file" state when an included
+    /// file ends, so every `save` line after an `include` (the command-line options too)
+    /// replaces the save points instead of adding to them; Ferrite does the same, so a
+    /// config loads to the same values in both.
+    reading: bool,
     depth: usize,
     pub users: Vec<Vec<String>>,
+    /// `rename-command` lines as `(old, new)`, in order, each checked against `names`.
+    pub renames: Vec<(String, String)>,
+    names: Option<crate::commands::CommandNames>,
 }
 
 impl<'a> Loader<'a> {
@@ -122,12 +159,22 @@ impl<'a> Loader<'a> {
         Loader {
             cfg,
             save_seen: false,
+            reading: false,
             depth: 0,
             users: Vec::new(),
+            renames: Vec::new(),
+            names: None,
         }
     }
 
     pub fn load_text(&mut self, text: &[u8]) -> Result<(), String> {
+        self.reading = true;
+        let r = self.load_lines(text);
+        self.reading = false;
+        r
+    }
+
+    fn load_lines(&mut self, text: &[u8]) -> Result<(), String> {
         for (n, raw) in text.split(|&c| c == b'\n').enumerate() {
             let line = trim(raw);
             if line.is_empty() || line[0] == b'#' {
@@ -165,7 +212,12 @@ impl<'a> Loader<'a> {
                 return Ok(());
             }
             "rename-command" if args.len() == 2 => {
-                return Err("rename-command is not supported by Ferrite".into())
+                let names = self
+                    .names
+                    .get_or_insert_with(crate::commands::CommandNames::standard);
+                names.rename(args[0].as_bytes(), args[1].as_bytes())?;
+                self.renames.push((args[0].clone(), args[1].clone()));
+                return Ok(());
             }
             "loadmodule" => return Err("Ferrite does not support Redis modules".into()),
             "sentinel" => return Err("Ferrite does not run as Redis Sentinel".into()),
@@ -199,13 +251,10 @@ impl<'a> Loader<'a> {
             return Err("wrong number of arguments".into());
         }
         let is_save = d.kind == Kind::Special(Special::Save);
-        let append = is_save && self.save_seen && !args.is_empty();
-        self.save_seen |= is_save;
+        let append = is_save && self.reading && self.save_seen && !args.is_empty();
+        self.save_seen |= is_save && self.reading;
         let (num, text) =
             values::parse(d, &args, &self.cfg.text(i), append).map_err(Fail::Reason)?;
-        if d.name == "daemonize" && num == 1 {
-            return Err("Ferrite does not daemonize; run it under a supervisor".into());
-        }
         self.cfg.store(i, num, text);
         Ok(())
     }
@@ -284,6 +333,11 @@ mod tests {
     #[test]
     fn command_line_options() {
         let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let line = |file, stdin, opts: &str| CommandLine {
+            file,
+            stdin,
+            opts: opts.to_string(),
+        };
         let args = a(&[
             "/etc/r.conf",
             "--port",
@@ -293,16 +347,43 @@ mod tests {
             "127.0.0.1",
             "-::1",
         ]);
-        let (file, opts) = command_line(&args);
-        assert_eq!(file, Some("/etc/r.conf"));
         assert_eq!(
-            opts,
-            "port \"7000\" \nsave \"\"\nbind \"127.0.0.1\" \"-::1\" "
+            command_line(&args),
+            line(
+                Some("/etc/r.conf"),
+                false,
+                "port \"7000\" \nsave \"\"\nbind \"127.0.0.1\" \"-::1\" "
+            )
         );
         let args = a(&["-", "--save"]);
-        assert_eq!(command_line(&args), (None, "save \"\"".to_string()));
+        assert_eq!(command_line(&args), line(None, true, "save \"\""));
+        let args = a(&["r.conf", "--hz", "1", "-"]);
+        assert_eq!(command_line(&args), line(Some("r.conf"), true, "hz \"1\" "));
         let args = a(&["--threads", "4"]);
-        assert_eq!(command_line(&args), (None, "threads \"4\" ".to_string()));
-        assert_eq!(command_line(&[]), (None, String::new()));
+        assert_eq!(command_line(&args), line(None, false, "threads \"4\" "));
+        assert_eq!(command_line(&[]), line(None, false, ""));
+        // `--requirepass --x`: the second is the value; `--save --x`: `save ""`.
+        let args = a(&[
+            "--requirepass",
+            "--x",
+            "--save",
+            "--hz",
+            "3",
+            "--logfile",
+            "-",
+        ]);
+        assert_eq!(
+            command_line(&args),
+            line(
+                None,
+                true,
+                "requirepass \"--x\" \nsave \"\"\nhz \"3\" \nlogfile "
+            )
+        );
+        // A first argument starting with `-` is not a config file.
+        let args = a(&["-x", "--hz", "3"]);
+        assert_eq!(command_line(&args), line(None, false, "\"-x\" \nhz \"3\" "));
+        let args = a(&["--hz 3", "--port", "1"]);
+        assert_eq!(command_line(&args), line(None, false, "hz 3 \nport \"1\" "));
     }
 }

@@ -27,8 +27,11 @@ impl Default for Limits {
     }
 }
 
-/// Inline requests and the length lines of multibulk requests may not exceed
-/// this without a newline (Redis's PROTO_INLINE_MAX_SIZE).
+/// How many bytes of an inline request, or of a multibulk length line, may
+/// arrive without its newline before the client is refused (Redis's
+/// PROTO_INLINE_MAX_SIZE). A line whose newline is already in the buffer is
+/// parsed whatever its length, as Redis does: the limit bounds what a client
+/// can make the server buffer while waiting, not the length of a request.
 pub const INLINE_MAX: usize = 64 * 1024;
 /// Largest multibulk count accepted (Redis: INT_MAX).
 const MAX_MULTIBULK: i64 = i32::MAX as i64;
@@ -203,7 +206,9 @@ impl Parser {
     }
 
     /// Parses one inline command line (space separated, with Redis's quoting
-    /// rules); returns the bytes it took.
+    /// rules); returns the bytes it took. Refused only while more than
+    /// [`INLINE_MAX`] bytes wait without a newline; the arguments are copied
+    /// out of bytes that really arrived, so nothing is allocated ahead.
     fn parse_inline(&mut self, req: &[u8]) -> Result<Option<usize>, ParseError> {
         let Some(nl) = memchr::memchr(b'\n', req) else {
             if req.len() > INLINE_MAX {
@@ -211,9 +216,6 @@ impl Parser {
             }
             return Ok(None);
         };
-        if nl > INLINE_MAX {
-            return Err(ParseError::new("Protocol error: too big inline request"));
-        }
         let mut end = nl;
         if end > 0 && req[end - 1] == b'\r' {
             end -= 1;
@@ -231,7 +233,9 @@ impl Parser {
 }
 
 /// Reads a `*<n>\r\n` or `$<n>\r\n` line at the start of `buf`.
-/// Returns the number and how many bytes the line took.
+/// Returns the number and how many bytes the line took. As in Redis, only a
+/// line still without its `\r` past [`INLINE_MAX`] is "too big"; a complete
+/// overlong line is an invalid length.
 fn read_len_line(buf: &[u8], kind: u8, limits: Limits) -> Result<Option<(i64, usize)>, ParseError> {
     let Some(nl) = memchr::memchr(b'\r', buf) else {
         if buf.len() > INLINE_MAX {
@@ -243,13 +247,6 @@ fn read_len_line(buf: &[u8], kind: u8, limits: Limits) -> Result<Option<(i64, us
         }
         return Ok(None);
     };
-    if nl > INLINE_MAX {
-        return Err(ParseError::new(if kind == b'*' {
-            "Protocol error: too big mbulk count string"
-        } else {
-            "Protocol error: too big bulk count string"
-        }));
-    }
     if buf.len() < nl + 2 {
         return Ok(None);
     }
@@ -426,6 +423,57 @@ mod tests {
         assert_eq!(
             parse_all(b"set \"a\r\n").unwrap_err().0,
             "Protocol error: unbalanced quotes in request"
+        );
+    }
+
+    /// Measured against redis-server 7.0.15 (and again by `tests/protocol_limits.rs`).
+    #[test]
+    fn long_lines_are_refused_only_while_incomplete() {
+        let line = |n: usize| {
+            let mut l = b"PING ".to_vec();
+            l.resize(n, b'x');
+            l
+        };
+        // Complete lines of any length parse.
+        for n in [INLINE_MAX, INLINE_MAX + 1, 70_000, 300_000] {
+            let mut req = line(n);
+            req.extend_from_slice(b"\r\n");
+            let r = parse_all(&req).unwrap();
+            assert_eq!(r[0].len(), 2);
+            assert_eq!(r[0][1].len(), n - 5);
+        }
+        // Exactly INLINE_MAX bytes without the newline: wait for more.
+        let mut p = Parser::new();
+        let mut buf = BytesMut::from(&line(INLINE_MAX)[..]);
+        assert_eq!(next(&mut p, &mut buf, Limits::default()), Ok(None));
+        // One more byte and the request is refused.
+        buf.extend_from_slice(b"x");
+        assert_eq!(
+            next(&mut p, &mut buf, Limits::default()).unwrap_err().0,
+            "Protocol error: too big inline request"
+        );
+        // Length lines: incomplete past the limit, or complete but too long.
+        let mut long = b"*".to_vec();
+        long.resize(INLINE_MAX + 2, b'1');
+        assert_eq!(
+            parse_all(&long).unwrap_err().0,
+            "Protocol error: too big mbulk count string"
+        );
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_all(&long).unwrap_err().0,
+            "Protocol error: invalid multibulk length"
+        );
+        let mut long = b"*1\r\n$".to_vec();
+        long.resize(INLINE_MAX + 6, b'1');
+        assert_eq!(
+            parse_all(&long).unwrap_err().0,
+            "Protocol error: too big bulk count string"
+        );
+        long.extend_from_slice(b"\r\n");
+        assert_eq!(
+            parse_all(&long).unwrap_err().0,
+            "Protocol error: invalid bulk length"
         );
     }
 

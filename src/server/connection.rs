@@ -334,16 +334,24 @@ fn execute_timed(
         .last_command
         .filter(|(c, _)| args[0].eq_ignore_ascii_case(c.name.as_bytes()) && c.arity_ok(args.len()));
     let resolved = cached.map_or_else(
-        || commands::resolve(args).map(|c| (c, commands::stat_id(c))),
+        || {
+            commands::resolve(args).map(|c| {
+                let id = commands::stat_id(c);
+                // The cache matches by the command's own name, so a command that
+                // `rename-command` moved to another name is never cached.
+                if c.subcommands.is_empty()
+                    && !c.name.contains('|')
+                    && commands::answers_to_own_name(c)
+                {
+                    client.last_command = Some((c, id));
+                }
+                (c, id)
+            })
+        },
         Ok,
     );
     let (cmd, stat_id) = match resolved {
-        Ok((c, id)) => {
-            if c.subcommands.is_empty() && !c.name.contains('|') {
-                client.last_command = Some((c, id));
-            }
-            (c, id)
-        }
+        Ok(hit) => hit,
         Err(msg) => {
             out.error(&msg);
             record_rejected(shared, args, out, mark);

@@ -8,6 +8,16 @@ use tokio::net::{TcpListener, TcpSocket};
 
 /// Binds every configured address, then serves until SHUTDOWN or a signal.
 pub async fn run(shared: Arc<Shared>) -> std::io::Result<()> {
+    // Handlers first: once the server says it is ready (pid file, READY=1, a daemon's
+    // parent exiting), a SIGTERM must be a clean shutdown, not the default kill.
+    #[cfg(unix)]
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
     let port = shared.config.port();
     let mut listeners = Vec::new();
     if port != 0 {
@@ -23,7 +33,9 @@ pub async fn run(shared: Arc<Shared>) -> std::io::Result<()> {
                 }
                 Err(e) => {
                     tracing::error!(address = %host, port, error = %e, "could not bind");
-                    return Err(e);
+                    // The context travels to a daemon's waiting parent, which prints it.
+                    let why = format!("could not bind {host}:{port}: {e}");
+                    return Err(std::io::Error::new(e.kind(), why));
                 }
             }
         }
@@ -38,23 +50,19 @@ pub async fn run(shared: Arc<Shared>) -> std::io::Result<()> {
     start_background(shared.clone());
     crate::metrics::start(&shared);
     tracing::info!("Ready to accept connections tcp");
+    shared.lifecycle.ready();
     let signals = async {
         #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let mut term = signal(SignalKind::terminate())?;
-            let mut int = signal(SignalKind::interrupt())?;
-            tokio::select! {
-                _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-                _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-            }
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
         }
-        Ok::<(), std::io::Error>(())
     };
     tokio::select! {
-        r = signals => r?,
+        _ = signals => {}
         _ = shared.shutdown.notified() => {}
     }
+    shared.lifecycle.stopping();
     tracing::warn!("Ferrite is now ready to exit, bye bye...");
     Ok(())
 }

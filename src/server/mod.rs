@@ -32,10 +32,18 @@ pub struct Shared {
     pub pause: client::PauseState,
     /// Signalled by SHUTDOWN (and SIGTERM/SIGINT) to stop the server.
     pub shutdown: tokio::sync::Notify,
+    /// Pid file, supervisor and daemon parent: told when the server is ready and
+    /// when it stops.
+    pub lifecycle: crate::process::Lifecycle,
 }
 
 impl Shared {
-    pub fn new(config: Arc<Config>, config_file: Option<String>, threads: usize) -> Shared {
+    pub fn new(
+        config: Arc<Config>,
+        config_file: Option<String>,
+        threads: usize,
+        lifecycle: crate::process::Lifecycle,
+    ) -> Shared {
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).expect("hex digit"))
             .collect();
@@ -53,6 +61,7 @@ impl Shared {
             threads,
             pause: client::PauseState::default(),
             shutdown: tokio::sync::Notify::new(),
+            lifecycle,
         }
     }
 }

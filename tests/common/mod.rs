@@ -553,6 +553,21 @@ pub fn reserve_port() -> u16 {
     panic!("could not find a free port on 127.0.0.1");
 }
 
+/// Waits (bounded) until something on 127.0.0.1:`port` answers PING, for servers started
+/// outside [`ServerProcess`] (daemons, custom environments).
+pub fn wait_for_ping(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ping_answers(port) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(15));
+    }
+}
+
 /// True when something on `port` answers a PING with a complete reply (other than -LOADING).
 fn ping_answers(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
