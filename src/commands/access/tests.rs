@@ -13,7 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn server() -> (Shared, Client) {
-    let shared = Shared::new(Arc::new(Config::new()), None, 1);
+    let shared = Shared::new(
+        Arc::new(Config::new()),
+        None,
+        1,
+        crate::process::Lifecycle::detached(),
+    );
     let addr = "127.0.0.1:1".parse().expect("address");
     let client = Client::new(Arc::new(ClientInfo::new(1, addr, addr, -1)), true);
     (shared, client)
