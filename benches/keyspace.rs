@@ -93,7 +93,9 @@ fn sizes() -> Vec<usize> {
 /// Bytes the allocator has handed out and not had back.
 fn heap_bytes() -> f64 {
     let _ = tikv_jemalloc_ctl::epoch::advance();
-    tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) as f64
+    // Large bucket arrays are mapped outside the allocator (`store::table`).
+    let mapped = ferrite::store::table::mapped_bytes();
+    (tikv_jemalloc_ctl::stats::allocated::read().unwrap_or(0) + mapped) as f64
 }
 
 /// Builds a structure of `n` keys with `load`, reporting the time and heap

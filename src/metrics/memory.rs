@@ -26,11 +26,15 @@ static STARTUP: OnceLock<u64> = OnceLock::new();
 pub fn read() -> MemoryStats {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
-    let allocated = stats::allocated::read().unwrap_or(0) as u64;
+    // The keyspace's large bucket arrays are mapped outside the allocator
+    // (`store::table`): counted as allocated, active and resident alike, so
+    // the ratios between them stay the allocator's.
+    let mapped = crate::store::table::mapped_bytes() as u64;
+    let allocated = stats::allocated::read().unwrap_or(0) as u64 + mapped;
     let s = MemoryStats {
         allocated,
-        active: stats::active::read().unwrap_or(0) as u64,
-        resident: stats::resident::read().unwrap_or(0) as u64,
+        active: stats::active::read().unwrap_or(0) as u64 + mapped,
+        resident: stats::resident::read().unwrap_or(0) as u64 + mapped,
         rss: rss_bytes(),
     };
     PEAK.fetch_max(allocated, Ordering::Relaxed);

@@ -276,8 +276,155 @@ fn for_each_in_chain<'g, N>(head: &'g Bucket<N>, head_meta: u64, mut f: impl FnM
     }
 }
 
+/// A table's bucket array. Arrays of 2 MiB and more are mapped on their own
+/// (`mmap`), 2 MiB-aligned, and the kernel is asked to back them with
+/// transparent huge pages (`MADV_HUGEPAGE`; Debian's default THP mode
+/// honours it): at 10M keys the array is 128 MiB, read at random, and each
+/// lookup's first cache miss would otherwise also miss the TLB and walk the
+/// page tables. The array is dense, so huge pages cost no memory; fresh
+/// mappings are zero, and zero is an empty bucket. They bypass the
+/// allocator (whose recycled pages are already faulted in as small pages),
+/// so their bytes are counted apart, in [`mapped_bytes`], which INFO adds to
+/// `used_memory`. (Huge pages for the whole heap, jemalloc's `thp:always`,
+/// made lookups faster still but cost 6% more RSS per key and 22 MB more
+/// for an empty server: not the default.)
+struct BucketArray<N> {
+    ptr: ptr::NonNull<Bucket<N>>,
+    len: usize,
+    /// Bytes mapped for it with `mmap` (0: allocated by the allocator).
+    mapped: usize,
+}
+
+/// Arrays at least this large are mapped on their own, with huge pages.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Bytes of bucket arrays mapped outside the allocator.
+static MAPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of bucket arrays mapped outside the allocator (see [`BucketArray`]),
+/// for INFO `used_memory`.
+pub fn mapped_bytes() -> usize {
+    MAPPED.load(Ordering::Relaxed)
+}
+
+impl<N> BucketArray<N> {
+    /// `len` empty buckets whose meta words carry `mark`.
+    fn new(len: usize, mark: u64) -> BucketArray<N> {
+        #[cfg(loom)]
+        let (ptr, mapped) = {
+            // Loom's atomics are not valid when zeroed: build them.
+            let b: Box<[Bucket<N>]> = (0..len).map(|_| Bucket::new()).collect();
+            let p = ptr::NonNull::new(Box::into_raw(b) as *mut Bucket<N>).expect("not null");
+            (p, 0)
+        };
+        #[cfg(not(loom))]
+        let (ptr, mapped) = {
+            let layout = std::alloc::Layout::array::<Bucket<N>>(len).expect("bucket array size");
+            match map_huge(layout.size()) {
+                Some(p) => (p.cast(), layout.size()),
+                None => {
+                    // SAFETY: the layout has a non-zero size (at least one bucket).
+                    let p = unsafe { std::alloc::alloc_zeroed(layout) } as *mut Bucket<N>;
+                    let Some(p) = ptr::NonNull::new(p) else {
+                        std::alloc::handle_alloc_error(layout);
+                    };
+                    // All-zero is an empty bucket: atomics of 0, null pointers.
+                    (p, 0)
+                }
+            }
+        };
+        let array = BucketArray { ptr, len, mapped };
+        if mark != 0 {
+            for b in array.iter() {
+                b.meta.store(mark, Ordering::Relaxed);
+            }
+        }
+        array
+    }
+}
+
+/// A fresh, zeroed, 2 MiB-aligned mapping of `size` bytes advised to use
+/// huge pages, if `size` is at least [`HUGE_PAGE`] and the system gives one.
+#[cfg(not(loom))]
+fn map_huge(size: usize) -> Option<ptr::NonNull<u8>> {
+    #[cfg(all(target_os = "linux", not(miri)))]
+    if size >= HUGE_PAGE {
+        let span = size + HUGE_PAGE;
+        // SAFETY: a new private anonymous mapping; it aliases nothing.
+        let raw = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                span,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return None;
+        }
+        let start = raw as usize;
+        let aligned = start.next_multiple_of(HUGE_PAGE);
+        let end = start + span;
+        // SAFETY: unmapping the unaligned head and the tail beyond `size`,
+        // parts of our own mapping that nothing uses.
+        unsafe {
+            if aligned > start {
+                libc::munmap(raw, aligned - start);
+            }
+            if end > aligned + size {
+                libc::munmap((aligned + size) as *mut libc::c_void, end - aligned - size);
+            }
+            // Advice only: a refusal (THP off) leaves ordinary pages.
+            libc::madvise(aligned as *mut libc::c_void, size, libc::MADV_HUGEPAGE);
+        }
+        MAPPED.fetch_add(size, Ordering::Relaxed);
+        return ptr::NonNull::new(aligned as *mut u8);
+    }
+    let _ = size;
+    None
+}
+
+impl<N> std::ops::Deref for BucketArray<N> {
+    type Target = [Bucket<N>];
+    fn deref(&self) -> &[Bucket<N>] {
+        // SAFETY: `ptr` holds `len` initialized buckets until dropped.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<N> Drop for BucketArray<N> {
+    fn drop(&mut self) {
+        let slice = ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
+        #[cfg(loom)]
+        // SAFETY: made by `Box::into_raw` of a boxed slice of `len`.
+        drop(unsafe { Box::from_raw(slice) });
+        #[cfg(not(loom))]
+        // SAFETY: `len` initialized buckets, dropped once, in memory that
+        // `new` mapped (`mapped` bytes) or allocated with this layout.
+        unsafe {
+            ptr::drop_in_place(slice);
+            if self.mapped > 0 {
+                #[cfg(all(target_os = "linux", not(miri)))]
+                libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.mapped);
+                MAPPED.fetch_sub(self.mapped, Ordering::Relaxed);
+            } else {
+                let layout = std::alloc::Layout::array::<Bucket<N>>(self.len).expect("size");
+                std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout);
+            }
+        }
+    }
+}
+
+// SAFETY: a bucket array is owned memory of atomics (what `Box<[Bucket]>`
+// would be); sharing it shares only atomics.
+unsafe impl<N> Send for BucketArray<N> {}
+// SAFETY: as above.
+unsafe impl<N> Sync for BucketArray<N> {}
+
 struct Table<N> {
-    buckets: Box<[Bucket<N>]>,
+    buckets: BucketArray<N>,
     mask: usize,
     /// The table this one is being migrated into (set once).
     next: AtomicPtr<Table<N>>,
@@ -294,13 +441,7 @@ impl<N> Table<N> {
     fn new(buckets: usize, mark: u64) -> Table<N> {
         debug_assert!(buckets.is_power_of_two());
         Table {
-            buckets: (0..buckets)
-                .map(|_| {
-                    let b = Bucket::new();
-                    b.meta.store(mark, Ordering::Relaxed);
-                    b
-                })
-                .collect(),
+            buckets: BucketArray::new(buckets, mark),
             mask: buckets - 1,
             next: AtomicPtr::new(ptr::null_mut()),
             claim: AtomicUsize::new(0),
