@@ -291,6 +291,10 @@ pub fn fuzz_entry(data: &[u8]) {
         max_bulk_len: 1 << 20,
         authenticated: data.first().is_some_and(|b| b & 1 == 0),
     };
+    // The pipeline look ahead (`peek`) sees the same bytes: it must never
+    // panic and only report complete requests within the buffer.
+    let (_, peeked) = super::peek::second_args(data, 16, |k| assert!(k.len() <= data.len()));
+    assert!(peeked <= data.len());
     let mut parser = Parser::new();
     let mut buf = BytesMut::new();
     let mut total_arg_bytes = 0usize;
