@@ -292,19 +292,22 @@ struct BucketArray<N> {
     ptr: ptr::NonNull<Bucket<N>>,
     len: usize,
     /// Bytes mapped for it with `mmap` (0: allocated by the allocator).
+    #[cfg_attr(loom, allow(dead_code))]
     mapped: usize,
 }
 
 /// Arrays at least this large are mapped on their own, with huge pages.
+#[cfg_attr(loom, allow(dead_code))]
 const HUGE_PAGE: usize = 2 << 20;
 
-/// Bytes of bucket arrays mapped outside the allocator.
-static MAPPED: AtomicUsize = AtomicUsize::new(0);
+/// Bytes of bucket arrays mapped outside the allocator: accounting, not
+/// part of any protocol, so std's atomic even under loom.
+static MAPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Bytes of bucket arrays mapped outside the allocator (see [`BucketArray`]),
 /// for INFO `used_memory`.
 pub fn mapped_bytes() -> usize {
-    MAPPED.load(Ordering::Relaxed)
+    MAPPED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 impl<N> BucketArray<N> {
@@ -379,7 +382,7 @@ fn map_huge(size: usize) -> Option<ptr::NonNull<u8>> {
             // Advice only: a refusal (THP off) leaves ordinary pages.
             libc::madvise(aligned as *mut libc::c_void, size, libc::MADV_HUGEPAGE);
         }
-        MAPPED.fetch_add(size, Ordering::Relaxed);
+        MAPPED.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
         return ptr::NonNull::new(aligned as *mut u8);
     }
     let _ = size;
@@ -408,7 +411,7 @@ impl<N> Drop for BucketArray<N> {
             if self.mapped > 0 {
                 #[cfg(all(target_os = "linux", not(miri)))]
                 libc::munmap(self.ptr.as_ptr() as *mut libc::c_void, self.mapped);
-                MAPPED.fetch_sub(self.mapped, Ordering::Relaxed);
+                MAPPED.fetch_sub(self.mapped, std::sync::atomic::Ordering::Relaxed);
             } else {
                 let layout = std::alloc::Layout::array::<Bucket<N>>(self.len).expect("size");
                 std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout);
