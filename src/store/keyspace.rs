@@ -270,12 +270,15 @@ impl Keyspace {
 
     /// [`Keyspace::lock`] with the key's hash already computed.
     fn lock_ref<'g>(&'g self, k: KeyRef<'_>, clock: Clock, guard: &'g Guard) -> Locked<'g> {
+        let mut spins = 0;
         loop {
             if let Some(node) = self.node(k, guard) {
                 if let Some(held) = node.slot.stamp.latch() {
                     return Locked::new(self, node, k.hash, held, clock, guard);
                 }
-                continue; // dead: it is being unlinked, look again
+                // Dead: its deleter is about to take it out of the table.
+                super::latch::backoff(&mut spins);
+                continue;
             }
             // A new key records its creation as an access even under
             // NO-TOUCH, as a new Redis object gets a fresh LRU/LFU field.
@@ -315,11 +318,14 @@ impl Keyspace {
         guard: &'g Guard,
     ) -> Option<Locked<'g>> {
         let k = KeyRef::new(key);
+        let mut spins = 0;
         loop {
             let node = self.node(k, guard)?;
             if let Some(held) = node.slot.stamp.latch() {
                 return Some(Locked::new(self, node, k.hash, held, clock, guard));
             }
+            // Dead: its deleter is about to take it out of the table.
+            super::latch::backoff(&mut spins);
         }
     }
 
@@ -633,7 +639,10 @@ impl<'g> Locked<'g> {
             return;
         }
         if let Some(Some(v)) = self.new_value.take() {
-            let old = slot.value.swap(Owned::new(v), Ordering::AcqRel, self.guard);
+            // Sequentially consistent (the same instruction as `AcqRel` on
+            // x86-64 and AArch64): a later commit's load of the snapshot word
+            // must not be ordered before this publish (see `snapshot`).
+            let old = slot.value.swap(Owned::new(v), Ordering::SeqCst, self.guard);
             if old.is_null() {
                 self.ks
                     .stripe(self.hash)
@@ -669,9 +678,10 @@ impl<'g> Locked<'g> {
 
     fn unlink(&mut self, held: Held) {
         let slot = &self.node.slot;
+        // Sequentially consistent, as the publish in `commit`.
         let old = slot
             .value
-            .swap(Shared::null(), Ordering::AcqRel, self.guard);
+            .swap(Shared::null(), Ordering::SeqCst, self.guard);
         if !old.is_null() {
             self.ks
                 .stripe(self.hash)

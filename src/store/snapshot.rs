@@ -27,8 +27,16 @@
 //! none that read G is. A command that read G-1 precedes, on every key it
 //! shares with a command that read G, that command (their latches order them
 //! and G only grows), and a single-key command reads the word at its commit
-//! with sequentially consistent loads against the walk's loads of values, so
-//! a write the walk missed cannot be seen by a later command that read G-1.
+//! with sequentially consistent loads against the walk's loads of values
+//! (values are published with sequentially consistent swaps), so a write the
+//! walk missed cannot be seen by a later command that read G-1 (loom model
+//! `snapshot_never_reorders_two_sets`).
+//!
+//! Known defect (loom model `snapshot_record_of_a_set_in_flight_is_whole`,
+//! ignored): a single-key command that read the word before the start is
+//! neither drained nor handing over, so it can still be publishing while the
+//! walk reads its slot without the sequence lock, and the record pairs the
+//! old value with the new deadline or the reverse.
 //!
 //! Values are copied into records (strings are small or share their buffer);
 //! large collections will hand over a persistent (structurally shared) root,
