@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Model-checks the slot latch protocol (src/store/latch.rs, compiled into
-# loom-tests/ as is), the keyspace protocols built on it, and the hash table
-# (src/store/table.rs, also compiled in as is), with loom.
+# Model-checks the store's protocols with loom: loom-tests/ compiles src/store/
+# as is (the table, slot latches, keyspace, multi-key latching and reads,
+# lazy expiry, snapshots) through the src/sync.rs facade, which gives it
+# loom's atomics under --cfg loom. See loom-tests/src/lib.rs.
 # Separate target dir: `--cfg loom` changes how every dependency compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."

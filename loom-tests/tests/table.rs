@@ -13,9 +13,7 @@
 //!
 //! The negative controls at the end switch on one of table.rs's
 //! `loom_breaks` (which exist only under `cfg(loom)`) and show that the
-//! model of that protocol fails. The knobs are process-wide, so they are
-//! switched under the write half of [`KNOBS`]; every other model runs under
-//! its read half.
+//! model of that protocol fails (`ferrite_loom_tests::harness`).
 //!
 //! **Thread order matters with loom 0.7.2.** Its DPOR keeps one last access
 //! per atomic, so when thread U loads an atomic and thread T later loads it
@@ -32,13 +30,12 @@
 //! explore 1.7 to 5.5 times as many executions, and still pass.
 #![cfg(loom)]
 
-use ferrite_loom_tests::sync::Guard;
+use ferrite_loom_tests::harness::{model, model_broken};
+use ferrite_loom_tests::sync::pin;
 use ferrite_loom_tests::table::{loom_breaks, Entry, RawTable};
 use loom::sync::Arc;
 use loom::thread;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{PoisonError, RwLock};
 
 #[derive(Debug)]
 struct Node {
@@ -109,25 +106,25 @@ fn table(buckets: usize, keys: &[Key]) -> Table {
     for &k in keys {
         assert!(insert(&t, k));
     }
-    assert_eq!(t.buckets(&Guard), (buckets, None));
+    assert_eq!(t.buckets(&pin()), (buckets, None));
     Arc::new(t)
 }
 
 /// `find_or_insert`: whether it inserted.
 fn insert(t: &RawTable<Node>, k: Key) -> bool {
-    t.find_or_insert(k.hash, k.bytes, || Box::into_raw(node(k)), &Guard)
+    t.find_or_insert(k.hash, k.bytes, || Box::into_raw(node(k)), &pin())
         .1
 }
 
 fn find(t: &RawTable<Node>, k: Key) -> bool {
-    t.find(k.hash, k.bytes, &Guard).is_some()
+    t.find(k.hash, k.bytes, &pin()).is_some()
 }
 
 /// Finds `k` and removes that entry; returns the removed entry's address
 /// (freed after the threads join: a concurrent reader may still hold it, as
 /// the epoch would let it).
 fn remove(t: &RawTable<Node>, k: Key) -> Option<usize> {
-    let g = Guard;
+    let g = pin();
     let e = t.find(k.hash, k.bytes, &g)?;
     t.remove(e, &g).then_some(e as *const Node as usize)
 }
@@ -148,21 +145,21 @@ const CHUNK: usize = 2;
 /// migrating theirs when it ends: it does not wait for them, which would be
 /// a spin loop).
 fn spawn_resize(t: &Table, buckets: usize, before: usize) -> thread::JoinHandle<()> {
-    let chunks = t.buckets(&Guard).0.div_ceil(CHUNK);
+    let chunks = t.buckets(&pin()).0.div_ceil(CHUNK);
     assert!(before < chunks);
     if before > 0 {
-        t.resize_to(buckets, &Guard);
+        t.resize_to(buckets, &pin());
         for _ in 1..before {
-            assert!(t.help_resize(&Guard));
+            assert!(t.help_resize(&pin()));
         }
     }
     let t = t.clone();
     thread::spawn(move || {
         if before == 0 {
-            t.resize_to(buckets, &Guard);
+            t.resize_to(buckets, &pin());
         }
         for _ in before.max(1)..chunks {
-            t.help_resize(&Guard);
+            t.help_resize(&pin());
         }
     })
 }
@@ -172,7 +169,7 @@ fn full_scan(t: &RawTable<Node>) -> Vec<Vec<u8>> {
     let mut seen = Vec::new();
     let mut cursor = 0;
     loop {
-        cursor = t.scan(cursor, &Guard, |e| seen.push(e.key.clone()));
+        cursor = t.scan(cursor, &pin(), |e| seen.push(e.key.clone()));
         if cursor == 0 {
             return seen;
         }
@@ -182,8 +179,8 @@ fn full_scan(t: &RawTable<Node>) -> Vec<Vec<u8>> {
 /// After the threads joined: finishes any resize, then checks that the
 /// table holds exactly `expected`, each once, in a table of `buckets`.
 fn check_contents(t: &RawTable<Node>, expected: &[Key], buckets: usize) {
-    while t.help_resize(&Guard) {}
-    assert_eq!(t.buckets(&Guard), (buckets, None));
+    while t.help_resize(&pin()) {}
+    assert_eq!(t.buckets(&pin()), (buckets, None));
     let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
     for k in full_scan(t) {
         *counts.entry(k).or_default() += 1;
@@ -200,42 +197,6 @@ fn check_contents(t: &RawTable<Node>, expected: &[Key], buckets: usize) {
     for &k in expected {
         assert!(find(t, k), "{:?} is in the table but find misses it", k);
     }
-}
-
-/// Positive models run under the read half, negative controls (which switch
-/// a process-wide knob) under the write half.
-static KNOBS: RwLock<()> = RwLock::new(());
-
-fn model(f: impl Fn() + Sync + Send + 'static) {
-    let _shared = KNOBS.read().unwrap_or_else(PoisonError::into_inner);
-    explore(f);
-}
-
-/// `loom::model`, reporting how many executions loom explored (shown with
-/// `--nocapture`): a model that explores a handful checks little.
-fn explore(f: impl Fn() + Sync + Send + 'static) {
-    let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = runs.clone();
-    loom::model(move || {
-        counter.fetch_add(1, Ordering::Relaxed);
-        f();
-    });
-    let name = std::thread::current().name().unwrap_or("?").to_string();
-    eprintln!("{name}: {} executions", runs.load(Ordering::Relaxed));
-}
-
-/// Runs `f` with the protocol break `knob` switched on.
-fn model_broken(knob: &'static AtomicBool, f: impl Fn() + Sync + Send + 'static) {
-    struct Off(&'static AtomicBool);
-    impl Drop for Off {
-        fn drop(&mut self) {
-            self.0.store(false, Ordering::SeqCst);
-        }
-    }
-    let _exclusive = KNOBS.write().unwrap_or_else(PoisonError::into_inner);
-    knob.store(true, Ordering::SeqCst);
-    let _off = Off(knob);
-    explore(f);
 }
 
 // ---------------------------------------------------------------------------
@@ -334,8 +295,8 @@ fn shrink_delete() {
 fn create_and_delete(writers: usize, deleter: bool, grow_first: bool) {
     let t = table(4, &[]);
     if grow_first {
-        t.resize_to(8, &Guard);
-        assert_eq!(t.buckets(&Guard), (4, Some(8)), "the grow is not under way");
+        t.resize_to(8, &pin());
+        assert_eq!(t.buckets(&pin()), (4, Some(8)), "the grow is not under way");
     }
     let writers: Vec<_> = (0..writers)
         .map(|_| {
@@ -352,7 +313,7 @@ fn create_and_delete(writers: usize, deleter: bool, grow_first: bool) {
         .map(|w| w.join().unwrap() as usize)
         .sum::<usize>();
     let removed = deleter.and_then(|d| d.join().unwrap());
-    while t.help_resize(&Guard) {}
+    while t.help_resize(&pin()) {}
     let times = full_scan(&t).iter().filter(|k| k == &K.bytes).count();
     assert!(times <= 1, "duplicate: K is in the table {times} times");
     assert_eq!(

@@ -42,6 +42,7 @@ pub fn lfu_enabled() -> bool {
 }
 
 /// Applies `config` now and follows its CONFIG SET changes from then on.
+#[cfg(not(loom))]
 pub fn follow(config: &crate::config::Config) {
     use crate::config::MaxmemoryPolicy::{AllkeysLfu, VolatileLfu};
     let lfu = matches!(config.maxmemory_policy(), AllkeysLfu | VolatileLfu);

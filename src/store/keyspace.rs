@@ -12,10 +12,35 @@ pub use super::node::Node;
 use super::slot::Slot;
 use super::snapshot::{gate, SnapshotState};
 use super::table::{Entry, RawTable};
+use crate::sync::{
+    self as epoch, broken, model_yield, seq_cst_store_load, AtomicU64, Guard, Ordering, Owned,
+    Shared,
+};
 use crate::types::Value;
-use crossbeam_epoch::{self as epoch, Guard, Owned, Shared};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Deliberately broken variants of the keyspace's protocols, for the
+/// negative controls in `loom-tests/` (each makes a model fail). Only under
+/// `cfg(loom)`; in the server `broken!` is the constant `false`.
+#[cfg(loom)]
+pub mod loom_breaks {
+    use std::sync::atomic::AtomicBool;
+
+    /// `lock_many` latches the keys in the order they were named, not in
+    /// canonical order: two commands naming keys in opposite orders deadlock.
+    pub static LOCK_MANY_IN_REQUEST_ORDER: AtomicBool = AtomicBool::new(false);
+    /// `read_many` returns its first optimistic reads unvalidated.
+    pub static READ_MANY_SKIPS_VALIDATION: AtomicBool = AtomicBool::new(false);
+    /// `read_many` confirms an absent key only by looking again, without its
+    /// stripe's creation count: a key created and deleted in between slips by.
+    pub static READ_MANY_LOOKS_AGAIN: AtomicBool = AtomicBool::new(false);
+    /// Lazy expiry deletes the key it found expired without re-checking under
+    /// the latch: a value written meanwhile is deleted with it.
+    pub static LAZY_EXPIRY_SKIPS_RECHECK: AtomicBool = AtomicBool::new(false);
+    /// A multi-key command commits outside the snapshot gate, each key under
+    /// the snapshot word it reads at its own commit.
+    pub static COMMIT_WITHOUT_GATE: AtomicBool = AtomicBool::new(false);
+}
 
 /// Time as one command sees it: Redis evaluates expiry against a single
 /// timestamp per command, and the LRU clock is updated only if `lru` is set.
@@ -55,7 +80,7 @@ pub fn lru_clock(now_ms: u64) -> u32 {
 /// Entries a walk visits per pin (see [`Keyspace::walk`]).
 pub const WALK_CHUNK: usize = 256;
 
-static NEXT_KEYSPACE_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_KEYSPACE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A consistent view of a live key, valid while the guard is pinned.
 pub struct ReadView<'g> {
@@ -80,8 +105,13 @@ pub struct Keyspace {
     snap: Arc<SnapshotState>,
 }
 
-/// Number of counter stripes per keyspace.
-const STRIPES: usize = 64;
+/// Number of counter stripes per keyspace (under loom, few: the models'
+/// keys share them, which only makes validation more conservative).
+const STRIPES: usize = if cfg!(loom) { 2 } else { 64 };
+
+/// Optimistic attempts of [`read_many`] before it latches. Under loom one,
+/// so a model reaches the latching fallback as soon as one validation fails.
+const OPTIMISTIC_READS: usize = if cfg!(loom) { 1 } else { 4 };
 
 /// One stripe's counters on their own cache-line pair (adjacent-line prefetch).
 #[repr(align(128))]
@@ -90,9 +120,10 @@ struct Stripe {
     /// Key creations: how an optimistic multi-key read proves that a key it
     /// found absent stayed absent (an absent key has no stamp to re-check).
     creations: AtomicU64,
-    /// Keys holding a value (DBSIZE). The skiplist's own length also counts
-    /// slots that a writer inserted and is about to remove unused.
-    live: AtomicI64,
+    /// Keys holding a value (DBSIZE). The table's own length also counts
+    /// slots that a writer inserted and is about to remove unused. A
+    /// statistic in no protocol: std's even under loom.
+    live: std::sync::atomic::AtomicI64,
 }
 
 impl Default for Keyspace {
@@ -204,7 +235,15 @@ impl Keyspace {
         // only through `guard.defer_destroy`, so it stays valid while pinned.
         let value = unsafe { v.as_ref() }?;
         if expire != 0 && expire <= clock.now_ms {
-            drop(self.lock_existing(key, clock.no_touch(), guard));
+            // Deleted if still expired once latched (`Locked::new` looks
+            // again): a writer may have set a new value meanwhile.
+            let mut locked = self.lock_existing(key, clock.no_touch(), guard);
+            if broken!(LAZY_EXPIRY_SKIPS_RECHECK) {
+                if let Some(l) = locked.as_mut() {
+                    l.delete();
+                }
+            }
+            drop(locked);
             return None;
         }
         if let Some(lru) = clock.lru {
@@ -284,6 +323,7 @@ impl Keyspace {
         guard: &'g Guard,
         wait: bool,
     ) -> Option<Locked<'g>> {
+        let mut spins = 0;
         loop {
             if let Some(node) = self.node(k, guard) {
                 let held = if wait {
@@ -299,7 +339,9 @@ impl Keyspace {
                 if let Some(held) = held {
                     return Some(Locked::new(self, node, k.hash, held, clock, guard));
                 }
-                continue; // dead: it is being unlinked, look again
+                // Dead: its deleter is about to take it out of the table.
+                super::latch::backoff(&mut spins);
+                continue;
             }
             // A new key records its creation as an access even under
             // NO-TOUCH, as a new Redis object gets a fresh LRU/LFU field.
@@ -339,11 +381,14 @@ impl Keyspace {
         guard: &'g Guard,
     ) -> Option<Locked<'g>> {
         let k = KeyRef::new(key);
+        let mut spins = 0;
         loop {
             let node = self.node(k, guard)?;
             if let Some(held) = node.slot.stamp.latch() {
                 return Some(Locked::new(self, node, k.hash, held, clock, guard));
             }
+            // Dead: its deleter is about to take it out of the table.
+            super::latch::backoff(&mut spins);
         }
     }
 
@@ -637,7 +682,13 @@ impl<'g> Locked<'g> {
         // A running snapshot gets the bucket's state before this write.
         let (word, gated) = match self.snap_word {
             Some(w) => (w, true),
-            None => (self.ks.snap.word(), false),
+            None => {
+                // Publishes this thread made or saw before are ordered before
+                // the word it reads now, against the start's store of the
+                // word and the walk's loads of values.
+                seq_cst_store_load();
+                (self.ks.snap.word(), false)
+            }
         };
         self.ks
             .snap
@@ -651,7 +702,10 @@ impl<'g> Locked<'g> {
             return;
         }
         if let Some(Some(v)) = self.new_value.take() {
-            let old = slot.value.swap(Owned::new(v), Ordering::AcqRel, self.guard);
+            // Sequentially consistent (the same instruction as `AcqRel` on
+            // x86-64 and AArch64): a later commit's load of the snapshot word
+            // must not be ordered before this publish (see `snapshot`).
+            let old = slot.value.swap(Owned::new(v), Ordering::SeqCst, self.guard);
             if old.is_null() {
                 self.ks
                     .stripe(self.hash)
@@ -687,9 +741,10 @@ impl<'g> Locked<'g> {
 
     fn unlink(&mut self, held: Held) {
         let slot = &self.node.slot;
+        // Sequentially consistent, as the publish in `commit`.
         let old = slot
             .value
-            .swap(Shared::null(), Ordering::AcqRel, self.guard);
+            .swap(Shared::null(), Ordering::SeqCst, self.guard);
         if !old.is_null() {
             self.ks
                 .stripe(self.hash)
@@ -747,9 +802,15 @@ pub fn read_many<'g>(
     clock: Clock,
     guard: &'g Guard,
 ) -> Vec<Option<&'g Value>> {
-    for _ in 0..4 {
-        let views: Vec<Option<ReadView<'g>>> =
-            keys.iter().map(|k| ks.get(k, clock, guard)).collect();
+    for _ in 0..OPTIMISTIC_READS {
+        let views: Vec<Option<ReadView<'g>>> = keys
+            .iter()
+            .map(|k| {
+                let view = ks.get(k, clock, guard);
+                model_yield();
+                view
+            })
+            .collect();
         // A present key is re-checked by its stamp. An absent key has none: a
         // second "still absent" alone would miss a key created and deleted in
         // between (RENAME a b then b a), so note its stripe's creation count,
@@ -761,14 +822,19 @@ pub fn read_many<'g>(
             .filter(|(_, v)| v.is_none())
             .all(|(k, _)| {
                 marks.push(ks.creation_mark(k));
-                ks.get(k, clock.no_touch(), guard).is_none()
+                let absent = ks.get(k, clock.no_touch(), guard).is_none();
+                model_yield();
+                absent
             });
         let mut marks = marks.into_iter();
-        let stable = still_absent
-            && keys.iter().zip(&views).all(|(k, v)| match v {
-                Some(v) => ks.stamp_of(k, guard) == Some(v.stamp),
-                None => marks.next() == Some(ks.creation_mark(k)),
-            });
+        let stable = broken!(READ_MANY_SKIPS_VALIDATION)
+            || (still_absent
+                && keys.iter().zip(&views).all(|(k, v)| match v {
+                    Some(v) => ks.stamp_of(k, guard) == Some(v.stamp),
+                    None => {
+                        broken!(READ_MANY_LOOKS_AGAIN) || marks.next() == Some(ks.creation_mark(k))
+                    }
+                }));
         if stable {
             return views.into_iter().map(|v| v.map(|v| v.value)).collect();
         }
@@ -793,7 +859,9 @@ pub fn lock_many<'g>(
         .enumerate()
         .map(|(i, (ks, k))| (ks.id(), super::key::hash_key(k), *k, i))
         .collect();
-    order.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    if !broken!(LOCK_MANY_IN_REQUEST_ORDER) {
+        order.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    }
     let mut set = LockSet {
         locks: Vec::with_capacity(order.len()),
         index: Vec::with_capacity(order.len()),
@@ -831,6 +899,10 @@ impl Drop for LockSet<'_> {
     /// (`store::snapshot`). While unwinding, each latch rolls back instead.
     fn drop(&mut self) {
         if std::thread::panicking() || self.locks.is_empty() {
+            return;
+        }
+        if broken!(COMMIT_WITHOUT_GATE) {
+            self.locks.clear();
             return;
         }
         let state = self.locks[0].ks.snapshots();

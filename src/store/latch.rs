@@ -35,6 +35,29 @@ use std::sync::{
     Mutex,
 };
 
+use crate::sync::broken;
+
+/// Deliberately broken variants of the slot protocol, for the negative
+/// controls in `loom-tests/tests/slot.rs` (each makes a model fail). Only
+/// under `cfg(loom)`; in the server `broken!` is the constant `false`.
+#[cfg(loom)]
+pub mod loom_breaks {
+    use std::sync::atomic::AtomicBool;
+
+    /// `try_latch` latches with a load and a store instead of a
+    /// compare-and-swap: two writers can both latch the slot.
+    pub static LATCH_BY_LOAD_AND_STORE: AtomicBool = AtomicBool::new(false);
+    /// The sequence-lock read returns what it read without re-reading the
+    /// stamp: it can return a (value, expire) pair torn by a writer.
+    pub static READ_SKIPS_RECHECK: AtomicBool = AtomicBool::new(false);
+    /// Unlinking releases the slot without marking it dead: a writer that
+    /// was waiting for the latch writes into a node no longer in the table.
+    pub static KILL_LEAVES_SLOT_LIVE: AtomicBool = AtomicBool::new(false);
+    /// A thread that takes over an exited thread's id starts its counter
+    /// again instead of continuing the one the id came back with.
+    pub static REUSED_ID_RESTARTS_COUNTER: AtomicBool = AtomicBool::new(false);
+}
+
 pub const LATCHED: u64 = 1;
 pub const DEAD: u64 = 2;
 const FLAG_BITS: u32 = 2;
@@ -77,6 +100,11 @@ impl Stamp {
         if cur & (LATCHED | DEAD) != 0 {
             return Err(cur);
         }
+        if broken!(LATCH_BY_LOAD_AND_STORE) {
+            self.0.store(cur | LATCHED, Ordering::Relaxed);
+            fence(Ordering::Release);
+            return Ok(Held { before: cur });
+        }
         match self
             .0
             .compare_exchange(cur, cur | LATCHED, Ordering::Acquire, Ordering::Relaxed)
@@ -118,8 +146,13 @@ impl Stamp {
     /// in the same store; later latchers see `D` and retry their lookup.
     pub fn kill(&self, held: Held, new_version: u64) {
         let _ = held;
+        let dead = if broken!(KILL_LEAVES_SLOT_LIVE) {
+            0
+        } else {
+            DEAD
+        };
         self.0
-            .store((new_version << FLAG_BITS) | DEAD, Ordering::Release);
+            .store((new_version << FLAG_BITS) | dead, Ordering::Release);
     }
 
     /// Sequence-lock read: runs `read` on a stable stamp and returns its result
@@ -135,7 +168,7 @@ impl Stamp {
             let r = read();
             fence(Ordering::Acquire);
             let s2 = self.0.load(Ordering::Relaxed);
-            if s1 == s2 {
+            if s1 == s2 || broken!(READ_SKIPS_RECHECK) {
                 return (r, s1);
             }
         }
@@ -253,8 +286,13 @@ impl ThreadIds {
     /// An id for a starting thread and the counter to continue from.
     pub fn acquire(&self) -> (u64, u64) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(reused) = st.free.pop() {
-            return reused;
+        if let Some((id, counter)) = st.free.pop() {
+            let counter = if broken!(REUSED_ID_RESTARTS_COUNTER) {
+                0
+            } else {
+                counter
+            };
+            return (id, counter);
         }
         st.last += 1;
         assert!(
@@ -320,6 +358,22 @@ mod versions {
 }
 #[cfg(not(loom))]
 pub use versions::next_version;
+
+/// Under loom: a version no other write of the model has used. Every
+/// modelled thread runs on the test's one OS thread, so this std
+/// thread-local is one counter for all of them, and its versions are unique
+/// as the server's are. (Versions are thread-local data: the only shared
+/// part of making them is [`ThreadIds`], which has a model of its own.)
+#[cfg(loom)]
+pub fn next_version() -> u64 {
+    use std::cell::Cell;
+    std::thread_local!(static COUNTER: Cell<u64> = const { Cell::new(0) });
+    let n = COUNTER.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    make_version(1, n)
+}
 
 #[cfg(all(test, not(loom)))]
 mod tests {

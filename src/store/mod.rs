@@ -24,7 +24,7 @@ pub use expiry::ExpireRound;
 pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView, WALK_CHUNK};
 pub use slot::Slot;
 
-use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned};
+use crate::sync::{self as epoch, Atomic, Guard, Owned};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -26,8 +26,8 @@
 //! the free counts what it frees), so counting writes no shared cache line on
 //! the write path. INFO memory reports the difference as `ferrite_reclaim_pending`.
 
+use crate::sync::{self as epoch, Guard, Shared};
 use crate::types::Value;
-use crossbeam_epoch::{self as epoch, Guard, Shared};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -90,7 +90,9 @@ impl Drop for Local {
     }
 }
 
-thread_local! {
+// Under loom, one per modelled thread and execution: when a thread collects
+// must not depend on what earlier executions deferred.
+crate::sync::thread_local! {
     static LOCAL: Local = Local::register();
 }
 

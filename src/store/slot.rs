@@ -1,9 +1,11 @@
 //! A key's slot: the unit of atomicity of the keyspace.
 
 use super::latch::Stamp;
+use crate::sync::{self as epoch, Atomic, AtomicU64, Guard, Ordering, Shared};
 use crate::types::Value;
-use crossbeam_epoch::{self as epoch, Atomic, Guard, Shared};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+// The access word is a relaxed hint, in no protocol: std's even under loom,
+// so the model checker does not branch on it.
+use std::sync::atomic::AtomicU32;
 
 /// One key's state. It heads the key's node in the keyspace's table
 /// (`store::node`), so its address is stable for as long as any pinned

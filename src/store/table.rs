@@ -54,7 +54,9 @@
 //! The atomics come from `crate::sync`, so `loom-tests/` compiles this file
 //! as is and model-checks it.
 
-use crate::sync::{flush, retire, spin_wait, AtomicPtr, AtomicU64, AtomicUsize, Guard, Ordering};
+use crate::sync::{
+    broken, flush, retire, spin_wait, AtomicPtr, AtomicU64, AtomicUsize, Guard, Ordering,
+};
 use std::ptr;
 
 /// What the table stores: an entry that knows its key.
@@ -108,7 +110,7 @@ const STRIPES: usize = if cfg!(loom) { 2 } else { 64 };
 /// Deliberately broken variants of the table's protocols, for the negative
 /// controls in `loom-tests/tests/table.rs` (each shows that a model fails
 /// when the protocol it checks is broken). Compiled only under `cfg(loom)`:
-/// in the server, `broken!` is the constant `false`.
+/// in the server, `broken!` (`crate::sync`) is the constant `false`.
 #[cfg(loom)]
 pub mod loom_breaks {
     use std::sync::atomic::AtomicBool;
@@ -127,18 +129,6 @@ pub mod loom_breaks {
     /// SCAN during a shrink reads the next (small) table's bucket before the
     /// old table's (the order before the fix that reads the old one first).
     pub static SCAN_READS_NEXT_FIRST: AtomicBool = AtomicBool::new(false);
-}
-
-/// Whether the loom negative control `$knob` (in [`loom_breaks`]) is on;
-/// `false` outside `cfg(loom)`.
-macro_rules! broken {
-    ($knob:ident) => {{
-        #[cfg(loom)]
-        let on = loom_breaks::$knob.load(std::sync::atomic::Ordering::Relaxed);
-        #[cfg(not(loom))]
-        let on = false;
-        on
-    }};
 }
 
 fn tag_of(hash: u64) -> u64 {
