@@ -38,10 +38,11 @@ unsafe impl Sync for Volatile {}
 impl Volatile {
     /// The key's node.
     pub(crate) fn node(&self) -> &Node {
-        // SAFETY: an entry leaves the index (under the key's latch) before
-        // its node leaves the keyspace; both are then retired through the
-        // epoch, the entry first. Whoever reaches the entry is pinned, or
-        // holds the latch, or drops the whole database, so the node is alive.
+        // An entry leaves the index (under the key's latch) before its node
+        // leaves the keyspace; both are then retired through the epoch, the
+        // entry first. Whoever reaches the entry is pinned, or holds the
+        // latch, or drops the whole database.
+        // SAFETY: so the node is alive while the entry is reachable.
         unsafe { self.node.as_ref() }
     }
 }
@@ -105,8 +106,8 @@ impl ExpiryIndex {
         debug_assert!(entry.node == NonNull::from(node));
         if self.table.remove(entry, guard) {
             let p = entry as *const Volatile as *mut Volatile;
-            // SAFETY: unlinked just now by us alone (under the key's latch);
-            // threads that pin from now on cannot find it.
+            // Unlinked just now by us alone, under the key's latch.
+            // SAFETY: threads that pin from now on cannot find it.
             unsafe { crate::sync::retire(guard, p) };
             super::reclaim::deferred(guard, 1);
         }

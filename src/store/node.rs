@@ -43,9 +43,9 @@ impl Node {
         if p.is_null() {
             handle_alloc_error(layout);
         }
-        // SAFETY: `p` is a fresh allocation of `layout`: room for the slot,
-        // aligned for it, and `key.len()` bytes after it, which nothing else
-        // can overlap.
+        // `p` is a fresh allocation of `layout`: room for the slot, aligned
+        // for it, and `key.len()` bytes after it, which nothing else overlaps.
+        // SAFETY: writes stay inside the fresh, unshared allocation.
         unsafe {
             ptr::write(p, Node { slot });
             ptr::copy_nonoverlapping(
@@ -60,10 +60,10 @@ impl Node {
     /// The key's bytes.
     pub fn key(&self) -> &[u8] {
         let base = self as *const Node as *const u8;
-        // SAFETY: every node is made by `Node::alloc`, which writes
-        // `key_len` key bytes right after the slot in the same allocation;
-        // they never change while the node lives, and `&self` proves it is
-        // alive for the returned lifetime.
+        // Every node is made by `Node::alloc`, which writes `key_len` key
+        // bytes right after the slot in the same allocation; they never
+        // change while the node lives, and `&self` proves it is alive.
+        // SAFETY: the bytes are initialized, immutable and outlive `&self`.
         unsafe {
             std::slice::from_raw_parts(base.add(size_of::<Node>()), self.slot.key_len as usize)
         }
@@ -87,9 +87,9 @@ impl Entry for Node {
     /// Drops the slot (and with it the value it still holds) and frees the
     /// node's one allocation.
     unsafe fn free(ptr: *mut Node) {
-        // SAFETY: per the contract, `ptr` came from `Node::alloc`, is
-        // unreachable and freed once; its layout is recomputed from the key
-        // length it was allocated with.
+        // Per the contract, `ptr` came from `Node::alloc`, is unreachable and
+        // freed once; its layout is recomputed from its key length.
+        // SAFETY: a live `Node::alloc` allocation, dropped and freed once.
         unsafe {
             let layout = Node::layout((*ptr).slot.key_len as usize);
             ptr::drop_in_place(ptr);

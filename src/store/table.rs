@@ -228,8 +228,8 @@ fn chain_len<N>(head: &Bucket<N>, meta: u64) -> usize {
     let present_bits = ((1u64 << SLOTS) - 1) << PRESENT_SHIFT;
     let mut n = (meta & present_bits).count_ones() as usize;
     let mut c = head.child.load(Ordering::Acquire);
-    // SAFETY: overflow buckets live as long as their table, and the caller
-    // holds the head's latch (or is pinned), so none is freed meanwhile.
+    // The caller holds the head's latch (or is pinned).
+    // SAFETY: overflow buckets live as long as their table.
     while let Some(b) = unsafe { c.as_ref() } {
         n += (b.meta.load(Ordering::Acquire) & present_bits).count_ones() as usize;
         c = b.child.load(Ordering::Acquire);
@@ -360,8 +360,8 @@ fn map_huge(size: usize) -> Option<ptr::NonNull<u8>> {
         let start = raw as usize;
         let aligned = start.next_multiple_of(HUGE_PAGE);
         let end = start + span;
-        // SAFETY: unmapping the unaligned head and the tail beyond `size`,
-        // parts of our own mapping that nothing uses.
+        // The unaligned head and the tail beyond `size` go back.
+        // SAFETY: parts of our own fresh mapping that nothing uses.
         unsafe {
             if aligned > start {
                 libc::munmap(raw, aligned - start);
@@ -394,8 +394,8 @@ impl<N> Drop for BucketArray<N> {
         // SAFETY: made by `Box::into_raw` of a boxed slice of `len`.
         drop(unsafe { Box::from_raw(slice) });
         #[cfg(not(loom))]
-        // SAFETY: `len` initialized buckets, dropped once, in memory that
-        // `new` mapped (`mapped` bytes) or allocated with this layout.
+        // `new` mapped it (`mapped` bytes) or allocated it with this layout.
+        // SAFETY: `len` initialized buckets, dropped and freed once.
         unsafe {
             ptr::drop_in_place(slice);
             if self.mapped > 0 {
