@@ -236,7 +236,11 @@ impl Parser {
 /// Returns the number and how many bytes the line took. As in Redis, only a
 /// line still without its `\r` past [`INLINE_MAX`] is "too big"; a complete
 /// overlong line is an invalid length.
-fn read_len_line(buf: &[u8], kind: u8, limits: Limits) -> Result<Option<(i64, usize)>, ParseError> {
+pub(super) fn read_len_line(
+    buf: &[u8],
+    kind: u8,
+    limits: Limits,
+) -> Result<Option<(i64, usize)>, ParseError> {
     let Some(nl) = memchr::memchr(b'\r', buf) else {
         if buf.len() > INLINE_MAX {
             return Err(ParseError::new(if kind == b'*' {

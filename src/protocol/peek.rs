@@ -46,22 +46,23 @@ pub fn second_args<'b>(buf: &'b [u8], max: usize, mut f: impl FnMut(&'b [u8])) -
     (seen, pos)
 }
 
-/// A line `<prefix><decimal>\r\n` at `buf[pos..]`: the number and where the
-/// line ends. `None` if the line is incomplete or not of that form.
+/// A line `<prefix><decimal>\r\n` at `buf[pos..]`, read by the parser's
+/// own length-line reader (with no limits: this is a hint): the number and
+/// where the line ends. `None` if the line is incomplete, not of that form,
+/// or not a positive count or a length.
 fn number_line(buf: &[u8], pos: usize, prefix: u8) -> Option<(usize, usize)> {
     if *buf.get(pos)? != prefix {
         return None;
     }
-    let mut n: usize = 0;
-    let mut i = pos + 1;
-    while i < buf.len() && buf[i].is_ascii_digit() {
-        n = n.checked_mul(10)?.checked_add((buf[i] - b'0') as usize)?;
-        i += 1;
-    }
-    if i == pos + 1 || buf.get(i..i + 2)? != b"\r\n" {
-        return None;
-    }
-    Some((n, i + 2))
+    let limits = super::parse::Limits {
+        max_bulk_len: u64::MAX,
+        authenticated: true,
+    };
+    let (n, used) = super::parse::read_len_line(&buf[pos..], prefix, limits).ok()??;
+    let n = usize::try_from(n)
+        .ok()
+        .filter(|&n| prefix == b'$' || n > 0)?;
+    Some((n, pos + used))
 }
 
 #[cfg(test)]
