@@ -54,17 +54,11 @@
 //! | `multikey`: EXISTS a b vs RENAME b a, a b, b a | the value is seen under exactly one name | `keyspace::READ_MANY_LOOKS_AGAIN` (no creation counts) |
 //! | `snapshot`: snapshot vs an MSET keeping two keys equal | never an unequal pair, each key once | `snapshot::WRITERS_SKIP_HANDOVER`, `keyspace::COMMIT_WITHOUT_GATE`, `snapshot::START_SKIPS_DRAIN` |
 //! | `snapshot`: snapshot vs SET a then SET b on one thread (single-key commits) | never the new b with the old a | `snapshot::WRITERS_SKIP_HANDOVER` |
+//! | `snapshot`: snapshot vs a SET of a value and a deadline | the record is the old or the new pair, never torn | `keyspace::SINGLE_KEY_WITHOUT_GATE` |
 //! | `raw_str`: APPEND's claim of spare bytes | no byte written twice or read while written | (loom cells; see `tests/raw_str.rs`) |
 //!
 //! A deadlock shows as loom's "maximum number of branches": both threads
 //! spin on each other's latch until loom gives up on the execution.
-//!
-//! One model is `#[ignore]`d because it fails on the code as it is:
-//! `snapshot_record_of_a_set_in_flight_is_whole`. A single-key write that
-//! read the snapshot word before the start is neither drained nor handing
-//! its bucket over, and the walk reads slots without their sequence lock, so
-//! the snapshot can record the old value with the new deadline (see
-//! `tests/snapshot.rs`; `scripts/loom.sh --test snapshot -- --ignored`).
 //!
 //! # What loom needs, and where the models are bounded
 //!

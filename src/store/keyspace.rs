@@ -40,6 +40,9 @@ pub mod loom_breaks {
     /// A multi-key command commits outside the snapshot gate, each key under
     /// the snapshot word it reads at its own commit.
     pub static COMMIT_WITHOUT_GATE: AtomicBool = AtomicBool::new(false);
+    /// A single-key command commits outside the snapshot gate, under the
+    /// word it reads at its commit.
+    pub static SINGLE_KEY_WITHOUT_GATE: AtomicBool = AtomicBool::new(false);
 }
 
 /// Time as one command sees it: Redis evaluates expiry against a single
@@ -546,7 +549,7 @@ pub struct Locked<'g> {
     touched: bool,
     now_ms: u64,
     /// The snapshot word a multi-key command commits under (its gate's);
-    /// `None`: read it at commit (single-key commands).
+    /// `None`: enter this thread's gate at commit (single-key commands).
     snap_word: Option<u64>,
 }
 
@@ -679,20 +682,32 @@ impl<'g> Locked<'g> {
             }
             return;
         }
-        // A running snapshot gets the bucket's state before this write.
-        let (word, gated) = match self.snap_word {
-            Some(w) => (w, true),
-            None => {
-                // Publishes this thread made or saw before are ordered before
-                // the word it reads now, against the start's store of the
-                // word and the walk's loads of values.
+        // A running snapshot gets the bucket's state before this write. A
+        // single-key commit enters this thread's gate as a multi-key one
+        // does (whose `LockSet` holds it already): a snapshot starting now
+        // waits for the publish below instead of walking past a slot whose
+        // value and deadline are half written.
+        let (word, own_gate) = match self.snap_word {
+            Some(w) => (w, false),
+            None if broken!(SINGLE_KEY_WITHOUT_GATE) => {
                 seq_cst_store_load();
                 (self.ks.snap.word(), false)
             }
+            None => (gate::enter(&self.ks.snap), true),
         };
         self.ks
             .snap
-            .before_write(word, gated, self.ks, self.hash, self.guard);
+            .before_write(word, self.ks, self.hash, self.guard);
+        self.publish(held);
+        if own_gate {
+            gate::exit();
+        }
+    }
+
+    /// Publishes the new value and deadline (or unlinks the key) and
+    /// releases the latch with a new version.
+    fn publish(&mut self, held: Held) {
+        let slot = &self.node.slot;
         let final_present = match &self.new_value {
             Some(v) => v.is_some(),
             None => self.cur.is_some(),

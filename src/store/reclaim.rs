@@ -1,6 +1,6 @@
 //! Bounded reclamation of the memory that writers retire.
 //!
-//! Every overwrite, delete and expiry unlinks a value (and often a skiplist
+//! Every overwrite, delete and expiry unlinks a value (and often a table
 //! node) that pinned readers may still be reading, so it is handed to
 //! crossbeam-epoch to free once they have unpinned. crossbeam-epoch frees
 //! deferred garbage only in `collect`, and a thread runs `collect` once every
@@ -141,7 +141,7 @@ fn count_freed(bytes: u64) {
 }
 
 /// Notes `n` objects this thread just deferred through `guard` (retired
-/// values, or skiplist nodes removed by the store), and collects once a bag's
+/// values, or table nodes unlinked by the store), and collects once a bag's
 /// worth has piled up. See the module comment for why this bounds garbage.
 pub fn deferred(guard: &Guard, n: u32) {
     let due = LOCAL

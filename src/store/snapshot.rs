@@ -9,11 +9,12 @@
 //! 1. **Start.** Every table is frozen (a running resize is finished, none
 //!    starts), so bucket indexes are stable. The generation G is bumped and
 //!    the phase set to DRAINING in one store.
-//! 2. **Drain.** A multi-key command commits inside a *gate*: it records the
-//!    generation word it read in its thread's gate, and commits all its keys
-//!    under that one word. The start waits until no gate holds the old word,
-//!    so every multi-key command that committed under G-1 has finished, and
-//!    every later one sees G. Then the phase becomes ACTIVE.
+//! 2. **Drain.** Every commit happens inside its thread's *gate*: it records
+//!    the generation word it read in the gate and publishes all its keys
+//!    (one, or all of a multi-key command's) under that one word. The start
+//!    waits until no gate holds an older word, so every commit under G-1 has
+//!    finished publishing, and every later one sees G. Then the phase
+//!    becomes ACTIVE.
 //! 3. **Hand-over.** A writer that read G (and ACTIVE) serializes its key's
 //!    bucket before publishing anything: under the bucket latch, the bucket's
 //!    current entries (still as they were at the cut, since every writer of
@@ -26,17 +27,10 @@
 //! The result is a consistent cut: every command that read G-1 is in it,
 //! none that read G is. A command that read G-1 precedes, on every key it
 //! shares with a command that read G, that command (their latches order them
-//! and G only grows), and a single-key command reads the word at its commit
-//! with sequentially consistent loads against the walk's loads of values
-//! (values are published with sequentially consistent swaps), so a write the
-//! walk missed cannot be seen by a later command that read G-1 (loom model
-//! `snapshot_never_reorders_two_sets`).
-//!
-//! Known defect (loom model `snapshot_record_of_a_set_in_flight_is_whole`,
-//! ignored): a single-key command that read the word before the start is
-//! neither drained nor handing over, so it can still be publishing while the
-//! walk reads its slot without the sequence lock, and the record pairs the
-//! old value with the new deadline or the reverse.
+//! and G only grows). No record is torn: the walk starts after every commit
+//! under G-1 has left its gate, and a commit under G hands the bucket over
+//! before publishing (loom models `snapshot_never_holds_half_an_mset`,
+//! `snapshot_never_reorders_two_sets`, `snapshot_record_of_a_set_in_flight_is_whole`).
 //!
 //! Values are copied into records (strings are small or share their buffer);
 //! large collections will hand over a persistent (structurally shared) root,
@@ -53,7 +47,7 @@ use std::sync::{Arc, Mutex};
 /// Deliberately broken variants of the snapshot protocol, for the negative
 /// controls in `loom-tests/tests/snapshot.rs` (each makes the model fail).
 /// Only under `cfg(loom)`; in the server `broken!` is the constant `false`.
-/// (Multi-key commits outside the gate: `keyspace::loom_breaks`.)
+/// (Commits outside the gate: `keyspace::loom_breaks`.)
 #[cfg(loom)]
 pub mod loom_breaks {
     use std::sync::atomic::AtomicBool;
@@ -61,7 +55,7 @@ pub mod loom_breaks {
     /// A writer publishes without handing its bucket's cut state over.
     pub static WRITERS_SKIP_HANDOVER: AtomicBool = AtomicBool::new(false);
     /// The start goes from DRAINING to ACTIVE without waiting for the gates
-    /// of multi-key commits that entered under the old generation.
+    /// of commits that entered under the old generation.
     pub static START_SKIPS_DRAIN: AtomicBool = AtomicBool::new(false);
 }
 
@@ -133,21 +127,17 @@ impl SnapshotState {
         self.word.load(Ordering::SeqCst)
     }
 
-    /// Before a write to `hash` in `ks` committed under `word` is published:
-    /// hands the bucket's cut state to the snapshot if one is running and
-    /// nobody has yet.
+    /// Before a write to `hash` in `ks` committed under `word` (the word its
+    /// gate holds) is published: hands the bucket's cut state to the
+    /// snapshot if one is running and nobody has yet.
     ///
-    /// The word is re-checked under the bucket latch: a single-key writer
-    /// may have read it just before that snapshot ended and the next began,
-    /// and must not mark a bucket for the wrong one. While the latch is held
-    /// on a bucket not yet marked for snapshot G, G's walk cannot finish, so
-    /// a word still equal under the latch means G is still running.
-    ///
-    /// `gated`: the word is a multi-key command's gate word. Such a command
-    /// belongs to the generation it entered under: once that snapshot is
-    /// over (or, for an older generation, the next one's drain is waiting for
-    /// it), it hands nothing over and must not wait for a later phase.
-    pub fn before_write(&self, word: u64, gated: bool, ks: &Keyspace, hash: u64, guard: &Guard) {
+    /// A commit belongs to the generation it entered its gate under: once
+    /// that snapshot is over (or, for an older generation, the next one's
+    /// drain is waiting for it), it hands nothing over and must not wait for
+    /// a later phase. Under the bucket latch the word is re-checked: while
+    /// the latch is held on a bucket not yet marked for snapshot G, G's walk
+    /// cannot finish, so a word still equal there means G is still running.
+    pub fn before_write(&self, word: u64, ks: &Keyspace, hash: u64, guard: &Guard) {
         if broken!(WRITERS_SKIP_HANDOVER) {
             return;
         }
@@ -157,11 +147,11 @@ impl SnapshotState {
             match word & 3 {
                 IDLE => return,
                 DRAINING => {
-                    // Either way this is the newest generation (a gate
-                    // entered in its drain is not waited for by it).
+                    // The drain does not wait for a gate entered under its
+                    // own generation: wait for it to end, then hand over.
                     spin_wait(&mut spins);
                     let now = self.word();
-                    if gated && now >> 2 != word >> 2 {
+                    if now >> 2 != word >> 2 {
                         return;
                     }
                     word = now;
@@ -172,13 +162,9 @@ impl SnapshotState {
             let parity = (word >> 2) & 1 == 1;
             let sink = self.sink.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let Some(sink) = sink else {
-                // Cleared only after the word went IDLE: look again.
-                let now = self.word();
-                if gated && now != word {
-                    return;
-                }
-                word = now;
-                continue;
+                // Cleared only after the word went IDLE: this generation is
+                // over.
+                return;
             };
             // A database created after the start (FLUSHDB) is not in this
             // snapshot: its buckets are marked, nothing recorded.
@@ -200,19 +186,14 @@ impl SnapshotState {
                     }
                 },
             );
-            if done {
+            if done || self.word() != word {
                 return;
             }
-            let now = self.word();
-            if gated && now != word {
-                return;
-            }
-            word = now;
         }
     }
 }
 
-/// The gate of multi-key commits (see the module comment).
+/// The gate every commit publishes inside (see the module comment).
 pub mod gate {
     use super::*;
 
@@ -223,16 +204,25 @@ pub mod gate {
     /// Every thread's gate (the drain checks them all).
     #[cfg(not(loom))]
     pub(super) static GATES: Mutex<Vec<Arc<Gate>>> = Mutex::new(Vec::new());
-    // Under loom, one list per execution: the gates hold loom atomics.
+    // Under loom, one list per execution (the gates hold loom atomics),
+    // behind loom's mutex: a gate made on one thread and loaded by a drain
+    // on another is ordered by the list's lock, which loom must see.
     #[cfg(loom)]
     loom::lazy_static! {
-        pub(super) static ref GATES: Mutex<Vec<Arc<Gate>>> = Mutex::new(Vec::new());
+        pub(super) static ref GATES: loom::sync::Mutex<Vec<Arc<Gate>>> =
+            loom::sync::Mutex::new(Vec::new());
     }
 
     struct Local(Arc<Gate>);
 
     impl Drop for Local {
         fn drop(&mut self) {
+            // A failing loom model drops its threads' locals after the
+            // execution, where loom atomics cannot be touched.
+            #[cfg(loom)]
+            if std::thread::panicking() {
+                return;
+            }
             self.0 .0.store(0, Ordering::SeqCst);
         }
     }
@@ -258,8 +248,10 @@ pub mod gate {
         })
     }
 
+    /// Leaves the gate. Release: a drain that sees it empty sees the
+    /// commit's publishes.
     pub fn exit() {
-        LOCAL.with(|l| l.0 .0.store(0, Ordering::SeqCst));
+        LOCAL.with(|l| l.0 .0.store(0, Ordering::Release));
     }
 }
 
@@ -298,7 +290,7 @@ impl<'s> Snapshot<'s> {
         state.word.store(gen << 2 | DRAINING, Ordering::SeqCst);
         // Against a gate's store and its load of the word (`gate::enter`).
         seq_cst_store_load();
-        // Wait out every multi-key commit that entered under an older
+        // Wait out every commit that entered under an older
         // generation (whatever its phase). Gates hold words of any store, so
         // an unrelated store's commit may be waited for too: harmless.
         let gates: Vec<Arc<gate::Gate>> = gate::GATES

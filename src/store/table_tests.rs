@@ -109,8 +109,15 @@ fn insert_find_remove_grow_and_shrink() {
     settle(&t);
     let guard = epoch::pin();
     let (buckets, _) = t.buckets(&guard);
-    // Shrunk to the fewest buckets holding 10 keys at 5 each: the minimum.
-    assert!(buckets <= 4, "shrank: {buckets} buckets for 10 keys");
+    // Shrunk from thousands of buckets. A shrink goes to 2.5-5 keys per
+    // bucket for the count when it starts, and a table with at least one key
+    // per bucket is left alone: 10 keys end in 4 buckets, or in 8 when the
+    // last shrink started at 21 to 40 keys (where the every-64th-operation
+    // check falls during the removals decides which).
+    assert!(
+        buckets == 4 || buckets == 8,
+        "shrank: {buckets} buckets for 10 keys"
+    );
     drop(guard);
     for i in count - 10..count {
         assert!(contains(&t, &key(i)));
