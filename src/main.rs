@@ -61,7 +61,7 @@ fn main() {
     });
     let lifecycle = Lifecycle::new(supervisor, pidfile_path(&config, background), parent);
     let threads = match config.threads() {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => server::default_worker_threads(),
         n => n,
     };
     tracing::info!(

@@ -279,7 +279,8 @@ impl Config {
         /// `supervised` as the configuration says it (before detection).
         supervised -> Supervised = "supervised",
             |n| [Supervised::Upstart, Supervised::Systemd, Supervised::Auto, Supervised::No][n as usize];
-        /// Worker threads (Ferrite's `threads`); 0 = one per core.
+        /// Worker threads (Ferrite's `threads`); 0 = one per core less one
+        /// (`server::default_worker_threads`).
         threads -> usize = "threads";
         /// `loglevel` as a level.
         log_level -> LogLevel = "loglevel",

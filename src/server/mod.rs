@@ -14,6 +14,21 @@ use crate::store::Store;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Worker threads when `threads` is 0: one per core the process may run
+/// on, less one, and at least one. The core left over runs the kernel's
+/// network processing, the background threads (active expiry, metrics) and,
+/// often, co-located clients; a worker there would only take turns with
+/// them. Measured on the 2-core development VM beside redis-benchmark with
+/// 1,000,000 random keys: one worker gave 1.08× the throughput of two at
+/// `-P 1`, where every request is a round trip and two workers sleep and
+/// wake more often than one, and the same within noise at `-P 16`
+/// (docs/ARCHITECTURE.md, "Worker threads"). Redis gives the same advice
+/// for `io-threads`.
+pub fn default_worker_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
 /// State shared by every connection and background task.
 pub struct Shared {
     pub store: Store,
