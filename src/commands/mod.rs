@@ -14,6 +14,7 @@ pub mod table;
 pub mod client;
 pub mod connection;
 pub mod db;
+pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod object;
@@ -131,6 +132,7 @@ fn families() -> Vec<&'static [Command]> {
     vec![
         connection::COMMANDS,
         strings::COMMANDS,
+        hashes::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

@@ -9,7 +9,7 @@
 //! The CRC covers everything before it, version included.
 
 use super::rdb::{self, Reader, RDB_VERSION, RDB_VERSION_MAX_LOAD, TYPE_STRING};
-use crate::types::Value;
+use crate::types::{HashLimits, Value};
 
 /// Redis's CRC-64 (Jones polynomial, reflected, no final xor).
 const CRC64: crc::Crc<u64, crc::Table<16>> =
@@ -45,6 +45,7 @@ pub fn create(value: &Value, compress: bool) -> Vec<u8> {
             out.push(TYPE_STRING);
             rdb::string::write_str(&mut out, s, compress);
         }
+        Value::Hash(h) => rdb::hash::write(&mut out, h, compress),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
@@ -79,11 +80,16 @@ pub fn verify(payload: &[u8]) -> Result<u16, RestoreError> {
 ///
 /// Only strings exist in Ferrite so far: a payload of any other type is
 /// refused as `BadFormat` (Redis would load it).
-pub fn load(payload: &[u8]) -> Result<Value, RestoreError> {
+pub fn load(payload: &[u8], hash_limits: HashLimits) -> Result<Value, RestoreError> {
     verify(payload)?;
     let mut r = Reader::new(payload);
     let value = match r.u8() {
         Ok(TYPE_STRING) => rdb::string::read(&mut r).map(|s| Value::Str(s.into_str())),
+        Ok(
+            ty @ (rdb::hash::TYPE_HASH
+            | rdb::hash::TYPE_HASH_LISTPACK
+            | rdb::hash::TYPE_HASH_ZIPLIST),
+        ) => rdb::hash::read(&mut r, ty, hash_limits).map(Value::Hash),
         _ => return Err(RestoreError::BadFormat),
     };
     value.map_err(|_| RestoreError::BadFormat)
@@ -123,7 +129,7 @@ mod tests {
                 "DUMP of {:?}",
                 String::from_utf8_lossy(s)
             );
-            let loaded = load(dump).unwrap();
+            let loaded = load(dump, HashLimits::DEFAULT).unwrap();
             assert_eq!(&*loaded.as_str().unwrap().bytes(), *s);
             assert_eq!(loaded.encoding(), v.encoding());
         }
@@ -149,28 +155,40 @@ mod tests {
             for bit in 0..8 {
                 let mut p = good.to_vec();
                 p[i] ^= 1 << bit;
-                assert!(load(&p).is_err(), "bit {bit} of byte {i}");
+                assert!(
+                    load(&p, HashLimits::DEFAULT).is_err(),
+                    "bit {bit} of byte {i}"
+                );
             }
         }
         for n in 0..good.len() {
-            assert_eq!(load(&good[..n]), Err(RestoreError::VersionOrChecksum));
+            assert_eq!(
+                load(&good[..n], HashLimits::DEFAULT),
+                Err(RestoreError::VersionOrChecksum)
+            );
         }
         assert_eq!(
-            load(&with_footer(b"\x00\x05hello", 13)),
+            load(&with_footer(b"\x00\x05hello", 13), HashLimits::DEFAULT),
             Err(RestoreError::VersionOrChecksum)
         );
-        assert!(load(&with_footer(b"\x00\x05hello", 12)).is_ok());
-        assert_eq!(load(&with_footer(b"", 10)), Err(RestoreError::BadFormat));
+        assert!(load(&with_footer(b"\x00\x05hello", 12), HashLimits::DEFAULT).is_ok());
         assert_eq!(
-            load(&with_footer(b"\x20\x05hello", 10)),
+            load(&with_footer(b"", 10), HashLimits::DEFAULT),
+            Err(RestoreError::BadFormat)
+        );
+        assert_eq!(
+            load(&with_footer(b"\x20\x05hello", 10), HashLimits::DEFAULT),
             Err(RestoreError::BadFormat)
         );
         // A list (quicklist 2): valid in Redis, not representable in Ferrite yet.
         assert_eq!(
-            load(&with_footer(
-                b"\x12\x01\x02\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff",
-                10
-            )),
+            load(
+                &with_footer(
+                    b"\x12\x01\x02\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff",
+                    10
+                ),
+                HashLimits::DEFAULT
+            ),
             Err(RestoreError::BadFormat)
         );
     }
@@ -178,12 +196,12 @@ mod tests {
     #[test]
     fn short_values_read_into_the_footer_like_redis() {
         // Redis reads "hell" plus the first version byte (0x0a).
-        let v = load(&with_footer(b"\x00\x05hell", 10)).unwrap();
+        let v = load(&with_footer(b"\x00\x05hell", 10), HashLimits::DEFAULT).unwrap();
         assert_eq!(&*v.as_str().unwrap().bytes(), b"hell\n");
-        let v = load(&with_footer(b"\x00\xc0", 10)).unwrap();
+        let v = load(&with_footer(b"\x00\xc0", 10), HashLimits::DEFAULT).unwrap();
         assert_eq!(v, Value::Str(Str::Int(10)));
         // Trailing bytes before the footer are ignored.
-        let v = load(&with_footer(b"\x00\x05hellox", 10)).unwrap();
+        let v = load(&with_footer(b"\x00\x05hellox", 10), HashLimits::DEFAULT).unwrap();
         assert_eq!(&*v.as_str().unwrap().bytes(), b"hello");
     }
 }

@@ -6,9 +6,11 @@
 //! collections (later issues) will instead be mutated in place under the slot
 //! latch; see docs/ARCHITECTURE.md.
 
+pub mod hash;
 pub mod raw_str;
 pub mod string;
 
+pub use hash::{Hash, HashLimits};
 pub use raw_str::RawStr;
 pub use string::{EmbStr, Str};
 
@@ -16,6 +18,7 @@ pub use string::{EmbStr, Str};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
+    Hash(Hash),
 }
 
 impl Value {
@@ -23,6 +26,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -30,6 +34,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
         }
     }
 
@@ -40,6 +45,11 @@ impl Value {
         match self {
             Value::Str(Str::Raw(r)) => r.capacity() >= LARGE,
             Value::Str(_) => false,
+            // A table version shares nearly all of itself with the next one
+            // (a write copies one path), so retiring it frees little: it
+            // waits behind small garbage like any small value.
+            Value::Hash(Hash::Listpack(_)) => self.retained_bytes() >= LARGE,
+            Value::Hash(Hash::Table(_)) => false,
         }
     }
 
@@ -50,6 +60,7 @@ impl Value {
         match self {
             Value::Str(Str::Raw(r)) => inline + r.capacity(),
             Value::Str(_) => inline,
+            Value::Hash(h) => inline + h.heap_bytes(),
         }
     }
 
@@ -64,13 +75,21 @@ impl Value {
     /// never change a value's variant (a conversion publishes a new value).
     pub fn is_mutated_in_place(&self) -> bool {
         match self {
-            Value::Str(_) => false,
+            Value::Str(_) | Value::Hash(_) => false,
         }
     }
 
     pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_hash(&self) -> Option<&Hash> {
+        match self {
+            Value::Hash(h) => Some(h),
+            _ => None,
         }
     }
 }

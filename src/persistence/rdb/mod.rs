@@ -5,6 +5,8 @@
 //! RDB file loader and saver will add the other types and the file framing on
 //! top of the same [`Reader`] and length encoding.
 
+pub mod hash;
+pub mod listpack;
 pub mod lzf;
 pub mod string;
 

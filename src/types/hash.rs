@@ -1,0 +1,564 @@
+//! Hashes, with Redis's two encodings so OBJECT ENCODING answers as Redis does.
+//!
+//! A hash is an immutable published value like a string: a writer clones the
+//! hash it latched, changes the clone and publishes it (copy-on-write), and
+//! readers read lock-free. The two forms keep that cheap:
+//!
+//! * **listpack** (small): every pair packed in insertion order into one byte
+//!   buffer (`varint len | field | varint len | value`, repeated). Cloning it
+//!   is one allocation and one copy of at most a few KiB, and lookups are a
+//!   linear scan, as in Redis's listpack.
+//! * **hashtable** (large): a persistent B-tree map (`imbl::OrdMap`) ordered
+//!   by (64-bit hash of the field, field). Cloning is O(1) and a write copies
+//!   only the path to the changed leaf, so a write to a million-field hash
+//!   does not copy the hash, and readers and snapshots keep the old version
+//!   for free. The hash order gives HSCAN a cursor (the hash of the next
+//!   field) that returns every field present for the whole scan, and lets
+//!   HRANDFIELD pick a field by seeking to a random hash.
+//!
+//! A hash turns into the large form exactly where Redis converts (more than
+//! `hash-max-listpack-entries` pairs, or a field or value longer than
+//! `hash-max-listpack-value` bytes) and never turns back, as in Redis.
+
+use imbl::OrdMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
+
+/// The thresholds of the listpack form (`hash-max-listpack-entries` and
+/// `hash-max-listpack-value`), read from the live configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HashLimits {
+    pub entries: u64,
+    pub value: u64,
+}
+
+impl HashLimits {
+    /// Redis 7.0's defaults.
+    pub const DEFAULT: HashLimits = HashLimits {
+        entries: 512,
+        value: 64,
+    };
+
+    fn fits(&self, field: &[u8], value: &[u8]) -> bool {
+        field.len() as u64 <= self.value && value.len() as u64 <= self.value
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Hash {
+    Listpack(Listpack),
+    Table(Table),
+}
+
+/// The small form: pairs packed in insertion order.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Listpack {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl std::fmt::Debug for Listpack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.iter()
+                    .map(|(k, v)| (String::from_utf8_lossy(k), String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Reads a varint at `*pos` of a buffer this module wrote.
+fn get_varint(buf: &[u8], pos: &mut usize) -> usize {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[*pos];
+        *pos += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
+}
+
+fn get_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
+    let n = get_varint(buf, pos);
+    let s = &buf[*pos..*pos + n];
+    *pos += n;
+    s
+}
+
+/// Iterator over a listpack's pairs in order.
+pub struct ListpackIter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for ListpackIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.buf.len() {
+            return None;
+        }
+        let f = get_bytes(self.buf, &mut self.pos);
+        let v = get_bytes(self.buf, &mut self.pos);
+        Some((f, v))
+    }
+}
+
+impl Listpack {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn iter(&self) -> ListpackIter<'_> {
+        ListpackIter {
+            buf: &self.buf,
+            pos: 0,
+        }
+    }
+
+    /// (start of the pair, start of the value's length, end of the pair).
+    fn find(&self, field: &[u8]) -> Option<(usize, usize, usize)> {
+        let mut pos = 0;
+        while pos < self.buf.len() {
+            let start = pos;
+            let f = get_bytes(&self.buf, &mut pos);
+            let vstart = pos;
+            let _ = get_bytes(&self.buf, &mut pos);
+            if f == field {
+                return Some((start, vstart, pos));
+            }
+        }
+        None
+    }
+
+    fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        let (_, mut v, _) = self.find(field)?;
+        Some(get_bytes(&self.buf, &mut v))
+    }
+
+    /// Appends a pair whose field is known to be absent.
+    fn push(&mut self, field: &[u8], value: &[u8]) {
+        put_varint(&mut self.buf, field.len());
+        self.buf.extend_from_slice(field);
+        put_varint(&mut self.buf, value.len());
+        self.buf.extend_from_slice(value);
+        self.len += 1;
+    }
+
+    /// Sets a field in place of its old value (keeping its position) or at
+    /// the end; true if it was new.
+    fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        match self.find(field) {
+            Some((_, vstart, end)) => {
+                let mut enc = Vec::with_capacity(value.len() + 5);
+                put_varint(&mut enc, value.len());
+                enc.extend_from_slice(value);
+                self.buf.splice(vstart..end, enc);
+                false
+            }
+            None => {
+                self.push(field, value);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, field: &[u8]) -> bool {
+        match self.find(field) {
+            Some((start, _, end)) => {
+                self.buf.drain(start..end);
+                self.len -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The i-th pair (HRANDFIELD); O(i).
+    fn nth(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.iter().nth(i)
+    }
+}
+
+/// A large hash's key: the field ordered by its hash first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TableKey {
+    hash: u64,
+    field: Arc<[u8]>,
+}
+
+/// The large form: a persistent map, structurally shared between versions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    map: OrdMap<TableKey, Arc<[u8]>>,
+    /// Estimated heap bytes of the entries (see [`Hash::retained_bytes`]).
+    bytes: usize,
+}
+
+/// The seed of the field hash: random per process (so a client cannot aim
+/// fields at one hash), fixed for the process's life (HSCAN cursors).
+fn field_hash(field: &[u8]) -> u64 {
+    static SEED: OnceLock<foldhash::quality::FixedState> = OnceLock::new();
+    let state =
+        SEED.get_or_init(|| foldhash::quality::FixedState::with_seed(rand::random::<u64>()));
+    // 0 is the cursor that ends a scan, so no field hashes to it.
+    state.hash_one(field).max(1)
+}
+
+/// Bytes an `Arc<[u8]>` of `n` bytes takes from the allocator (two counters
+/// plus the data, rounded to a size class), roughly.
+fn arc_bytes(n: usize) -> usize {
+    (16 + n).next_multiple_of(16)
+}
+
+/// Per-entry overhead of the B-tree: the slot (key + value pointers and the
+/// hash) with nodes kept about two thirds full.
+const TABLE_ENTRY_OVERHEAD: usize = 60;
+
+fn entry_bytes(field: usize, value: usize) -> usize {
+    arc_bytes(field) + arc_bytes(value) + TABLE_ENTRY_OVERHEAD
+}
+
+fn probe(field: &[u8]) -> TableKey {
+    TableKey {
+        hash: field_hash(field),
+        field: Arc::from(field),
+    }
+}
+
+impl Table {
+    fn new() -> Table {
+        Table {
+            map: OrdMap::new(),
+            bytes: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.map.get(&probe(field)).map(|v| &**v)
+    }
+
+    fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let key = probe(field);
+        let new = Arc::from(value);
+        match self.map.get_mut(&key) {
+            Some(v) => {
+                self.bytes = self.bytes - arc_bytes(v.len()) + arc_bytes(value.len());
+                *v = new;
+                false
+            }
+            None => {
+                self.bytes += entry_bytes(field.len(), value.len());
+                self.map.insert(key, new);
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, field: &[u8]) -> bool {
+        match self.map.remove(&probe(field)) {
+            Some(v) => {
+                self.bytes -= entry_bytes(field.len(), v.len());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The first entry at or after hash `h`, wrapping around.
+    fn at_or_after(&self, h: u64) -> Option<(&[u8], &[u8])> {
+        let from = TableKey {
+            hash: h,
+            field: Arc::from(&[][..]),
+        };
+        self.map
+            .range(from..)
+            .next()
+            .or_else(|| self.map.iter().next())
+            .map(|(k, v)| (&*k.field, &**v))
+    }
+}
+
+/// Iterator over a hash's pairs (insertion order for listpack, hash order for
+/// the table).
+pub enum HashIter<'a> {
+    Listpack(ListpackIter<'a>),
+    Table(imbl::ordmap::Iter<'a, TableKey, Arc<[u8]>, imbl::shared_ptr::DefaultSharedPtr>),
+}
+
+impl<'a> Iterator for HashIter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            HashIter::Listpack(it) => it.next(),
+            HashIter::Table(it) => it.next().map(|(k, v)| (&*k.field, &**v)),
+        }
+    }
+}
+
+impl Default for Hash {
+    fn default() -> Self {
+        Hash::new()
+    }
+}
+
+impl Hash {
+    /// An empty hash (listpack, as Redis creates them).
+    pub fn new() -> Hash {
+        Hash::Listpack(Listpack::default())
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Hash::Listpack(_) => "listpack",
+            Hash::Table(_) => "hashtable",
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Hash::Listpack(l) => l.len(),
+            Hash::Table(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        match self {
+            Hash::Listpack(l) => l.get(field),
+            Hash::Table(t) => t.get(field),
+        }
+    }
+
+    pub fn contains(&self, field: &[u8]) -> bool {
+        self.get(field).is_some()
+    }
+
+    pub fn iter(&self) -> HashIter<'_> {
+        match self {
+            Hash::Listpack(l) => HashIter::Listpack(l.iter()),
+            Hash::Table(t) => HashIter::Table(t.map.iter()),
+        }
+    }
+
+    /// Turns a listpack into the table form (Redis's `hashTypeConvert`).
+    pub fn convert(&mut self) {
+        if let Hash::Listpack(l) = self {
+            let mut t = Table::new();
+            for (f, v) in l.iter() {
+                t.set(f, v);
+            }
+            *self = Hash::Table(t);
+        }
+    }
+
+    /// Converts a listpack whose arguments are too long, as Redis's
+    /// `hashTypeTryConversion` does before HSET/HSETNX write them.
+    pub fn convert_for_args(&mut self, args: &[&[u8]], limits: HashLimits) {
+        if matches!(self, Hash::Listpack(_)) && args.iter().any(|a| a.len() as u64 > limits.value) {
+            self.convert();
+        }
+    }
+
+    /// Sets `field` to `value`, converting where Redis's `hashTypeSet` does
+    /// (a field or value over the value limit before the write, more pairs
+    /// than the entries limit after it). True if the field is new.
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
+        if matches!(self, Hash::Listpack(_)) && !limits.fits(field, value) {
+            self.convert();
+        }
+        match self {
+            Hash::Listpack(l) => {
+                let new = l.set(field, value);
+                if l.len() as u64 > limits.entries {
+                    self.convert();
+                }
+                new
+            }
+            Hash::Table(t) => t.set(field, value),
+        }
+    }
+
+    /// Removes `field`; true if it was there.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        match self {
+            Hash::Listpack(l) => l.remove(field),
+            Hash::Table(t) => t.remove(field),
+        }
+    }
+
+    /// A random pair (HRANDFIELD). Uniform for listpacks; for the table, the
+    /// first field at or after a random hash, so a field's chance follows
+    /// the gap before its hash (like Redis's bucket sampling, not exactly
+    /// uniform). `None` if empty.
+    pub fn random(&self, rand: u64) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Listpack(l) if l.is_empty() => None,
+            Hash::Listpack(l) => l.nth((rand % l.len() as u64) as usize),
+            Hash::Table(t) => t.at_or_after(rand),
+        }
+    }
+
+    /// One HSCAN step: calls `f` for the pairs from `cursor` on, about `count`
+    /// of them (never splitting pairs of one field hash), and returns the next
+    /// cursor (0 when done). A listpack is returned whole, as Redis does.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
+        match self {
+            Hash::Listpack(l) => {
+                for (k, v) in l.iter() {
+                    f(k, v);
+                }
+                0
+            }
+            Hash::Table(t) => {
+                let from = TableKey {
+                    hash: cursor,
+                    field: Arc::from(&[][..]),
+                };
+                let mut seen = 0usize;
+                let mut last = None;
+                for (k, v) in t.map.range(from..) {
+                    if seen >= count && last != Some(k.hash) {
+                        return k.hash;
+                    }
+                    f(&k.field, v);
+                    seen += 1;
+                    last = Some(k.hash);
+                }
+                0
+            }
+        }
+    }
+
+    /// Builds a hash from loaded pairs (RESTORE, RDB loading) with Redis's
+    /// loader rules: a listpack or ziplist payload (`packed`) becomes a
+    /// table only if it has more pairs than the entries limit; a hash payload
+    /// also if a field or value is over the value limit. Duplicate fields
+    /// or no pairs at all make it `None` (Redis refuses such payloads).
+    pub fn from_pairs(
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+        packed: bool,
+        limits: HashLimits,
+    ) -> Option<Hash> {
+        if pairs.is_empty() {
+            return None;
+        }
+        let small = pairs.len() as u64 <= limits.entries
+            && (packed || pairs.iter().all(|(f, v)| limits.fits(f, v)));
+        let mut h = if small {
+            Hash::Listpack(Listpack::default())
+        } else {
+            Hash::Table(Table::new())
+        };
+        for (f, v) in &pairs {
+            let new = match &mut h {
+                Hash::Listpack(l) => l.set(f, v),
+                Hash::Table(t) => t.set(f, v),
+            };
+            if !new {
+                return None;
+            }
+        }
+        Some(h)
+    }
+
+    /// Heap bytes this version holds, itself excluded. A table version
+    /// shares most of its nodes with the versions before and after it, so
+    /// this counts what freeing the last of them gives back.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Hash::Listpack(l) => l.buf.capacity(),
+            Hash::Table(t) => t.bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: HashLimits = HashLimits {
+        entries: 4,
+        value: 8,
+    };
+
+    #[test]
+    fn listpack_keeps_insertion_order_and_converts() {
+        let mut h = Hash::new();
+        assert!(h.set(b"a", b"1", L));
+        assert!(h.set(b"b", b"2", L));
+        assert!(!h.set(b"a", b"333", L));
+        let pairs: Vec<_> = h.iter().collect();
+        assert_eq!(pairs, vec![(&b"a"[..], &b"333"[..]), (b"b", b"2")]);
+        assert_eq!(h.encoding(), "listpack");
+        assert!(h.remove(b"a"));
+        assert!(!h.remove(b"a"));
+        assert_eq!(h.len(), 1);
+        for i in 0..4 {
+            h.set(format!("f{i}").as_bytes(), b"v", L);
+        }
+        assert_eq!(h.encoding(), "hashtable");
+        assert_eq!(h.len(), 5);
+        assert_eq!(h.get(b"b"), Some(&b"2"[..]));
+        let mut h2 = Hash::new();
+        h2.set(b"f", b"123456789", L);
+        assert_eq!(h2.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn table_scan_visits_everything() {
+        let mut h = Hash::new();
+        h.convert();
+        for i in 0..1000 {
+            h.set(format!("f{i}").as_bytes(), b"v", L);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = h.scan(cursor, 7, |k, _| {
+                seen.insert(k.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        assert!(h.random(12345).is_some());
+        for i in 0..1000 {
+            assert!(h.remove(format!("f{i}").as_bytes()));
+        }
+        assert_eq!(h.heap_bytes(), 0);
+    }
+}
