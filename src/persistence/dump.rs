@@ -136,6 +136,22 @@ mod tests {
     }
 
     #[test]
+    fn hash_payloads_are_byte_identical_to_redis() {
+        // redis-server 7.0: HSET hh a 1 b hello; DUMP hh.
+        let dump = b"\x10\x16\x16\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x85hello\x06\xff\n\x00\xe8\xc5\xfe\x99\xee\x07\x95]";
+        let v = load(dump, HashLimits::DEFAULT).unwrap();
+        assert_eq!(v.encoding(), "listpack");
+        assert_eq!(create(&v, true), dump);
+        let h = v.as_hash().unwrap();
+        assert_eq!(h.get(b"b"), Some(&b"hello"[..]));
+        let tight = HashLimits {
+            entries: 1,
+            value: 64,
+        };
+        assert_eq!(load(dump, tight).unwrap().encoding(), "hashtable");
+    }
+
+    #[test]
     fn crc_is_redis_crc64() {
         assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
     }

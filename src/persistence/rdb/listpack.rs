@@ -319,7 +319,7 @@ mod tests {
         let lp = write([&b"a"[..], b"1", b"b", b"hello"]);
         assert_eq!(
             lp,
-            b"\x19\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x85hello\x06\xff"
+            b"\x16\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x85hello\x06\xff"
         );
     }
 }
