@@ -447,14 +447,12 @@ impl Hash {
                     hash: cursor,
                     field: Arc::from(&[][..]),
                 };
-                let mut seen = 0usize;
                 let mut last = None;
-                for (k, v) in t.map.range(from..) {
+                for (seen, (k, v)) in t.map.range(from..).enumerate() {
                     if seen >= count && last != Some(k.hash) {
                         return k.hash;
                     }
                     f(&k.field, v);
-                    seen += 1;
                     last = Some(k.hash);
                 }
                 0

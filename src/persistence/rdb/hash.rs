@@ -34,7 +34,7 @@ pub fn write(out: &mut Vec<u8>, h: &Hash, compress: bool) {
 const DUPLICATE: RdbError = RdbError::Corrupt("empty hash, odd element count or duplicate field");
 
 fn pairs(items: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(DUPLICATE);
     }
     let mut it = items.into_iter();
