@@ -1,5 +1,5 @@
-//! Seeded random differential test: the same generated command sequence (string and generic
-//! key commands, see `common::gen`) is sent to Ferrite and to a real redis-server, and every
+//! Seeded random differential test: the same generated command sequence (string, hash and
+//! generic key commands on shared keys, see `common::gen`) is sent to Ferrite and to a real redis-server, and every
 //! reply must be identical (sorted for KEYS, clock tolerance for TTL-like replies).
 //!
 //! * `FERRITE_DIFF_SEED=N` replays a run (the seed is printed at the start of every run).

@@ -193,6 +193,22 @@ const TABLE: &[(&str, u32)] = &[
     ("RESTORE", 12),
     ("PING", 3),
     ("ECHO", 3),
+    ("HSET", 40),
+    ("HSETNX", 8),
+    ("HMSET", 6),
+    ("HGET", 25),
+    ("HMGET", 10),
+    ("HDEL", 20),
+    ("HEXISTS", 8),
+    ("HLEN", 8),
+    ("HSTRLEN", 8),
+    ("HKEYS", 6),
+    ("HVALS", 6),
+    ("HGETALL", 15),
+    ("HINCRBY", 15),
+    ("HINCRBYFLOAT", 12),
+    ("HRANDFIELD", 6),
+    ("HSCAN", 6),
     ("UNKNOWN", 1),
 ];
 
@@ -357,6 +373,25 @@ impl Generator {
                 }
             }
         }
+    }
+
+    /// A hash field: a few names so fields are hit again, occasionally odd bytes.
+    fn field(&mut self) -> Vec<u8> {
+        match self.rng.below(20) {
+            0 => Vec::new(),
+            1 => b("f\x00\r\n"),
+            2 => b("1"),
+            3 => b("x".repeat(64)),
+            _ => b(*self.rng.pick(&["a", "b", "c", "f1", "f2", "f3", "counter"])),
+        }
+    }
+
+    /// A hash value, at most 64 bytes: hashes stay listpacks (at most a dozen fields), so
+    /// HGETALL, HSCAN and DUMP replies are in Redis's exact order and byte-identical.
+    fn hash_value(&mut self) -> Vec<u8> {
+        let mut v = self.value();
+        v.truncate(64);
+        v
     }
 
     /// A short value for APPEND / SETRANGE (keeps strings small).
@@ -849,6 +884,55 @@ impl Generator {
                 }
             }
             "ECHO" => a.push(self.value()),
+            "HSET" | "HMSET" => {
+                a.push(self.key());
+                for _ in 0..self.rng.range(1, 3) {
+                    a.push(self.field());
+                    a.push(self.hash_value());
+                }
+            }
+            "HSETNX" => a.extend([self.key(), self.field(), self.hash_value()]),
+            "HGET" | "HEXISTS" | "HSTRLEN" => a.extend([self.key(), self.field()]),
+            "HMGET" | "HDEL" => {
+                a.push(self.key());
+                for _ in 0..self.rng.range(1, 3) {
+                    a.push(self.field());
+                }
+            }
+            "HLEN" | "HKEYS" | "HVALS" | "HGETALL" => a.push(self.key()),
+            "HINCRBY" => a.extend([self.key(), self.field(), self.integer_arg()]),
+            "HINCRBYFLOAT" => {
+                a.extend([self.key(), self.field()]);
+                let mut f = self.float_arg();
+                // A result over 64 bytes would make a hashtable (unordered replies).
+                if f.ends_with(b"e308") || f.len() > 15 {
+                    f = b("1e30");
+                }
+                a.push(f);
+            }
+            "HRANDFIELD" => {
+                // Only the deterministic forms: no count on a missing key, count 0, a count
+                // over the size (the whole hash, in order), bad arguments.
+                a.push(self.key());
+                match self.rng.below(6) {
+                    0 => a.push(b("0")),
+                    1 => a.extend([b("50"), b("WITHVALUES")]),
+                    2 => a.push(b("50")),
+                    3 => a.push(b(*self.rng.pick(&["abc", "-9223372036854775808", ""]))),
+                    4 => a.extend([b("20"), b("WITHVALUES"), b("x")]),
+                    _ => a.extend([b("-4611686018427387905"), b("withvalues")]),
+                }
+            }
+            "HSCAN" => {
+                a.push(self.key());
+                a.push(b(*self.rng.pick(&["0", "0", "0", "abc", "-1"])));
+                match self.rng.below(5) {
+                    0 => a.extend([b("MATCH"), b(*self.rng.pick(&["f*", "*", "[ab]"]))]),
+                    1 => a.extend([b("COUNT"), b(*self.rng.pick(&["1", "100", "0", "x"]))]),
+                    2 => a.push(b("MATCH")),
+                    _ => {}
+                }
+            }
             "UNKNOWN" => {
                 a[0] = b(*self.rng.pick(&["FOOBAR", "GETT", "SETX"]));
                 a.extend(self.keys(0, 2));
