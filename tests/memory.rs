@@ -536,3 +536,76 @@ fn append_after_copy_frees_replaced_values() {
     assert_eq!(Reply::from_raw(&s_val).as_bytes(), Some(&appended[..]));
     assert_eq!(Reply::from_raw(&c_val).as_bytes(), Some(&last[..]));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hashes
+// ---------------------------------------------------------------------------------------------
+
+/// Small (listpack) hashes created and deleted: each iteration is `HSET h:i` with 8 fields,
+/// then `DEL h:i`, so the keyspace is empty at the baseline and at the end.
+#[test]
+fn del_frees_small_hashes() {
+    let s = Server::start();
+    let mut c = s.raw();
+    path_returns_memory(&mut c, "HSET h:i (8 fields); DEL h:i", 0, |b, i| {
+        let k = key("h", i);
+        let v = value("hash", i);
+        let mut args: Vec<&[u8]> = vec![b"HSET", &k];
+        for f in [b"f1", b"f2", b"f3", b"f4", b"f5", b"f6", b"f7", b"f8"] {
+            args.push(f);
+            args.push(&v);
+        }
+        b.push(&args);
+        b.push(&[b"DEL".as_slice(), &k]);
+    });
+}
+
+/// Large (hashtable) hashes: every field write to a persistent map retires the path it
+/// copied, and DEL retires the whole map. One hash of 20,000 fields is overwritten field by
+/// field 200,000 times, then it and 20 more built and deleted whole; memory must come back to
+/// the baseline taken with the hash at full size.
+#[test]
+fn large_hash_writes_and_deletes_free_memory() {
+    const FIELDS: usize = 20_000;
+    let s = Server::start();
+    let mut c = s.raw();
+    let fill = |c: &mut RawConn, key: &[u8], salt: &str| {
+        repeat(c, 0..FIELDS / 100, |b, chunk| {
+            let vals: Vec<(Vec<u8>, Vec<u8>)> = (chunk * 100..chunk * 100 + 100)
+                .map(|i| (format!("field:{i}").into_bytes(), value(salt, i)))
+                .collect();
+            let mut args: Vec<&[u8]> = vec![b"HSET", key];
+            for (f, v) in &vals {
+                args.push(f);
+                args.push(v);
+            }
+            b.push(&args);
+        });
+    };
+    fill(&mut c, b"big", "first");
+    assert_eq!(
+        c.cmd(&["OBJECT", "ENCODING", "big"]),
+        b"$9\r\nhashtable\r\n"
+    );
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..ITERATIONS, |b, i| {
+        let f = format!("field:{}", i % FIELDS).into_bytes();
+        b.push(&[b"HSET".as_slice(), b"big", &f, &value("over", i)]);
+    });
+    for round in 0..20 {
+        fill(&mut c, b"tmp", "tmp");
+        assert_eq!(
+            c.cmd(&["HLEN", "tmp"]),
+            format!(":{FIELDS}\r\n").as_bytes(),
+            "round {round}"
+        );
+        assert_eq!(c.cmd(&["DEL", "tmp"]), b":1\r\n");
+    }
+    assert_eq!(dbsize(&mut c), 1);
+    assert_returns_to(
+        &mut c,
+        baseline,
+        BOUND,
+        "200,000 HSETs into a 20,000-field hash and 20 such hashes deleted",
+    );
+}

@@ -207,8 +207,11 @@ pub struct TableKey {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     map: OrdMap<TableKey, Arc<[u8]>>,
-    /// Estimated heap bytes of the entries (see [`Hash::retained_bytes`]).
+    /// Estimated heap bytes of the entries (see [`Hash::heap_bytes`]).
     bytes: usize,
+    /// Shared by every version cloned from this one: while another
+    /// version is alive, this one shares all but about one path with it.
+    lineage: Arc<()>,
 }
 
 /// The seed of the field hash: random per process (so a client cannot aim
@@ -247,6 +250,7 @@ impl Table {
         Table {
             map: OrdMap::new(),
             bytes: 0,
+            lineage: Arc::new(()),
         }
     }
 
@@ -492,13 +496,27 @@ impl Hash {
         Some(h)
     }
 
-    /// Heap bytes this version holds, itself excluded. A table version
-    /// shares most of its nodes with the versions before and after it, so
-    /// this counts what freeing the last of them gives back.
+    /// Heap bytes freeing this version gives back, itself excluded (an
+    /// estimate for the table). A table version that another version (the
+    /// one a write published, or a COPY) was cloned from or into shares all
+    /// but about one root-to-leaf path with it, so it counts one path; the
+    /// last version of a lineage (a DEL, an overwrite by another type)
+    /// counts every entry.
     pub fn heap_bytes(&self) -> usize {
         match self {
             Hash::Listpack(l) => l.buf.capacity(),
-            Hash::Table(t) => t.bytes,
+            Hash::Table(t) if Arc::strong_count(&t.lineage) == 1 => t.bytes,
+            Hash::Table(t) => {
+                // B-tree nodes of up to 64 slots of about 40 bytes.
+                const NODE: usize = 64 * 40;
+                let mut depth = 1;
+                let mut n = t.len();
+                while n > 64 {
+                    n /= 64;
+                    depth += 1;
+                }
+                (depth * NODE).min(t.bytes)
+            }
         }
     }
 }
@@ -558,5 +576,11 @@ mod tests {
             assert!(h.remove(format!("f{i}").as_bytes()));
         }
         assert_eq!(h.heap_bytes(), 0);
+        h.set(b"x", b"y", L);
+        let full = h.heap_bytes();
+        let copy = h.clone();
+        assert!(h.heap_bytes() <= full);
+        drop(copy);
+        assert_eq!(h.heap_bytes(), full);
     }
 }
