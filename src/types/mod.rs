@@ -2,9 +2,9 @@
 //!
 //! A value reachable from a slot is immutable once published: writers build a
 //! new value and swap the slot's pointer (copy-on-write), and the old value is
-//! reclaimed only after every reader pinned at the time has unpinned. Large
-//! collections (later issues) will instead be mutated in place under the slot
-//! latch; see docs/ARCHITECTURE.md.
+//! reclaimed only after every reader pinned at the time has unpinned. Hashes
+//! stay copy-on-write when large too, over a persistent map (`hash`); see
+//! docs/ARCHITECTURE.md, "Hashes".
 
 pub mod hash;
 pub mod raw_str;
