@@ -25,7 +25,9 @@ fn allocated() -> usize {
 
 fn main() {
     let limits = HashLimits::DEFAULT;
-    let fields: Vec<Vec<u8>> = (0..N).map(|i| format!("field:{i:07}").into_bytes()).collect();
+    let fields: Vec<Vec<u8>> = (0..N)
+        .map(|i| format!("field:{i:07}").into_bytes())
+        .collect();
     let value = b"0123456789abcdef";
     let before = allocated();
     let mut h = Hash::new();

@@ -463,16 +463,28 @@ fn rand_fields(h: &Hash, count: i64, withvalues: bool, out: &mut Reply) {
         return out.array(0);
     }
     let n = count.unsigned_abs() as usize;
+    let size = h.len();
+    // Small hashes, or many picks: sample by index from all pairs (exactly
+    // uniform); large ones pick through `Hash::random`.
+    let by_index = matches!(h, Hash::Listpack(_))
+        || size <= crate::types::hash::EXACT_RANDOM_MAX
+        || n.saturating_mul(16) >= size;
     if count < 0 || n == 1 {
         // Repeats allowed: independent picks.
         header(out, n);
-        for _ in 0..n {
-            let pair = h.random(rand::random()).expect("hash is not empty");
-            emit(out, pair);
+        if by_index {
+            let all: Vec<(&[u8], &[u8])> = h.iter().collect();
+            for _ in 0..n {
+                emit(out, all[(rand::random::<u64>() % size as u64) as usize]);
+            }
+        } else {
+            for _ in 0..n {
+                let pair = h.random(rand::random()).expect("hash is not empty");
+                emit(out, pair);
+            }
         }
         return;
     }
-    let size = h.len();
     if n >= size {
         header(out, size);
         for pair in h.iter() {
@@ -481,7 +493,7 @@ fn rand_fields(h: &Hash, count: i64, withvalues: bool, out: &mut Reply) {
         return;
     }
     header(out, n);
-    if n * 3 > size || matches!(h, Hash::Listpack(_)) {
+    if by_index || n * 3 > size {
         // Distinct picks by index: a uniform sample without replacement.
         let all: Vec<(&[u8], &[u8])> = h.iter().collect();
         let mut rng = rand::rng();

@@ -293,19 +293,37 @@ impl Table {
         }
     }
 
-    /// The first entry at or after hash `h`, wrapping around.
-    fn at_or_after(&self, h: u64) -> Option<(&[u8], &[u8])> {
+    /// A random entry: uniform up to [`EXACT_RANDOM_MAX`] entries (by rank,
+    /// O(n)); above, one of the [`RANDOM_WINDOW`] entries at or after a
+    /// random hash, chosen uniformly (each entry's chance then follows the
+    /// sum of the gaps before its window, about ±25%, like Redis's "fair"
+    /// random key, which samples a few buckets).
+    fn random(&self, rand: u64) -> Option<(&[u8], &[u8])> {
+        let n = self.map.len();
+        if n == 0 {
+            return None;
+        }
+        if n <= EXACT_RANDOM_MAX {
+            let (k, v) = self.map.iter().nth((rand % n as u64) as usize)?;
+            return Some((&k.field, v));
+        }
         let from = TableKey {
-            hash: h,
+            hash: rand,
             field: Arc::from(&[][..]),
         };
+        let pick = (rand.rotate_left(32).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
+            % RANDOM_WINDOW;
         self.map
             .range(from..)
-            .next()
-            .or_else(|| self.map.iter().next())
+            .chain(self.map.iter())
+            .nth(pick)
             .map(|(k, v)| (&*k.field, &**v))
     }
 }
+
+/// Tables up to this size are sampled exactly uniformly by rank.
+pub const EXACT_RANDOM_MAX: usize = 1024;
+const RANDOM_WINDOW: usize = 16;
 
 /// Iterator over a hash's pairs (insertion order for listpack, hash order for
 /// the table).
@@ -418,15 +436,14 @@ impl Hash {
         }
     }
 
-    /// A random pair (HRANDFIELD). Uniform for listpacks; for the table, the
-    /// first field at or after a random hash, so a field's chance follows
-    /// the gap before its hash (like Redis's bucket sampling, not exactly
-    /// uniform). `None` if empty.
+    /// A random pair (HRANDFIELD): uniform for listpacks and tables of up
+    /// to [`EXACT_RANDOM_MAX`] fields, close to uniform above (see
+    /// `Table::random`). `None` if empty.
     pub fn random(&self, rand: u64) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Listpack(l) if l.is_empty() => None,
             Hash::Listpack(l) => l.nth((rand % l.len() as u64) as usize),
-            Hash::Table(t) => t.at_or_after(rand),
+            Hash::Table(t) => t.random(rand),
         }
     }
 
