@@ -196,17 +196,90 @@ impl Listpack {
     }
 }
 
+/// Bytes stored inline up to [`INLINE_MAX`], in a shared buffer above: a
+/// table's nodes are copied on every write (path copying), and copying a
+/// short inline string is a plain copy where a shared one costs two atomic
+/// operations (and an allocation per string when it was made).
+#[derive(Clone)]
+pub enum SmallBytes {
+    Inline { len: u8, buf: [u8; INLINE_MAX] },
+    Heap(Arc<[u8]>),
+}
+
+const INLINE_MAX: usize = 22;
+
+impl SmallBytes {
+    fn new(b: &[u8]) -> SmallBytes {
+        if b.len() <= INLINE_MAX {
+            let mut buf = [0u8; INLINE_MAX];
+            buf[..b.len()].copy_from_slice(b);
+            SmallBytes::Inline {
+                len: b.len() as u8,
+                buf,
+            }
+        } else {
+            SmallBytes::Heap(Arc::from(b))
+        }
+    }
+
+    /// Heap bytes behind it, roughly (an `Arc`'s two counters and the data,
+    /// rounded to a size class).
+    fn heap_bytes(len: usize) -> usize {
+        if len <= INLINE_MAX {
+            0
+        } else {
+            (16 + len).next_multiple_of(16)
+        }
+    }
+}
+
+impl std::ops::Deref for SmallBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            SmallBytes::Inline { len, buf } => &buf[..*len as usize],
+            SmallBytes::Heap(a) => a,
+        }
+    }
+}
+
+impl PartialEq for SmallBytes {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for SmallBytes {}
+
+impl PartialOrd for SmallBytes {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SmallBytes {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::fmt::Debug for SmallBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
+
 /// A large hash's key: the field ordered by its hash first.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TableKey {
     hash: u64,
-    field: Arc<[u8]>,
+    field: SmallBytes,
 }
 
 /// The large form: a persistent map, structurally shared between versions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
-    map: OrdMap<TableKey, Arc<[u8]>>,
+    map: OrdMap<TableKey, SmallBytes>,
     /// Estimated heap bytes of the entries (see [`Hash::heap_bytes`]).
     bytes: usize,
     /// Shared by every version cloned from this one: while another
@@ -224,24 +297,18 @@ fn field_hash(field: &[u8]) -> u64 {
     state.hash_one(field).max(1)
 }
 
-/// Bytes an `Arc<[u8]>` of `n` bytes takes from the allocator (two counters
-/// plus the data, rounded to a size class), roughly.
-fn arc_bytes(n: usize) -> usize {
-    (16 + n).next_multiple_of(16)
-}
-
-/// Per-entry overhead of the B-tree: the slot (key + value pointers and the
-/// hash) with nodes kept about two thirds full.
-const TABLE_ENTRY_OVERHEAD: usize = 60;
+/// Per-entry overhead of the B-tree: the slot (a 32-byte key and a 24-byte
+/// value) with leaves kept about two thirds full, and the branches.
+const TABLE_ENTRY_OVERHEAD: usize = 90;
 
 fn entry_bytes(field: usize, value: usize) -> usize {
-    arc_bytes(field) + arc_bytes(value) + TABLE_ENTRY_OVERHEAD
+    SmallBytes::heap_bytes(field) + SmallBytes::heap_bytes(value) + TABLE_ENTRY_OVERHEAD
 }
 
 fn probe(field: &[u8]) -> TableKey {
     TableKey {
         hash: field_hash(field),
-        field: Arc::from(field),
+        field: SmallBytes::new(field),
     }
 }
 
@@ -268,10 +335,11 @@ impl Table {
 
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         let key = probe(field);
-        let new = Arc::from(value);
+        let new = SmallBytes::new(value);
         match self.map.get_mut(&key) {
             Some(v) => {
-                self.bytes = self.bytes - arc_bytes(v.len()) + arc_bytes(value.len());
+                self.bytes = self.bytes - SmallBytes::heap_bytes(v.len())
+                    + SmallBytes::heap_bytes(value.len());
                 *v = new;
                 false
             }
@@ -305,11 +373,11 @@ impl Table {
         }
         if n <= EXACT_RANDOM_MAX {
             let (k, v) = self.map.iter().nth((rand % n as u64) as usize)?;
-            return Some((&k.field, v));
+            return Some((&k.field, &**v));
         }
         let from = TableKey {
             hash: rand,
-            field: Arc::from(&[][..]),
+            field: SmallBytes::new(b""),
         };
         let pick = (rand.rotate_left(32).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
             % RANDOM_WINDOW;
@@ -329,7 +397,7 @@ const RANDOM_WINDOW: usize = 16;
 /// the table).
 pub enum HashIter<'a> {
     Listpack(ListpackIter<'a>),
-    Table(imbl::ordmap::Iter<'a, TableKey, Arc<[u8]>, imbl::shared_ptr::DefaultSharedPtr>),
+    Table(imbl::ordmap::Iter<'a, TableKey, SmallBytes, imbl::shared_ptr::DefaultSharedPtr>),
 }
 
 impl<'a> Iterator for HashIter<'a> {
@@ -466,14 +534,14 @@ impl Hash {
             Hash::Table(t) => {
                 let from = TableKey {
                     hash: cursor,
-                    field: Arc::from(&[][..]),
+                    field: SmallBytes::new(b""),
                 };
                 let mut last = None;
                 for (seen, (k, v)) in t.map.range(from..).enumerate() {
                     if seen >= count && last != Some(k.hash) {
                         return k.hash;
                     }
-                    f(&k.field, v);
+                    f(&k.field, &**v);
                     last = Some(k.hash);
                 }
                 0
