@@ -151,6 +151,21 @@ mod tests {
         assert_eq!(load(dump, tight).unwrap().encoding(), "hashtable");
     }
 
+    /// Found by the restore_payload fuzz target: DUMP of this hash made the
+    /// LZF compressor write one byte past its output limit.
+    #[test]
+    fn fuzz_regression_lzf_literal_run_at_the_limit() {
+        let body = [
+            4u8, 3, 1, 4, 2, 0, 0, 0, 10, 1, 4, 3, 43, 1, 0, 0, 167, 1, 0, 1, 2, 4, 2, 0, 0, 0, 10,
+            1, 4, 3, 43, 1, 0, 0, 139, 1, 5, 10, 98,
+        ];
+        let v = load(&with_footer(&body, 10), HashLimits::DEFAULT).unwrap();
+        for compress in [false, true] {
+            let again = create(&v, compress);
+            assert_eq!(load(&again, HashLimits::DEFAULT).unwrap(), v);
+        }
+    }
+
     #[test]
     fn crc_is_redis_crc64() {
         assert_eq!(CRC64.checksum(b"123456789"), 0xe9c6d914c4b8d9ca);
