@@ -541,7 +541,7 @@ impl Hash {
                     if seen >= count && last != Some(k.hash) {
                         return k.hash;
                     }
-                    f(&k.field, &**v);
+                    f(&k.field, v);
                     last = Some(k.hash);
                 }
                 0

@@ -279,7 +279,7 @@ mod tests {
             let input: Vec<u8> = (0..len)
                 .map(|i| {
                     let r = x.rotate_left(i as u32 * 5);
-                    if r % 3 == 0 {
+                    if r.is_multiple_of(3) {
                         b'a'
                     } else {
                         (r >> 8) as u8
@@ -288,7 +288,7 @@ mod tests {
                 .collect();
             roundtrip(&input);
         }
-        let mut crafted = vec![0u8; 33];
+        let mut crafted = [0u8; 33];
         for (i, b) in crafted.iter_mut().enumerate() {
             *b = (i * 37 + 11) as u8;
         }
