@@ -669,3 +669,15 @@ mod tests {
         assert_eq!(h.heap_bytes(), full);
     }
 }
+#[cfg(test)]
+mod size {
+    /// Adding hashes must not make every value (strings included) bigger.
+    #[test]
+    fn a_hash_is_no_larger_than_a_string() {
+        assert!(std::mem::size_of::<super::Hash>() <= std::mem::size_of::<super::super::Str>());
+        assert_eq!(
+            std::mem::size_of::<super::super::Value>(),
+            std::mem::size_of::<super::super::Str>()
+        );
+    }
+}
