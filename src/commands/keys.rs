@@ -506,7 +506,7 @@ fn keys(ctx: &mut Unpinned, args: &[&[u8]]) {
 /// Parses a SCAN cursor as Redis does (`strtoul` in base 10): an optional
 /// sign, digits, nothing after them up to the first NUL, no leading space and
 /// no overflow; a minus sign negates modulo 2^64 and the empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let s = &arg[..memchr::memchr(0, arg).unwrap_or(arg.len())];
     let digits = match s.first() {
         None => return Some(0),
@@ -663,12 +663,12 @@ impl RestoreOpts {
 
 /// Validates RESTORE's TTL and decodes the payload (before any latch is
 /// taken): the value and its TTL argument, or the error to reply.
-fn restore_input(args: &[&[u8]]) -> Result<(Value, i64), &'static str> {
+fn restore_input(args: &[&[u8]], max_intset: u64) -> Result<(Value, i64), &'static str> {
     let ttl = crate::util::num::parse_i64(args[2]).ok_or(errors::NOT_INTEGER)?;
     if ttl < 0 {
         return Err("ERR Invalid TTL value, must be >= 0");
     }
-    let value = dump::load(args[3]).map_err(dump::RestoreError::message)?;
+    let value = dump::load_with(args[3], max_intset).map_err(dump::RestoreError::message)?;
     Ok((value, ttl))
 }
 
@@ -681,7 +681,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(opts) = RestoreOpts::parse(ctx, &args[4..]) else {
         return;
     };
-    let input = restore_input(args);
+    let input = restore_input(args, ctx.shared.config.set_max_intset_entries());
     let now = ctx.clock.now_ms;
     let access_word = restore_access(ctx, &opts, now);
     let Ok(mut key) = ctx.keys.write(args[1]) else {

@@ -18,6 +18,7 @@ pub mod introspection;
 pub mod keys;
 pub mod object;
 pub mod server;
+pub mod sets;
 pub mod strings;
 #[cfg(feature = "test-commands")]
 pub mod testing;
@@ -131,6 +132,7 @@ fn families() -> Vec<&'static [Command]> {
     vec![
         connection::COMMANDS,
         strings::COMMANDS,
+        sets::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

@@ -45,6 +45,7 @@ pub fn create(value: &Value, compress: bool) -> Vec<u8> {
             out.push(TYPE_STRING);
             rdb::string::write_str(&mut out, s, compress);
         }
+        Value::Set(s) => rdb::set::write(&mut out, s, compress),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
@@ -80,10 +81,23 @@ pub fn verify(payload: &[u8]) -> Result<u16, RestoreError> {
 /// Only strings exist in Ferrite so far: a payload of any other type is
 /// refused as `BadFormat` (Redis would load it).
 pub fn load(payload: &[u8]) -> Result<Value, RestoreError> {
+    load_with(payload, DEFAULT_MAX_INTSET)
+}
+
+/// `set-max-intset-entries`'s default.
+const DEFAULT_MAX_INTSET: u64 = 512;
+
+/// [`load`] with the server's `set-max-intset-entries`, which decides a
+/// restored set's encoding as in Redis 7.0.
+pub fn load_with(payload: &[u8], max_intset: u64) -> Result<Value, RestoreError> {
     verify(payload)?;
     let mut r = Reader::new(payload);
     let value = match r.u8() {
         Ok(TYPE_STRING) => rdb::string::read(&mut r).map(|s| Value::Str(s.into_str())),
+        Ok(rdb::set::TYPE_SET) => rdb::set::read_set(&mut r, max_intset).map(Value::Set),
+        Ok(rdb::set::TYPE_SET_INTSET) => {
+            rdb::set::read_intset(&mut r, max_intset).map(Value::Set)
+        }
         _ => return Err(RestoreError::BadFormat),
     };
     value.map_err(|_| RestoreError::BadFormat)

@@ -7,15 +7,18 @@
 //! latch; see docs/ARCHITECTURE.md.
 
 pub mod raw_str;
+pub mod set;
 pub mod string;
 
 pub use raw_str::RawStr;
+pub use set::Set;
 pub use string::{EmbStr, Str};
 
 /// A value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(Str),
+    Set(Set),
 }
 
 impl Value {
@@ -23,6 +26,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Set(_) => "set",
         }
     }
 
@@ -30,6 +34,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -40,6 +45,7 @@ impl Value {
         match self {
             Value::Str(Str::Raw(r)) => r.capacity() >= LARGE,
             Value::Str(_) => false,
+            Value::Set(s) => s.heap_bytes() >= LARGE,
         }
     }
 
@@ -50,6 +56,7 @@ impl Value {
         match self {
             Value::Str(Str::Raw(r)) => inline + r.capacity(),
             Value::Str(_) => inline,
+            Value::Set(s) => inline + s.heap_bytes(),
         }
     }
 
@@ -64,13 +71,14 @@ impl Value {
     /// never change a value's variant (a conversion publishes a new value).
     pub fn is_mutated_in_place(&self) -> bool {
         match self {
-            Value::Str(_) => false,
+            Value::Str(_) | Value::Set(_) => false,
         }
     }
 
     pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 }

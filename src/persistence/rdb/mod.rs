@@ -5,7 +5,9 @@
 //! RDB file loader and saver will add the other types and the file framing on
 //! top of the same [`Reader`] and length encoding.
 
+pub mod intset;
 pub mod lzf;
+pub mod set;
 pub mod string;
 
 /// The RDB version Ferrite writes: Redis 7.0's, which Redis 7.0 and later and
