@@ -60,7 +60,8 @@ const SINTERCARD_KEYS: &[KeySpecEntry] = &[KeySpecEntry::new(
     },
 )];
 
-const INTER_COMPLEXITY: &str = "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
+const INTER_COMPLEXITY: &str =
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
 const TOTAL_COMPLEXITY: &str = "O(N) where N is the total number of elements in all given sets.";
 const ORDER_TIPS: &[&str] = &["nondeterministic_output_order"];
 const RANDOM_TIPS: &[&str] = &["nondeterministic_output"];
@@ -499,7 +500,9 @@ fn union_or_diff(sets: &[Option<&Set>], diff: bool, max: u64) -> Set {
 }
 
 /// The source sets of a multi-key command, or WRONGTYPE.
-fn sources<'v>(values: impl Iterator<Item = Option<&'v Value>>) -> Result<Vec<Option<&'v Set>>, &'static str> {
+fn sources<'v>(
+    values: impl Iterator<Item = Option<&'v Value>>,
+) -> Result<Vec<Option<&'v Set>>, &'static str> {
     values.map(set_of).collect()
 }
 
@@ -679,7 +682,7 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     };
     let next = match set {
-        Set::Ints(_) => {
+        Set::Ints(..) => {
             for e in set.iter() {
                 e.with_bytes(&mut keep);
             }

@@ -95,9 +95,7 @@ pub fn load_with(payload: &[u8], max_intset: u64) -> Result<Value, RestoreError>
     let value = match r.u8() {
         Ok(TYPE_STRING) => rdb::string::read(&mut r).map(|s| Value::Str(s.into_str())),
         Ok(rdb::set::TYPE_SET) => rdb::set::read_set(&mut r, max_intset).map(Value::Set),
-        Ok(rdb::set::TYPE_SET_INTSET) => {
-            rdb::set::read_intset(&mut r, max_intset).map(Value::Set)
-        }
+        Ok(rdb::set::TYPE_SET_INTSET) => rdb::set::read_intset(&mut r, max_intset).map(Value::Set),
         _ => return Err(RestoreError::BadFormat),
     };
     value.map_err(|_| RestoreError::BadFormat)

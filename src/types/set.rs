@@ -55,6 +55,17 @@ fn member_hash(m: &[u8]) -> u64 {
     STATE.get_or_init(Default::default).hash_one(m) | 1
 }
 
+/// The intset element width (bytes) `i` needs.
+pub fn int_width(i: i64) -> u8 {
+    if i16::try_from(i).is_ok() {
+        2
+    } else if i32::try_from(i).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
 /// A hashtable-encoded set and the total length of its members.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
@@ -104,8 +115,10 @@ impl Table {
 /// A set value.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Set {
-    /// Sorted, distinct integers.
-    Ints(Vec<i64>),
+    /// Sorted, distinct integers, and the element width in bytes (2, 4 or
+    /// 8) Redis's intset would have: it grows to fit the widest member ever
+    /// added and never shrinks, so DUMP payloads match Redis's byte for byte.
+    Ints(Vec<i64>, u8),
     Table(Table),
 }
 
@@ -136,7 +149,7 @@ impl Elem<'_> {
 
 impl Default for Set {
     fn default() -> Set {
-        Set::Ints(Vec::new())
+        Set::Ints(Vec::new(), 2)
     }
 }
 
@@ -145,7 +158,7 @@ impl Set {
     /// `m` (SADD, SMOVE): intset if it is an integer.
     pub fn for_first(m: &[u8]) -> Set {
         if crate::util::num::parse_i64(m).is_some() {
-            Set::Ints(Vec::new())
+            Set::Ints(Vec::new(), 2)
         } else {
             Set::Table(Table::new())
         }
@@ -158,14 +171,14 @@ impl Set {
 
     pub fn encoding(&self) -> &'static str {
         match self {
-            Set::Ints(_) => "intset",
+            Set::Ints(..) => "intset",
             Set::Table(_) => "hashtable",
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
-            Set::Ints(v) => v.len(),
+            Set::Ints(v, _) => v.len(),
             Set::Table(t) => t.set.len(),
         }
     }
@@ -176,7 +189,7 @@ impl Set {
 
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => {
+            Set::Ints(v, _) => {
                 crate::util::num::parse_i64(m).is_some_and(|i| v.binary_search(&i).is_ok())
             }
             Set::Table(t) => t.contains(m),
@@ -185,14 +198,14 @@ impl Set {
 
     pub fn contains_elem(&self, e: Elem<'_>) -> bool {
         match (self, e) {
-            (Set::Ints(v), Elem::Int(i)) => v.binary_search(&i).is_ok(),
+            (Set::Ints(v, _), Elem::Int(i)) => v.binary_search(&i).is_ok(),
             _ => e.with_bytes(|b| self.contains(b)),
         }
     }
 
     /// Converts an intset to a hashtable (Redis's `setTypeConvert`).
     fn convert(&mut self) {
-        if let Set::Ints(v) = self {
+        if let Set::Ints(v, _) = self {
             let mut t = Table::new();
             for i in v.iter() {
                 t.insert(itoa::Buffer::new().format(*i).as_bytes());
@@ -205,13 +218,14 @@ impl Set {
     /// hashtable when `m` is not an integer or the set grows past
     /// `max_intset` members. Whether it was new.
     pub fn insert(&mut self, m: &[u8], max_intset: u64) -> bool {
-        if let Set::Ints(v) = self {
+        if let Set::Ints(v, width) = self {
             match crate::util::num::parse_i64(m) {
                 Some(i) => {
                     let Err(pos) = v.binary_search(&i) else {
                         return false;
                     };
                     v.insert(pos, i);
+                    *width = (*width).max(int_width(i));
                     if v.len() as u64 > max_intset {
                         self.convert();
                     }
@@ -222,7 +236,7 @@ impl Set {
         }
         match self {
             Set::Table(t) => t.insert(m),
-            Set::Ints(_) => unreachable!("converted above"),
+            Set::Ints(..) => unreachable!("converted above"),
         }
     }
 
@@ -234,7 +248,7 @@ impl Set {
     /// Removes `m`; whether it was there.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => match crate::util::num::parse_i64(m).map(|i| v.binary_search(&i)) {
+            Set::Ints(v, _) => match crate::util::num::parse_i64(m).map(|i| v.binary_search(&i)) {
                 Some(Ok(pos)) => {
                     v.remove(pos);
                     true
@@ -248,7 +262,7 @@ impl Set {
     /// The members in the set's order (ascending integers for an intset).
     pub fn iter(&self) -> Box<dyn Iterator<Item = Elem<'_>> + '_> {
         match self {
-            Set::Ints(v) => Box::new(v.iter().map(|i| Elem::Int(*i))),
+            Set::Ints(v, _) => Box::new(v.iter().map(|i| Elem::Int(*i))),
             Set::Table(t) => Box::new(t.set.iter().map(|e| Elem::Bytes(e.bytes()))),
         }
     }
@@ -256,8 +270,8 @@ impl Set {
     /// A random member, `None` if the set is empty. `r` is a random number.
     pub fn random(&self, r: u64) -> Option<Elem<'_>> {
         match self {
-            Set::Ints(v) if v.is_empty() => None,
-            Set::Ints(v) => Some(Elem::Int(v[(r % v.len() as u64) as usize])),
+            Set::Ints(v, _) if v.is_empty() => None,
+            Set::Ints(v, _) => Some(Elem::Int(v[(r % v.len() as u64) as usize])),
             Set::Table(t) => t
                 .set
                 .range((Bound::Included(Member::bound(r)), Bound::Unbounded))
@@ -294,7 +308,7 @@ impl Set {
     /// each entry, its bytes and a share of the tree's nodes).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Set::Ints(v) => v.capacity() * 8,
+            Set::Ints(v, _) => v.capacity() * 8,
             Set::Table(t) => {
                 let entry = std::mem::size_of::<Member>();
                 t.set.len() * (entry + entry / 2 + 16) + t.bytes

@@ -13,9 +13,9 @@ pub const TYPE_SET_INTSET: u8 = 11;
 /// Appends `set`'s type byte and body.
 pub fn write(out: &mut Vec<u8>, set: &Set, compress: bool) {
     match set {
-        Set::Ints(v) => {
+        Set::Ints(v, width) => {
             out.push(TYPE_SET_INTSET);
-            string::write_bytes(out, &intset::encode(v), compress);
+            string::write_bytes(out, &intset::encode(v, *width), compress);
         }
         Set::Table(_) => {
             out.push(TYPE_SET);
@@ -53,9 +53,9 @@ pub fn read_set(r: &mut Reader<'_>, max_intset: u64) -> Result<Set> {
 /// has more than `max_intset` members, as Redis 7.0 loads it.
 pub fn read_intset(r: &mut Reader<'_>, max_intset: u64) -> Result<Set> {
     let blob = string::read(r)?.into_bytes();
-    let ints = intset::decode(&blob).ok_or(RdbError::Corrupt("invalid intset"))?;
+    let (ints, width) = intset::decode(&blob).ok_or(RdbError::Corrupt("invalid intset"))?;
     if ints.len() as u64 <= max_intset {
-        return Ok(Set::Ints(ints));
+        return Ok(Set::Ints(ints, width));
     }
     let mut set = Set::new_table();
     for i in ints {
