@@ -288,18 +288,14 @@ impl Set {
         let Set::Table(t) = self else {
             return 0;
         };
-        let mut n = 0;
         let mut last = 0;
-        for e in t
-            .set
-            .range((Bound::Included(Member::bound(cursor)), Bound::Unbounded))
-        {
+        let from = (Bound::Included(Member::bound(cursor)), Bound::Unbounded);
+        for (n, e) in t.set.range(from).enumerate() {
             if n >= count && e.hash != last {
                 return e.hash;
             }
             f(e.bytes());
             last = e.hash;
-            n += 1;
         }
         0
     }
