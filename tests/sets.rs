@@ -548,3 +548,46 @@ fn with_footer(body: &[u8]) -> Vec<u8> {
     p.extend_from_slice(&c.to_le_bytes());
     p
 }
+
+/// Reply shapes in RESP2 and RESP3 (sets where Redis replies with a set, arrays elsewhere),
+/// with one-member sets so the random commands are deterministic.
+#[test]
+fn diff_reply_shapes_resp2_and_resp3() {
+    let script = r#"
+        SADD one 7
+        SADD hone x
+        SMEMBERS one
+        SMEMBERS hone
+        SMEMBERS nokey
+        SINTER one one
+        SINTER one nokey
+        @sorted SUNION one hone
+        SDIFF one hone
+        SMISMEMBER one 7 8
+        SRANDMEMBER one
+        SRANDMEMBER hone 5
+        SRANDMEMBER one -3
+        SRANDMEMBER hone 0
+        SRANDMEMBER nokey 3
+        SRANDMEMBER nokey
+        SPOP nokey
+        SPOP nokey 2
+        SPOP one 0
+        SPOP one 5
+        SPOP hone 1
+        SADD one 7
+        SPOP one
+        SSCAN nokey 0
+        SADD two 1 2
+        SPOP two 2
+        SADD two a
+        SPOP two 1
+        SPOP two 1
+        EXISTS two
+        "#;
+    let mut d = Differential::new();
+    d.check_all(script);
+    d.hello3();
+    d.check_all("FLUSHALL");
+    d.check_all(script);
+}

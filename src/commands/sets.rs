@@ -276,7 +276,7 @@ fn scard(ctx: &mut Ctx, args: &[&[u8]]) {
 /// `count` distinct random members of `set` (`count` < its size).
 fn sample_distinct(set: &Set, count: usize) -> Vec<Vec<u8>> {
     let mut rng = rand::rng();
-    if count.saturating_mul(3) > set.len() {
+    if count.saturating_mul(3) > set.len() || set.sample_from_list() {
         // Many of them: shuffle all members and take a prefix.
         let mut all: Vec<Vec<u8>> = set.iter().map(Elem::to_vec).collect();
         for i in 0..count {
@@ -396,8 +396,15 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) {
         Some(n) if n < 0 => {
             let n = n.unsigned_abs() as usize;
             ctx.out.array(n);
-            for _ in 0..n {
-                bulk_elem(ctx.out, set.random(rng.random()).expect("not empty"));
+            if set.sample_from_list() {
+                let all: Vec<Elem<'_>> = set.iter().collect();
+                for _ in 0..n {
+                    bulk_elem(ctx.out, all[rng.random_range(0..all.len())]);
+                }
+            } else {
+                for _ in 0..n {
+                    bulk_elem(ctx.out, set.random(rng.random()).expect("not empty"));
+                }
             }
         }
         Some(n) if n as u64 >= set.len() as u64 => {

@@ -55,6 +55,10 @@ fn member_hash(m: &[u8]) -> u64 {
     STATE.get_or_init(Default::default).hash_one(m) | 1
 }
 
+/// The largest hashtable whose random members are drawn exactly uniformly
+/// (see [`Set::random`]).
+pub const UNIFORM_MAX: usize = 100_000;
+
 /// The intset element width (bytes) `i` needs.
 pub fn int_width(i: i64) -> u8 {
     if i16::try_from(i).is_ok() {
@@ -268,10 +272,22 @@ impl Set {
     }
 
     /// A random member, `None` if the set is empty. `r` is a random number.
+    ///
+    /// Uniform for an intset and for a hashtable of at most [`UNIFORM_MAX`]
+    /// members (found by walking to a random position, O(n)). A larger
+    /// hashtable takes the successor of a random hash, O(log n), which
+    /// favours members after larger hash gaps, much as Redis's random bucket
+    /// pick favours members of short chains.
     pub fn random(&self, r: u64) -> Option<Elem<'_>> {
         match self {
             Set::Ints(v, _) if v.is_empty() => None,
             Set::Ints(v, _) => Some(Elem::Int(v[(r % v.len() as u64) as usize])),
+            Set::Table(t) if t.set.is_empty() => None,
+            Set::Table(t) if t.set.len() <= UNIFORM_MAX => t
+                .set
+                .iter()
+                .nth((r % t.set.len() as u64) as usize)
+                .map(|e| Elem::Bytes(e.bytes())),
             Set::Table(t) => t
                 .set
                 .range((Bound::Included(Member::bound(r)), Bound::Unbounded))
@@ -279,6 +295,12 @@ impl Set {
                 .or_else(|| t.set.get_min())
                 .map(|e| Elem::Bytes(e.bytes())),
         }
+    }
+
+    /// Whether random members should be drawn from a list of all members
+    /// (uniform, O(n) once) rather than one by one with [`Set::random`].
+    pub fn sample_from_list(&self) -> bool {
+        matches!(self, Set::Table(t) if t.set.len() <= UNIFORM_MAX)
     }
 
     /// One SSCAN step of a hashtable set: calls `f` for up to `count`
