@@ -591,3 +591,44 @@ fn diff_reply_shapes_resp2_and_resp3() {
     d.check_all("FLUSHALL");
     d.check_all(script);
 }
+
+/// SMOVE is atomic across its two keys and SUNION/SINTERCARD read their keys as of one
+/// instant: while writers move members back and forth between two sets, every union holds all
+/// members and the two sets never share one.
+#[test]
+fn smove_and_multi_key_reads_are_atomic() {
+    const N: usize = 200;
+    let server = common::Server::start();
+    let mut c = server.raw();
+    let mut add = vec!["SADD".to_string(), "{s}a".to_string()];
+    add.extend((0..N).map(|i| format!("m{i}")));
+    c.cmd(&add);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let mut c = server.raw();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let m = format!("m{}", i % N);
+                    c.cmd(&["SMOVE", "{s}a", "{s}b", &m]);
+                    c.cmd(&["SMOVE", "{s}b", "{s}a", &m]);
+                    i += 7;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..2000 {
+        let u = c.cmd_parsed(&["SUNION", "{s}a", "{s}b"]);
+        assert_eq!(members(&u).len(), N, "a member was missing from the union");
+        let both = c.cmd_parsed(&["SINTERCARD", "2", "{s}a", "{s}b"]);
+        assert_eq!(both.as_int(), Some(0), "a member was in both sets");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let u = c.cmd_parsed(&["SUNIONSTORE", "{s}u", "{s}a", "{s}b"]);
+    assert_eq!(u.as_int(), Some(N as i64));
+}
