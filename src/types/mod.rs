@@ -3,8 +3,9 @@
 //! A value reachable from a slot is immutable once published: writers build a
 //! new value and swap the slot's pointer (copy-on-write), and the old value is
 //! reclaimed only after every reader pinned at the time has unpinned. Large
-//! collections (later issues) will instead be mutated in place under the slot
-//! latch; see docs/ARCHITECTURE.md.
+//! sets stay copy-on-write too, as persistent trees a writer path-copies
+//! (`set`); other large collections (later issues) may instead be mutated in
+//! place under the slot latch; see docs/ARCHITECTURE.md.
 
 pub mod raw_str;
 pub mod set;
