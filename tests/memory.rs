@@ -609,3 +609,58 @@ fn large_hash_writes_and_deletes_free_memory() {
         "200,000 HSETs into a 20,000-field hash and 20 such hashes deleted",
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sets
+// ---------------------------------------------------------------------------------------------
+
+/// A large hashtable set built member by member (each SADD publishes a new version sharing
+/// most of the previous one's tree, the replaced nodes being retired), half removed again,
+/// then deleted: its memory comes back.
+#[test]
+fn large_set_is_freed() {
+    let s = Server::start();
+    let mut c = s.raw();
+    repeat(&mut c, 0..WARM_UP, |b, i| {
+        b.push(&[b"SADD".as_slice(), b"warm", &value("warm", i)]);
+    });
+    assert_eq!(c.cmd_parsed(&["DEL", "warm"]).as_int(), Some(1));
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..100_000, |b, i| {
+        b.push(&[b"SADD".as_slice(), b"big", &value("set", i)]);
+    });
+    assert_eq!(c.cmd_parsed(&["SCARD", "big"]).as_int(), Some(100_000));
+    assert_eq!(
+        c.cmd_parsed(&["OBJECT", "ENCODING", "big"]).as_bytes(),
+        Some(&b"hashtable"[..])
+    );
+    let grown = used_memory(&mut c);
+    assert!(
+        grown > baseline + 3 * MB,
+        "100,000 members of 32 bytes should be counted: baseline {baseline}, now {grown}"
+    );
+    repeat(&mut c, 0..50_000, |b, i| {
+        b.push(&[b"SREM".as_slice(), b"big", &value("set", i * 2)]);
+    });
+    assert_eq!(c.cmd_parsed(&["SCARD", "big"]).as_int(), Some(50_000));
+    assert_eq!(c.cmd_parsed(&["DEL", "big"]).as_int(), Some(1));
+    assert_returns_to(&mut c, baseline, BOUND, "100,000 SADDs, 50,000 SREMs, DEL");
+}
+
+/// Small intset sets created, grown and emptied by SREM (which deletes the key).
+#[test]
+fn emptied_sets_are_freed() {
+    let s = Server::start();
+    let mut c = s.raw();
+    path_returns_memory(
+        &mut c,
+        "SADD k:i 1 2 3; SADD k:i 4; SREM k:i 1 2 3 4",
+        0,
+        |b, i| {
+            let k = key("k", i);
+            b.push(&[b"SADD".as_slice(), &k, b"1", b"2", b"3"]);
+            b.push(&[b"SADD".as_slice(), &k, b"4"]);
+            b.push(&[b"SREM".as_slice(), &k, b"1", b"2", b"3", b"4"]);
+        },
+    );
+}

@@ -22,9 +22,12 @@ fuzz_target!(|data: &[u8]| {
         payload.extend_from_slice(&crc.to_le_bytes());
     }
     let limits = if mode & 2 == 2 {
-        HashLimits { entries: 2, value: 4 }
+        dump::Limits {
+            hash: HashLimits { entries: 2, value: 4 },
+            max_intset: 2,
+        }
     } else {
-        HashLimits::DEFAULT
+        dump::Limits::DEFAULT
     };
     if let Ok(v) = dump::load(&payload, limits) {
         let again = dump::create(&v, mode & 4 == 4);

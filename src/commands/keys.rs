@@ -663,15 +663,12 @@ impl RestoreOpts {
 
 /// Validates RESTORE's TTL and decodes the payload (before any latch is
 /// taken): the value and its TTL argument, or the error to reply.
-fn restore_input(
-    args: &[&[u8]],
-    hash_limits: crate::types::HashLimits,
-) -> Result<(Value, i64), &'static str> {
+fn restore_input(args: &[&[u8]], limits: dump::Limits) -> Result<(Value, i64), &'static str> {
     let ttl = crate::util::num::parse_i64(args[2]).ok_or(errors::NOT_INTEGER)?;
     if ttl < 0 {
         return Err("ERR Invalid TTL value, must be >= 0");
     }
-    let value = dump::load(args[3], hash_limits).map_err(dump::RestoreError::message)?;
+    let value = dump::load(args[3], limits).map_err(dump::RestoreError::message)?;
     Ok((value, ttl))
 }
 
@@ -684,7 +681,11 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(opts) = RestoreOpts::parse(ctx, &args[4..]) else {
         return;
     };
-    let input = restore_input(args, super::hashes::limits(ctx));
+    let limits = dump::Limits {
+        hash: super::hashes::limits(ctx),
+        max_intset: ctx.shared.config.set_max_intset_entries(),
+    };
+    let input = restore_input(args, limits);
     let now = ctx.clock.now_ms;
     let access_word = restore_access(ctx, &opts, now);
     let Ok(mut key) = ctx.keys.write(args[1]) else {

@@ -19,6 +19,7 @@ pub mod introspection;
 pub mod keys;
 pub mod object;
 pub mod server;
+pub mod sets;
 pub mod strings;
 #[cfg(feature = "test-commands")]
 pub mod testing;
@@ -133,6 +134,7 @@ fn families() -> Vec<&'static [Command]> {
         connection::COMMANDS,
         strings::COMMANDS,
         hashes::COMMANDS,
+        sets::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

@@ -18,6 +18,23 @@ const CRC64: crc::Crc<u64, crc::Table<16>> =
 /// Version and checksum take the last 10 bytes.
 const FOOTER_LEN: usize = 10;
 
+/// The encoding limits a restored value is built with: the server's live
+/// `hash-max-listpack-*` and `set-max-intset-entries`, which decide a
+/// restored collection's encoding as in Redis's loader.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub hash: HashLimits,
+    pub max_intset: u64,
+}
+
+impl Limits {
+    /// Redis 7.0's defaults.
+    pub const DEFAULT: Limits = Limits {
+        hash: HashLimits::DEFAULT,
+        max_intset: 512,
+    };
+}
+
 /// Why RESTORE refuses a payload; [`RestoreError::message`] is the reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestoreError {
@@ -46,6 +63,7 @@ pub fn create(value: &Value, compress: bool) -> Vec<u8> {
             rdb::string::write_str(&mut out, s, compress);
         }
         Value::Hash(h) => rdb::hash::write(&mut out, h, compress),
+        Value::Set(s) => rdb::set::write(&mut out, s, compress),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
@@ -78,9 +96,9 @@ pub fn verify(payload: &[u8]) -> Result<u16, RestoreError> {
 /// than failing, so both servers accept and refuse the same payloads. Bytes
 /// left between the value and the footer are ignored, as Redis does.
 ///
-/// Only strings exist in Ferrite so far: a payload of any other type is
-/// refused as `BadFormat` (Redis would load it).
-pub fn load(payload: &[u8], hash_limits: HashLimits) -> Result<Value, RestoreError> {
+/// Strings, hashes and sets load; a payload of any other type is refused as
+/// `BadFormat` (Redis would load it).
+pub fn load(payload: &[u8], limits: Limits) -> Result<Value, RestoreError> {
     verify(payload)?;
     let mut r = Reader::new(payload);
     let value = match r.u8() {
@@ -89,7 +107,11 @@ pub fn load(payload: &[u8], hash_limits: HashLimits) -> Result<Value, RestoreErr
             ty @ (rdb::hash::TYPE_HASH
             | rdb::hash::TYPE_HASH_LISTPACK
             | rdb::hash::TYPE_HASH_ZIPLIST),
-        ) => rdb::hash::read(&mut r, ty, hash_limits).map(Value::Hash),
+        ) => rdb::hash::read(&mut r, ty, limits.hash).map(Value::Hash),
+        Ok(rdb::set::TYPE_SET) => rdb::set::read_set(&mut r, limits.max_intset).map(Value::Set),
+        Ok(rdb::set::TYPE_SET_INTSET) => {
+            rdb::set::read_intset(&mut r, limits.max_intset).map(Value::Set)
+        }
         _ => return Err(RestoreError::BadFormat),
     };
     value.map_err(|_| RestoreError::BadFormat)
@@ -129,7 +151,7 @@ mod tests {
                 "DUMP of {:?}",
                 String::from_utf8_lossy(s)
             );
-            let loaded = load(dump, HashLimits::DEFAULT).unwrap();
+            let loaded = load(dump, Limits::DEFAULT).unwrap();
             assert_eq!(&*loaded.as_str().unwrap().bytes(), *s);
             assert_eq!(loaded.encoding(), v.encoding());
         }
@@ -139,7 +161,7 @@ mod tests {
     fn hash_payloads_are_byte_identical_to_redis() {
         // redis-server 7.0: HSET hh a 1 b hello; DUMP hh.
         let dump = b"\x10\x16\x16\x00\x00\x00\x04\x00\x81a\x02\x01\x01\x81b\x02\x85hello\x06\xff\n\x00\xe8\xc5\xfe\x99\xee\x07\x95]";
-        let v = load(dump, HashLimits::DEFAULT).unwrap();
+        let v = load(dump, Limits::DEFAULT).unwrap();
         assert_eq!(v.encoding(), "listpack");
         assert_eq!(create(&v, true), dump);
         let h = v.as_hash().unwrap();
@@ -147,6 +169,10 @@ mod tests {
         let tight = HashLimits {
             entries: 1,
             value: 64,
+        };
+        let tight = Limits {
+            hash: tight,
+            ..Limits::DEFAULT
         };
         assert_eq!(load(dump, tight).unwrap().encoding(), "hashtable");
     }
@@ -159,10 +185,10 @@ mod tests {
             4u8, 3, 1, 4, 2, 0, 0, 0, 10, 1, 4, 3, 43, 1, 0, 0, 167, 1, 0, 1, 2, 4, 2, 0, 0, 0, 10,
             1, 4, 3, 43, 1, 0, 0, 139, 1, 5, 10, 98,
         ];
-        let v = load(&with_footer(&body, 10), HashLimits::DEFAULT).unwrap();
+        let v = load(&with_footer(&body, 10), Limits::DEFAULT).unwrap();
         for compress in [false, true] {
             let again = create(&v, compress);
-            assert_eq!(load(&again, HashLimits::DEFAULT).unwrap(), v);
+            assert_eq!(load(&again, Limits::DEFAULT).unwrap(), v);
         }
     }
 
@@ -186,29 +212,26 @@ mod tests {
             for bit in 0..8 {
                 let mut p = good.to_vec();
                 p[i] ^= 1 << bit;
-                assert!(
-                    load(&p, HashLimits::DEFAULT).is_err(),
-                    "bit {bit} of byte {i}"
-                );
+                assert!(load(&p, Limits::DEFAULT).is_err(), "bit {bit} of byte {i}");
             }
         }
         for n in 0..good.len() {
             assert_eq!(
-                load(&good[..n], HashLimits::DEFAULT),
+                load(&good[..n], Limits::DEFAULT),
                 Err(RestoreError::VersionOrChecksum)
             );
         }
         assert_eq!(
-            load(&with_footer(b"\x00\x05hello", 13), HashLimits::DEFAULT),
+            load(&with_footer(b"\x00\x05hello", 13), Limits::DEFAULT),
             Err(RestoreError::VersionOrChecksum)
         );
-        assert!(load(&with_footer(b"\x00\x05hello", 12), HashLimits::DEFAULT).is_ok());
+        assert!(load(&with_footer(b"\x00\x05hello", 12), Limits::DEFAULT).is_ok());
         assert_eq!(
-            load(&with_footer(b"", 10), HashLimits::DEFAULT),
+            load(&with_footer(b"", 10), Limits::DEFAULT),
             Err(RestoreError::BadFormat)
         );
         assert_eq!(
-            load(&with_footer(b"\x20\x05hello", 10), HashLimits::DEFAULT),
+            load(&with_footer(b"\x20\x05hello", 10), Limits::DEFAULT),
             Err(RestoreError::BadFormat)
         );
         // A list (quicklist 2): valid in Redis, not representable in Ferrite yet.
@@ -218,7 +241,7 @@ mod tests {
                     b"\x12\x01\x02\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff",
                     10
                 ),
-                HashLimits::DEFAULT
+                Limits::DEFAULT
             ),
             Err(RestoreError::BadFormat)
         );
@@ -227,12 +250,12 @@ mod tests {
     #[test]
     fn short_values_read_into_the_footer_like_redis() {
         // Redis reads "hell" plus the first version byte (0x0a).
-        let v = load(&with_footer(b"\x00\x05hell", 10), HashLimits::DEFAULT).unwrap();
+        let v = load(&with_footer(b"\x00\x05hell", 10), Limits::DEFAULT).unwrap();
         assert_eq!(&*v.as_str().unwrap().bytes(), b"hell\n");
-        let v = load(&with_footer(b"\x00\xc0", 10), HashLimits::DEFAULT).unwrap();
+        let v = load(&with_footer(b"\x00\xc0", 10), Limits::DEFAULT).unwrap();
         assert_eq!(v, Value::Str(Str::Int(10)));
         // Trailing bytes before the footer are ignored.
-        let v = load(&with_footer(b"\x00\x05hellox", 10), HashLimits::DEFAULT).unwrap();
+        let v = load(&with_footer(b"\x00\x05hellox", 10), Limits::DEFAULT).unwrap();
         assert_eq!(&*v.as_str().unwrap().bytes(), b"hello");
     }
 }

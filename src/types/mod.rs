@@ -2,16 +2,20 @@
 //!
 //! A value reachable from a slot is immutable once published: writers build a
 //! new value and swap the slot's pointer (copy-on-write), and the old value is
-//! reclaimed only after every reader pinned at the time has unpinned. Hashes
-//! stay copy-on-write when large too, over a persistent map (`hash`); see
-//! docs/ARCHITECTURE.md, "Hashes".
+//! reclaimed only after every reader pinned at the time has unpinned. Large
+//! hashes and sets stay copy-on-write too, as persistent trees a writer
+//! path-copies (`hash`, `set`); other large collections (later issues) may
+//! instead be mutated in place under the slot latch; see docs/ARCHITECTURE.md,
+//! "Hashes" and "Sets".
 
 pub mod hash;
 pub mod raw_str;
+pub mod set;
 pub mod string;
 
 pub use hash::{Hash, HashLimits};
 pub use raw_str::RawStr;
+pub use set::Set;
 pub use string::{EmbStr, Str};
 
 /// A value stored under a key.
@@ -19,6 +23,7 @@ pub use string::{EmbStr, Str};
 pub enum Value {
     Str(Str),
     Hash(Hash),
+    Set(Set),
 }
 
 impl Value {
@@ -27,6 +32,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -35,6 +41,7 @@ impl Value {
         match self {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -49,7 +56,8 @@ impl Value {
             // (a write copies one path), so retiring it frees little: it
             // waits behind small garbage like any small value.
             Value::Hash(Hash::Listpack(_)) => self.retained_bytes() >= LARGE,
-            Value::Hash(Hash::Table(_)) => false,
+            Value::Hash(Hash::Table(_)) | Value::Set(Set::Table(_)) => false,
+            Value::Set(s) => s.heap_bytes() >= LARGE,
         }
     }
 
@@ -61,6 +69,7 @@ impl Value {
             Value::Str(Str::Raw(r)) => inline + r.capacity(),
             Value::Str(_) => inline,
             Value::Hash(h) => inline + h.heap_bytes(),
+            Value::Set(s) => inline + s.heap_bytes(),
         }
     }
 
@@ -75,7 +84,7 @@ impl Value {
     /// never change a value's variant (a conversion publishes a new value).
     pub fn is_mutated_in_place(&self) -> bool {
         match self {
-            Value::Str(_) | Value::Hash(_) => false,
+            Value::Str(_) | Value::Hash(_) | Value::Set(_) => false,
         }
     }
 

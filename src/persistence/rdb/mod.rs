@@ -6,8 +6,10 @@
 //! top of the same [`Reader`] and length encoding.
 
 pub mod hash;
+pub mod intset;
 pub mod listpack;
 pub mod lzf;
+pub mod set;
 pub mod string;
 
 /// The RDB version Ferrite writes: Redis 7.0's, which Redis 7.0 and later and
