@@ -56,7 +56,10 @@ impl Value {
             // (a write copies one path), so retiring it frees little: it
             // waits behind small garbage like any small value.
             Value::Hash(Hash::Listpack(_)) => self.retained_bytes() >= LARGE,
-            Value::Hash(Hash::Table(_)) | Value::Set(Set::Table(_)) => false,
+            Value::Hash(Hash::Table(_)) => false,
+            // Counted whole, also for a version that shares most of its tree
+            // with the next one (sets keep no lineage count yet): such a
+            // version flushes the thread's garbage when retired.
             Value::Set(s) => s.heap_bytes() >= LARGE,
         }
     }
