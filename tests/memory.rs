@@ -610,6 +610,31 @@ fn large_hash_writes_and_deletes_free_memory() {
     );
 }
 
+/// The last version of a large hash dropped by DEL with nothing written after it: its
+/// memory comes back although no later garbage pushes the worker's retired values along (it
+/// used to stay until that worker retired more: 35 MB after DEL of 200,000 fields, for good on
+/// an idle server).
+#[test]
+fn deleted_large_hash_is_freed_without_later_writes() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..2_000, |b, chunk| {
+        let vals: Vec<(Vec<u8>, Vec<u8>)> = (chunk * 100..chunk * 100 + 100)
+            .map(|i| (format!("field:{i}").into_bytes(), value("big", i)))
+            .collect();
+        let mut args: Vec<&[u8]> = vec![b"HSET", b"big"];
+        for (f, v) in &vals {
+            args.push(f);
+            args.push(v);
+        }
+        b.push(&args);
+    });
+    assert_eq!(c.cmd(&["HLEN", "big"]), b":200000\r\n");
+    assert_eq!(c.cmd(&["DEL", "big"]), b":1\r\n");
+    assert_returns_to(&mut c, baseline, BOUND, "DEL of a 200,000-field hash");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sets
 // ---------------------------------------------------------------------------------------------

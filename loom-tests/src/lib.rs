@@ -164,6 +164,16 @@ pub mod types {
         pub fn is_large(&self) -> bool {
             false
         }
+
+        /// As the server's `Value::is_large_dropped`: no model value is.
+        pub fn is_large_dropped(&self) -> bool {
+            false
+        }
+
+        /// As the server's `Value::shares_lineage`: model values share nothing.
+        pub fn shares_lineage(&self, _new: &Value) -> bool {
+            false
+        }
     }
 }
 

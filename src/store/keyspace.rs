@@ -720,6 +720,9 @@ impl<'g> Locked<'g> {
             // Sequentially consistent (the same instruction as `AcqRel` on
             // x86-64 and AArch64): a later commit's load of the snapshot word
             // must not be ordered before this publish (see `snapshot`).
+            // Under the latch the slot still holds what it held at lock time
+            // (`cur`, unless that had expired: then nothing is shared).
+            let shared = self.cur.is_some_and(|c| c.shares_lineage(&v));
             let old = slot.value.swap(Owned::new(v), Ordering::SeqCst, self.guard);
             if old.is_null() {
                 self.ks
@@ -727,7 +730,7 @@ impl<'g> Locked<'g> {
                     .live
                     .fetch_add(1, Ordering::Relaxed);
             }
-            retire(old, self.guard);
+            retire(old, self.guard, shared);
         }
         let final_expire = self.new_expire.unwrap_or(self.cur_expire);
         if final_expire != self.phys_expire {
@@ -766,7 +769,7 @@ impl<'g> Locked<'g> {
                 .live
                 .fetch_sub(1, Ordering::Relaxed);
         }
-        retire(old, self.guard);
+        retire(old, self.guard, false);
         if self.phys_expire != 0 {
             // Out of the index before the node leaves the table and is
             // retired: the index's entries point at live nodes.
@@ -798,12 +801,14 @@ impl Drop for Locked<'_> {
     }
 }
 
-fn retire(old: Shared<'_, Value>, guard: &Guard) {
+/// `shared`: the slot now holds a later version of `old` sharing most of
+/// its memory (`Value::shares_lineage`).
+fn retire(old: Shared<'_, Value>, guard: &Guard, shared: bool) {
     if !old.is_null() {
         // `old` was just swapped out of its slot under the latch, and only
         // the latch holder retires it.
         // SAFETY: no reader that pins from now on can load it; retired once.
-        unsafe { super::reclaim::retire_value(old, guard) };
+        unsafe { super::reclaim::retire_value(old, guard, shared) };
     }
 }
 

@@ -108,11 +108,17 @@ fn bump(c: &AtomicU64, n: u64) {
 /// # Safety
 /// `old` must be non-null, unreachable for readers that pin from now on, and
 /// retired only once.
-pub unsafe fn retire_value(old: Shared<'_, Value>, guard: &Guard) {
+pub unsafe fn retire_value(old: Shared<'_, Value>, guard: &Guard, shared: bool) {
     // SAFETY: non-null and still allocated (we have not freed it yet).
     let value = unsafe { old.deref() };
     let bytes = value.retained_bytes() as u64;
-    let large = value.is_large();
+    // A version replaced by a later one sharing its memory frees little; a
+    // value dropped for good frees all of itself (`shared`: see the caller).
+    let large = if shared {
+        value.is_large()
+    } else {
+        value.is_large_dropped()
+    };
     let ptr = old.as_raw() as usize;
     // The caller guarantees no new reader can reach the value, and the
     // closure runs only after every guard pinned before this call is gone.

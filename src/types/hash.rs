@@ -581,6 +581,24 @@ impl Hash {
         Some(h)
     }
 
+    /// Whether `self` and `other` are versions of one table (one cloned
+    /// from the other by writes), sharing most of their nodes.
+    pub fn same_lineage(&self, other: &Hash) -> bool {
+        match (self, other) {
+            (Hash::Table(a), Hash::Table(b)) => Arc::ptr_eq(&a.lineage, &b.lineage),
+            _ => false,
+        }
+    }
+
+    /// Heap bytes of the whole hash, shared nodes included: what freeing
+    /// it gives back once no other version is left.
+    pub fn whole_bytes(&self) -> usize {
+        match self {
+            Hash::Listpack(l) => l.buf.capacity(),
+            Hash::Table(t) => t.bytes,
+        }
+    }
+
     /// Heap bytes freeing this version gives back, itself excluded (an
     /// estimate for the table). A table version that another version (the
     /// one a write published, or a COPY) was cloned from or into shares all

@@ -64,6 +64,29 @@ impl Value {
         }
     }
 
+    /// Whether freeing this value, dropped with no later version of it left
+    /// in the keyspace (DEL, expiry, an overwrite by another value), returns
+    /// enough memory that it should not wait behind small garbage. A large
+    /// hash's last version must not: an idle worker's garbage bag would
+    /// keep it until that worker retired more.
+    pub fn is_large_dropped(&self) -> bool {
+        const LARGE: usize = 64 * 1024;
+        match self {
+            Value::Hash(h) => h.whole_bytes() >= LARGE,
+            _ => self.is_large(),
+        }
+    }
+
+    /// Whether `new` is a later version of this value sharing most of its
+    /// memory (a write to a large hash copies one path), so that retiring
+    /// this one frees little.
+    pub fn shares_lineage(&self, new: &Value) -> bool {
+        match (self, new) {
+            (Value::Hash(a), Value::Hash(b)) => a.same_lineage(b),
+            _ => false,
+        }
+    }
+
     /// Bytes this value holds on the heap, itself included: what freeing it
     /// gives back (a raw buffer shared with COPYs is counted in full).
     pub fn retained_bytes(&self) -> usize {
