@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Compare, Differential, RawConn, Reply};
+use common::{bulk_bytes, framed_payload, Compare, Differential, RawConn};
 
 /// Clock-dependent replies (no value is exact): within one second / 250 ms.
 const SECS: Compare = Compare::Time {
@@ -15,25 +15,6 @@ const MILLIS: Compare = Compare::Time {
     tolerance: 250,
     exact: (1, 0),
 };
-
-/// Redis's CRC-64 (Jones), to build payloads with a valid checksum around bad contents.
-const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
-
-/// `body` + RDB version + CRC, as a DUMP payload is framed.
-fn framed(body: &[u8], version: u16) -> Vec<u8> {
-    let mut p = body.to_vec();
-    p.extend_from_slice(&version.to_le_bytes());
-    let crc = CRC64.checksum(&p);
-    p.extend_from_slice(&crc.to_le_bytes());
-    p
-}
-
-fn bulk(reply: &[u8]) -> Vec<u8> {
-    match Reply::from_raw(reply) {
-        Reply::Bulk(b) => b,
-        other => panic!("expected a bulk reply, got {other}"),
-    }
-}
 
 /// A small deterministic generator (xorshift), so failures reproduce.
 struct Rng(u64);
@@ -159,7 +140,7 @@ fn transfer(from: &mut RawConn, to: &mut RawConn, direction: &str) {
             from.cmd(&[b"SET".as_slice(), key.as_bytes(), &value]),
             b"+OK\r\n"
         );
-        let payload = bulk(&from.cmd(&["DUMP", &key]));
+        let payload = bulk_bytes(&from.cmd(&["DUMP", &key]));
         let reply = to.cmd(&[
             b"RESTORE".as_slice(),
             key.as_bytes(),
@@ -169,7 +150,7 @@ fn transfer(from: &mut RawConn, to: &mut RawConn, direction: &str) {
         ]);
         assert_eq!(reply, b"+OK\r\n", "{direction}: RESTORE of value #{i}");
         assert_eq!(
-            bulk(&to.cmd(&["GET", &key])),
+            bulk_bytes(&to.cmd(&["GET", &key])),
             value,
             "{direction}: value #{i}"
         );
@@ -179,7 +160,7 @@ fn transfer(from: &mut RawConn, to: &mut RawConn, direction: &str) {
             "{direction}: encoding of value #{i}"
         );
         assert_eq!(
-            bulk(&to.cmd(&["DUMP", &key])),
+            bulk_bytes(&to.cmd(&["DUMP", &key])),
             payload,
             "{direction}: re-DUMP of #{i}"
         );
@@ -197,7 +178,7 @@ fn payloads_move_between_redis_and_ferrite() {
 #[test]
 fn restore_options_and_errors_match_redis() {
     let mut d = Differential::new();
-    let hello = framed(b"\x00\x05hello", 10);
+    let hello = framed_payload(b"\x00\x05hello", 10);
     let script: Vec<Vec<&[u8]>> = vec![
         vec![b"RESTORE", b"k", b"0"],
         vec![b"RESTORE", b"k", b"0", &hello],
@@ -321,7 +302,7 @@ fn restore_options_and_errors_match_redis() {
 fn restore_freq_under_lfu_policy() {
     let args = ["--maxmemory-policy", "volatile-lfu"];
     let mut d = Differential::with_args(&args, &args);
-    let hello = framed(b"\x00\x05hello", 10);
+    let hello = framed_payload(b"\x00\x05hello", 10);
     for cmd in [
         vec![b"RESTORE".as_slice(), b"k", b"0", &hello, b"FREQ", b"200"],
         vec![b"OBJECT", b"FREQ", b"k"],
@@ -395,7 +376,7 @@ fn crafted_bodies() -> Vec<(&'static str, Vec<u8>)> {
 fn corrupt_payloads_are_refused_and_nothing_is_lost() {
     let mut d = Differential::new();
     d.check(&["SET", "k", "precious"]);
-    let good = bulk(&d.check(&["DUMP", "k"]));
+    let good = bulk_bytes(&d.check(&["DUMP", "k"]));
     let expect_intact = |d: &mut Differential| {
         assert_eq!(d.check(&["GET", "k"]), b"$8\r\nprecious\r\n");
     };
@@ -415,12 +396,12 @@ fn corrupt_payloads_are_refused_and_nothing_is_lost() {
     expect_intact(&mut d);
     // Versions: newer than both servers know, and older ones.
     for version in [0u16, 6, 9, 10, 13, 0xffff] {
-        let p = framed(b"\x00\x05hello", version);
+        let p = framed_payload(b"\x00\x05hello", version);
         d.check(&[b"RESTORE".as_slice(), b"v", b"0", &p, b"REPLACE"]);
     }
     // Valid checksums around malformed or unusual contents.
     for (what, body) in crafted_bodies() {
-        let p = framed(&body, 10);
+        let p = framed_payload(&body, 10);
         d.set_context(format!("crafted payload: {what}"));
         let r = d.check(&[b"RESTORE".as_slice(), b"k", b"0", &p, b"REPLACE"]);
         if r.starts_with(b"-") {
@@ -439,7 +420,7 @@ fn versions_newer_than_redis_7_0_up_to_7_4_are_accepted() {
     let server = common::Server::start();
     let mut c = server.raw();
     for version in [11u16, 12] {
-        let p = framed(b"\x00\x05hello", version);
+        let p = framed_payload(b"\x00\x05hello", version);
         assert_eq!(
             c.cmd(&[b"RESTORE".as_slice(), b"k", b"0", &p, b"REPLACE"]),
             b"+OK\r\n"
@@ -454,7 +435,7 @@ fn other_types_are_refused_until_ferrite_has_them() {
     let server = common::Server::start();
     let mut r = redis.raw();
     r.cmd(&["RPUSH", "list", "a", "b"]);
-    let payload = bulk(&r.cmd(&["DUMP", "list"]));
+    let payload = bulk_bytes(&r.cmd(&["DUMP", "list"]));
     let ferrite = &mut server.raw();
     assert_eq!(ferrite.cmd(&["SET", "k", "keep"]), b"+OK\r\n");
     assert_eq!(

@@ -4,26 +4,8 @@
 
 mod common;
 
-use common::{Differential, Reply};
+use common::{bulk_bytes, framed_payload, Differential, Reply};
 use std::collections::{HashMap, HashSet};
-
-/// Redis's CRC-64 (Jones), to frame crafted payloads.
-const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
-
-fn framed(body: &[u8], version: u16) -> Vec<u8> {
-    let mut p = body.to_vec();
-    p.extend_from_slice(&version.to_le_bytes());
-    let crc = CRC64.checksum(&p);
-    p.extend_from_slice(&crc.to_le_bytes());
-    p
-}
-
-fn bulk(reply: &[u8]) -> Vec<u8> {
-    match Reply::from_raw(reply) {
-        Reply::Bulk(b) => b,
-        other => panic!("expected a bulk reply, got {other}"),
-    }
-}
 
 fn strings(reply: &Reply) -> Vec<Vec<u8>> {
     reply
@@ -609,9 +591,9 @@ fn dump_restore_interop() {
     for key in ["small", "large", "longval"] {
         for (from_ferrite, label) in [(true, "Ferrite -> Redis"), (false, "Redis -> Ferrite")] {
             let payload = if from_ferrite {
-                bulk(&d.ferrite.cmd(&["DUMP", key]))
+                bulk_bytes(&d.ferrite.cmd(&["DUMP", key]))
             } else {
-                bulk(&d.redis.cmd(&["DUMP", key]))
+                bulk_bytes(&d.redis.cmd(&["DUMP", key]))
             };
             let target = format!("{key}-copy");
             let restore = [
@@ -630,8 +612,8 @@ fn dump_restore_interop() {
         }
     }
     // RESTORE converts a payload over the live thresholds the way Redis's loader does.
-    let small = bulk(&d.redis.cmd(&["DUMP", "small"]));
-    let large = bulk(&d.redis.cmd(&["DUMP", "large"]));
+    let small = bulk_bytes(&d.redis.cmd(&["DUMP", "small"]));
+    let large = bulk_bytes(&d.redis.cmd(&["DUMP", "large"]));
     d.check(&["CONFIG", "SET", "hash-max-listpack-entries", "3"]);
     d.check(&[b"RESTORE".as_slice(), b"r1", b"0", &small]);
     d.check(&["OBJECT", "ENCODING", "r1"]);
@@ -682,7 +664,7 @@ fn ziplist_payloads_restore() {
     zl[8..10].copy_from_slice(&10u16.to_le_bytes());
     let mut body = vec![13u8, zl.len() as u8];
     body.extend_from_slice(&zl);
-    let payload = framed(&body, 9);
+    let payload = framed_payload(&body, 9);
     let mut d = Differential::new();
     d.check(&[b"RESTORE".as_slice(), b"z", b"0", &payload]);
     d.check(&["HGETALL", "z"]);
@@ -696,7 +678,7 @@ fn corrupt_hash_payloads_are_refused() {
     let mut d = Differential::new();
     d.check(&["HSET", "h", "a", "1", "b", "hello", "c", "-300"]);
     fill(&mut d, "t", 600, |i| i.to_string());
-    let lp = bulk(&d.check(&["DUMP", "h"]));
+    let lp = bulk_bytes(&d.check(&["DUMP", "h"]));
     // Crafted bodies both servers must refuse alike.
     for body in [
         &b"\x10\x07\x07\x00\x00\x00\x00\x00\xff"[..], // empty listpack
@@ -704,12 +686,12 @@ fn corrupt_hash_payloads_are_refused() {
         b"\x04\x01\x01a",                             // truncated
         b"\x10\x05\x05\x00\x00\x00",                  // short listpack
     ] {
-        let p = framed(body, 10);
+        let p = framed_payload(body, 10);
         d.check(&[b"RESTORE".as_slice(), b"k", b"0", &p, b"REPLACE"]);
     }
     // A duplicate field: redis-server accepts it unless `sanitize-dump-payload` is on (and
     // then holds a corrupt hash); Ferrite always refuses it.
-    let dup = framed(b"\x04\x02\x01a\x011\x01a\x012", 10);
+    let dup = framed_payload(b"\x04\x02\x01a\x011\x01a\x012", 10);
     assert_eq!(
         d.ferrite
             .cmd(&[b"RESTORE".as_slice(), b"k", b"0", &dup, b"REPLACE"]),
@@ -718,7 +700,7 @@ fn corrupt_hash_payloads_are_refused() {
     // Bit flips and truncations: Ferrite refuses or loads something coherent, and lives.
     let s = common::Server::start();
     let mut c = s.raw();
-    let table = bulk(&d.ferrite.cmd(&["DUMP", "t"]));
+    let table = bulk_bytes(&d.ferrite.cmd(&["DUMP", "t"]));
     for good in [&lp, &table] {
         let step = (good.len() / 300).max(1);
         for i in (0..good.len()).step_by(step) {
@@ -734,7 +716,7 @@ fn corrupt_hash_payloads_are_refused() {
         // Valid checksum around every truncation of the body.
         let body = &good[..good.len() - 10];
         for cut in (1..body.len()).step_by(step) {
-            let p = framed(&body[..cut], 10);
+            let p = framed_payload(&body[..cut], 10);
             let r = c.cmd(&[b"RESTORE".as_slice(), b"k", b"0", &p, b"REPLACE"]);
             assert!(
                 r.starts_with(b"-ERR Bad data format"),

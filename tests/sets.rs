@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Differential, Reply};
+use common::{framed_payload, Differential, Reply};
 use std::collections::{BTreeSet, HashSet};
 
 fn members(r: &Reply) -> Vec<Vec<u8>> {
@@ -530,23 +530,13 @@ fn corrupt_set_payloads_are_refused() {
         b"\x0b\x0a\x02\x00\x00\x00\x02\x00\x00\x00\x01\x00", // length mismatch
     ];
     for body in bodies {
-        let p = with_footer(body);
+        let p = framed_payload(body, 10);
         d.check(&[b"RESTORE".as_slice(), b"bad", b"0", &p]);
     }
     assert_eq!(
         d.ferrite.cmd_parsed(&["PING"]),
         Reply::Simple("PONG".into())
     );
-}
-
-/// A DUMP payload around `body`: RDB version 10 and Redis's CRC-64.
-fn with_footer(body: &[u8]) -> Vec<u8> {
-    const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
-    let mut p = body.to_vec();
-    p.extend_from_slice(&10u16.to_le_bytes());
-    let c = CRC64.checksum(&p);
-    p.extend_from_slice(&c.to_le_bytes());
-    p
 }
 
 /// Reply shapes in RESP2 and RESP3 (sets where Redis replies with a set, arrays elsewhere),

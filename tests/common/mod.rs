@@ -672,6 +672,25 @@ fn tail(s: &str, max: usize) -> String {
 // RESP encoding and parsing
 // ---------------------------------------------------------------------------------------------
 
+/// `body` + RDB version + Redis's CRC-64 (Jones), as a DUMP payload is framed: for tests
+/// that craft payloads (valid checksum around bad contents, or values Redis cannot produce).
+pub fn framed_payload(body: &[u8], version: u16) -> Vec<u8> {
+    const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
+    let mut p = body.to_vec();
+    p.extend_from_slice(&version.to_le_bytes());
+    let crc = CRC64.checksum(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+/// The bytes of a raw bulk-string reply; panics on any other reply.
+pub fn bulk_bytes(reply: &[u8]) -> Vec<u8> {
+    match Reply::from_raw(reply) {
+        Reply::Bulk(b) => b,
+        other => panic!("expected a bulk reply, got {other}"),
+    }
+}
+
 /// Encodes a command as a RESP array of bulk strings.
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
     let mut out =
