@@ -19,6 +19,13 @@ pub use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
+/// A mutex for registries a protocol shares (the blocked-client queues):
+/// loom's under `cfg(loom)`, so the model sees the order it imposes.
+#[cfg(loom)]
+pub use loom::sync::{Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub use std::sync::{Mutex, MutexGuard};
+
 /// A thread-local that a protocol shares with other threads (its contents
 /// are published elsewhere): loom's under `cfg(loom)`, one per modelled
 /// thread and execution, std's in the server.

@@ -17,6 +17,7 @@ mod snapshot_tests;
 #[cfg(test)]
 mod stress_tests;
 pub mod table;
+pub mod waiters;
 #[cfg(test)]
 mod table_tests;
 
