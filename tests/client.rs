@@ -171,6 +171,7 @@ fn diff_command_info_of_connection_commands() {
         "client|pause",
         "client|reply",
         "client|unpause",
+        "client|unblock",
         "client|help",
     ] {
         d.check(&["COMMAND", "INFO", name]);

@@ -76,7 +76,6 @@ const EDITS: &[(&str, Edit)] = &[
             "client|getredir",
             "client|tracking",
             "client|trackinginfo",
-            "client|unblock",
         ]),
     ),
 ];

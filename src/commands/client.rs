@@ -1,11 +1,12 @@
 //! CLIENT: connection management (ID, SETNAME, GETNAME, LIST, INFO, KILL,
-//! PAUSE, UNPAUSE, REPLY, NO-EVICT, NO-TOUCH, SETINFO, HELP).
+//! PAUSE, UNPAUSE, UNBLOCK, REPLY, NO-EVICT, NO-TOUCH, SETINFO, HELP).
 
 use super::flags::*;
 use super::introspection::help_reply;
 use super::{acl, errors, Command, Ctx, KeySpec};
 use crate::server::client::{cflags, ClientType, Pause, ReplyMode};
 use crate::server::ClientInfo;
+use crate::store::waiters::Cancel;
 use bytes::Bytes;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -51,6 +52,8 @@ static SUBCOMMANDS: &[Command] = &[
     Command::new("client|setname", 3, BASE, KeySpec::NONE, CONN_ACL, setname)
         .doc(G, "2.6.9", "Names this connection.", "O(1)")
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
+    Command::new("client|unblock", -3, ADMIN | BASE, KeySpec::NONE, ADMIN_ACL, unblock)
+        .doc(G, "5.0.0", "Unblocks a client blocked by a blocking command from a different connection.", "O(log N) where N is the number of client connections"),
     Command::new("client|unpause", 2, ADMIN | BASE, KeySpec::NONE, ADMIN_ACL, unpause)
         .doc(G, "6.2.0", "Ends a pause started by CLIENT PAUSE.", "O(N) Where N is the number of paused clients"),
 ];
@@ -96,6 +99,8 @@ const HELP: &[&str] = &[
     "      Only connections of this type.",
     "    * ID <client-id> [<client-id> ...]",
     "      Only the connections with these IDs.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock a client blocked in a blocking command, as if it timed out (the default) or with an error.",
     "UNPAUSE",
     "    End a pause started by CLIENT PAUSE.",
     "PAUSE <timeout> [WRITE|ALL]",
@@ -445,6 +450,34 @@ fn kill(ctx: &mut Ctx, args: &[&[u8]]) {
     if kill_me {
         ctx.client.close_after_reply = true;
     }
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked on keys
+/// and is now unblocked, 0 otherwise.
+fn unblock(ctx: &mut Ctx, args: &[&[u8]]) {
+    if args.len() > 4 {
+        return ctx.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            errors::sanitize(args[1], 128)
+        ));
+    }
+    let mut why = Cancel::Timeout;
+    if args.len() == 4 {
+        if args[3].eq_ignore_ascii_case(b"error") {
+            why = Cancel::Error;
+        } else if !args[3].eq_ignore_ascii_case(b"timeout") {
+            return ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+        }
+    }
+    let Some(id) = ctx.int_arg(args[2]) else {
+        return;
+    };
+    let waiter = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.shared.clients.get(id))
+        .and_then(|c| crate::server::client::lock(&c.waiter).clone());
+    let done = waiter.is_some_and(|w| super::blocking::unblock(&w, why));
+    ctx.out.int(i64::from(done));
 }
 
 /// CLIENT PAUSE timeout [WRITE|ALL]

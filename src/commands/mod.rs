@@ -11,6 +11,7 @@ pub mod ctx;
 pub mod errors;
 pub mod table;
 
+pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod db;

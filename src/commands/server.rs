@@ -406,6 +406,12 @@ fn section_clients(s: &mut String, ctx: &Ctx) {
     );
     field!(s, "blocked_clients", "{}", count_flag(cflags::BLOCKED));
     field!(s, "tracking_clients", "{}", count_flag(cflags::TRACKING));
+    field!(
+        s,
+        "clients_in_timeout_table",
+        "{}",
+        count_flag(cflags::IN_TIMEOUT_TABLE)
+    );
 }
 
 /// `num / den` as Redis prints ratios (`%.2f`), 0 when `den` is 0.

@@ -36,6 +36,15 @@ pub struct Client {
     /// repeat one command, and a case-insensitive compare of its name is far
     /// cheaper than a table lookup. With it, its [`crate::commands::stat_id`].
     pub last_command: Option<(&'static Command, usize)>,
+    /// Parked by its last command (BLPOP...): the connection waits for it
+    /// to be served, time out or be unblocked (`commands::blocking`).
+    pub blocked: Option<crate::commands::blocking::Blocked>,
+    /// Keys the last command made ready for blocked clients, served once it
+    /// has released its latches (`commands::blocking::serve_ready`).
+    pub ready: Vec<(usize, Vec<u8>)>,
+    /// Blocking commands answer at once instead of blocking (inside MULTI
+    /// and scripts).
+    pub deny_blocking: bool,
 }
 
 impl Client {
@@ -51,6 +60,9 @@ impl Client {
             close_after_reply: false,
             info,
             last_command: None,
+            blocked: None,
+            ready: Vec::new(),
+            deny_blocking: false,
         }
     }
 
@@ -88,6 +100,9 @@ pub mod cflags {
     pub const CLOSE_AFTER_REPLY: u32 = 1 << 10;
     /// Unblocked, to be served again (`u`).
     pub const UNBLOCKED: u32 = 1 << 11;
+    /// Blocked with a deadline (INFO `clients_in_timeout_table`; not shown
+    /// by CLIENT LIST).
+    pub const IN_TIMEOUT_TABLE: u32 = 1 << 16;
 }
 
 /// CLIENT LIST / CLIENT KILL `TYPE` classes, as Redis's getClientType.
@@ -154,6 +169,8 @@ pub struct ClientInfo {
     pub rbp: AtomicU64,
     /// The ACL user the connection is authenticated as (`user`).
     pub user: Mutex<String>,
+    /// The waiter of the command it is blocked in, for CLIENT UNBLOCK.
+    pub waiter: Mutex<Option<Arc<crate::commands::blocking::BlockedWaiter>>>,
 }
 
 impl ClientInfo {
@@ -191,6 +208,7 @@ impl ClientInfo {
             rbs: AtomicU64::new(0),
             rbp: AtomicU64::new(0),
             user: Mutex::new("default".to_string()),
+            waiter: Mutex::new(None),
         }
     }
 
@@ -282,6 +300,12 @@ impl ClientInfo {
     pub fn name(&self) -> Option<Bytes> {
         self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+}
+
+/// Locks a mutex of client state, which holds plain data that a panic
+/// cannot leave half-changed: a poisoned lock is used as it is.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Every connected client, for CLIENT LIST/KILL and INFO clients. Touched on

@@ -3,9 +3,11 @@
 
 use super::client::ReplyMode;
 use super::{Client, ClientInfo, Shared};
+use crate::commands::blocking::{self, Blocked, Served};
 use crate::commands::{self, Ctx, Handler, Unpinned};
 use crate::protocol::parse::Limits;
 use crate::protocol::{Parser, Reply};
+use crate::store::waiters::{Cancel, State};
 use crate::store::Clock;
 use bytes::{Buf, BytesMut};
 use crossbeam_epoch::{self as epoch, Guard};
@@ -84,6 +86,47 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                     closing = true;
                     break;
                 }
+                BatchEnd::Blocked => {
+                    // Replies so far go out before we wait.
+                    if flush(&mut stream, &mut out, &shared.stats).await.is_err() {
+                        closing = true;
+                    }
+                    let blocked = client.blocked.take().expect("a blocked batch parked");
+                    let (woke, close) = if closing {
+                        blocked.waiter.cancel(Cancel::Closed);
+                        (
+                            wait_blocked(&mut stream, &mut inbuf, &shared, &info, &blocked)
+                                .await
+                                .0,
+                            true,
+                        )
+                    } else {
+                        wait_blocked(&mut stream, &mut inbuf, &shared, &info, &blocked).await
+                    };
+                    blocking::unpark(&shared, &mut client, &blocked.waiter);
+                    let mark = out.len();
+                    out.resp3 = client.resp == 3;
+                    match woke {
+                        Woke::Served(served) => {
+                            blocking::reply_served(&mut out, &blocked.waiter.request.want, served)
+                        }
+                        Woke::Cancelled(Cancel::Timeout) => blocking::reply_timeout(&mut out),
+                        Woke::Cancelled(Cancel::Error) => {
+                            out.error(blocking::UNBLOCKED_ERROR);
+                            shared
+                                .stats
+                                .record_error(blocking::UNBLOCKED_ERROR.as_bytes());
+                            shared.stats.with_local(|t| t.error_replies.add(1));
+                        }
+                        Woke::Cancelled(Cancel::Closed) => {}
+                    }
+                    finish_reply(&mut client, &mut out, mark);
+                    if close {
+                        closing = true;
+                        break;
+                    }
+                    clock = BatchClock::start();
+                }
                 BatchEnd::Paused(args, until) => {
                     // Replies so far go out before we wait, as in Redis.
                     if flush(&mut stream, &mut out, &shared.stats).await.is_err() {
@@ -144,6 +187,9 @@ enum BatchEnd {
     /// This command (its arguments copied out of the read buffer) must wait
     /// for CLIENT PAUSE to end before it runs.
     Paused(Vec<Vec<u8>>, u64),
+    /// The last command parked the client (`Client::blocked`): the
+    /// connection waits before it runs the next one.
+    Blocked,
 }
 
 /// Time as a batch of pipelined commands sees it: one wall-clock read per
@@ -218,6 +264,9 @@ fn run_batch(
                 if client.close_after_reply {
                     break BatchEnd::Close;
                 }
+                if client.blocked.is_some() {
+                    break BatchEnd::Blocked;
+                }
             }
             Ok(None) => break BatchEnd::NeedInput,
             Err(e) => {
@@ -272,6 +321,88 @@ async fn flush(
         out.buf = BytesMut::with_capacity(16 * 1024);
     }
     r
+}
+
+/// How a blocked client stopped waiting.
+enum Woke {
+    Served(Served),
+    Cancelled(Cancel),
+}
+
+/// Waits until `blocked` is served, its deadline passes, CLIENT UNBLOCK
+/// cancels it, or its connection is killed or closed by the peer; reads
+/// what the client pipelines meanwhile into `inbuf`. The flag says whether
+/// the connection must close.
+async fn wait_blocked(
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    shared: &Shared,
+    info: &ClientInfo,
+    blocked: &Blocked,
+) -> (Woke, bool) {
+    let w = &blocked.waiter;
+    let mut close = false;
+    loop {
+        match w.state() {
+            // Claimed: its result is delivered, or about to be (the wake
+            // follows the delivery).
+            State::Claimed => {
+                if let Some(served) = w.take() {
+                    return (Woke::Served(served), close);
+                }
+            }
+            State::Cancelled(why) => return (Woke::Cancelled(why), close),
+            State::Waiting => {}
+        }
+        let deadline = async {
+            if blocked.deadline_ms == 0 || close {
+                std::future::pending::<()>().await;
+            }
+            let now = crate::util::time::now_ms();
+            let wait = blocked.deadline_ms.saturating_sub(now);
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        };
+        let read = async {
+            if close {
+                std::future::pending::<()>().await;
+            }
+            if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
+                inbuf.reserve(READ_CHUNK);
+            }
+            stream.read_buf(inbuf).await
+        };
+        tokio::select! {
+            _ = w.request.wake.notified() => {}
+            _ = deadline => {
+                w.cancel(Cancel::Timeout);
+            }
+            _ = info.kill.notified(), if !close => {
+                close = true;
+                w.cancel(Cancel::Closed);
+            }
+            r = read => match r {
+                Ok(0) | Err(_) => {
+                    close = true;
+                    w.cancel(Cancel::Closed);
+                }
+                Ok(n) => {
+                    shared.stats.with_local(|t| t.net_input_bytes.add(n as u64));
+                    if inbuf.len() as u64 > shared.config.client_query_buffer_limit() {
+                        tracing::warn!(
+                            id = info.id,
+                            "closing blocked client that reached max query buffer length"
+                        );
+                        close = true;
+                        w.cancel(Cancel::Closed);
+                    }
+                }
+            },
+        }
+        if info.killed.load(Ordering::Acquire) && !close {
+            close = true;
+            w.cancel(Cancel::Closed);
+        }
+    }
 }
 
 fn pause_for(shared: &Shared, args: &[&[u8]]) -> Option<u64> {
@@ -375,6 +506,13 @@ fn execute_timed(
             let guard = pin.get_or_insert_with(epoch::pin);
             let mut ctx = Ctx::new(shared, &mut *client, &mut *out, guard, clock);
             handler(&mut ctx, args);
+            // The command's latches are released: serve what it made ready.
+            if client.blocked.is_some() {
+                blocking::recheck_after_park(shared, client, guard);
+            }
+            if !client.ready.is_empty() {
+                blocking::serve_ready(shared, client, guard, clock);
+            }
         }
         Handler::Unpinned(handler) => {
             *pin = None;

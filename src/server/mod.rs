@@ -45,6 +45,8 @@ pub struct Shared {
     pub config_file: Option<String>,
     pub threads: usize,
     pub pause: client::PauseState,
+    /// Clients blocked on keys, by database and key (`commands::blocking`).
+    pub blocked: crate::commands::blocking::Registry,
     /// Signalled by SHUTDOWN (and SIGTERM/SIGINT) to stop the server.
     pub shutdown: tokio::sync::Notify,
     /// Pid file, supervisor and daemon parent: told when the server is ready and
@@ -75,6 +77,7 @@ impl Shared {
             config_file,
             threads,
             pause: client::PauseState::default(),
+            blocked: Default::default(),
             shutdown: tokio::sync::Notify::new(),
             lifecycle,
         }

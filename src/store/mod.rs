@@ -17,9 +17,9 @@ mod snapshot_tests;
 #[cfg(test)]
 mod stress_tests;
 pub mod table;
-pub mod waiters;
 #[cfg(test)]
 mod table_tests;
+pub mod waiters;
 
 pub use expiry::ExpireRound;
 pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView, WALK_CHUNK};
