@@ -106,11 +106,9 @@ pub fn timeout_arg(ctx: &mut Ctx, arg: &[u8]) -> Option<u64> {
     };
     let ms = (secs * 1000.0).ceil();
     // Redis converts with a C cast, which gives i64::MIN for what does not
-    // fit (and for infinities).
-    let ms = if ms.is_finite()
-        && ms >= -9.223_372_036_854_775_808e18
-        && ms < 9.223_372_036_854_775_808e18
-    {
+    // fit (and for infinities). 2^63 as a float is exact.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    let ms = if ms.is_finite() && (-LIMIT..LIMIT).contains(&ms) {
         ms as i64
     } else {
         i64::MIN

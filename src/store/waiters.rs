@@ -156,13 +156,16 @@ impl<R, D> Waiter<R, D> {
     }
 }
 
+/// The waiters of each (database, key), in blocking order.
+type Queues<R, D> = HashMap<(usize, Box<[u8]>), VecDeque<Arc<Waiter<R, D>>>>;
+
 /// Every waiter, by (database, key), each queue in blocking order.
 pub struct Waiters<R, D> {
     /// Waiters parked anywhere: a command that fills a key looks no
     /// further while it is zero (read under the key's latch, which orders
     /// it after any park made under that latch).
     parked: AtomicUsize,
-    queues: Mutex<HashMap<(usize, Box<[u8]>), VecDeque<Arc<Waiter<R, D>>>>>,
+    queues: Mutex<Queues<R, D>>,
 }
 
 impl<R, D> Default for Waiters<R, D> {
