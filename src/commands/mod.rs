@@ -17,6 +17,7 @@ pub mod db;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod object;
 pub mod server;
 pub mod sets;
@@ -135,6 +136,7 @@ fn families() -> Vec<&'static [Command]> {
         strings::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        lists::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

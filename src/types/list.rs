@@ -1,0 +1,689 @@
+//! The list type: Redis 7.0's quicklist, made persistent.
+//!
+//! A list is a sequence of nodes, each a listpack (the same bytes Redis's
+//! quicklist node holds: header, entries with back-lengths, terminator)
+//! bounded by `list-max-listpack-size` exactly as Redis bounds a node
+//! (negative: 4/8/16/32/64 KB, positive: an entry count, with an 8 KB
+//! safety limit). The outer sequence is a persistent vector
+//! (`imbl::Vector<Arc<Node>>`): a writer clones the list (O(1)), changes
+//! the one or two nodes it touches (copying those nodes, at most a few KB
+//! each) and publishes the copy, so readers keep reading the old version
+//! lock-free and a large list is never copied whole. Each node keeps its
+//! entry count, so an index is found by walking node counts, never entries
+//! of other nodes.
+//!
+//! OBJECT ENCODING reports "quicklist" for every list, as Redis 7.0 does.
+
+use super::set::Elem;
+use crate::persistence::rdb::listpack::{self, entry_at, entry_before, EOF, HEADER};
+use imbl::Vector;
+use std::sync::Arc;
+
+/// Node byte limits of negative `list-max-listpack-size` values -1..-5.
+const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// The largest node a positive (count) limit allows, in bytes.
+const SIZE_SAFETY_LIMIT: usize = 8192;
+/// Redis's estimate of an entry's overhead when deciding whether it fits.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+/// The largest positive fill Redis accepts (`quicklistSetFill`).
+const FILL_MAX: i32 = (1 << 15) - 1;
+
+/// `list-max-listpack-size` clamped as Redis's quicklist clamps it.
+pub fn clamp_fill(fill: i32) -> i32 {
+    fill.clamp(-5, FILL_MAX)
+}
+
+/// Which end of a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    Head,
+    Tail,
+}
+
+impl End {
+    pub fn parse(arg: &[u8]) -> Option<End> {
+        if arg.eq_ignore_ascii_case(b"left") {
+            Some(End::Head)
+        } else if arg.eq_ignore_ascii_case(b"right") {
+            Some(End::Tail)
+        } else {
+            None
+        }
+    }
+}
+
+/// One node: a listpack and its entry count.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Node {
+    count: u32,
+    lp: Box<[u8]>,
+}
+
+impl Node {
+    /// A node holding `items` in order.
+    fn from_items<'a>(items: impl IntoIterator<Item = Elem<'a>>) -> Node {
+        let mut lp = vec![0u8; HEADER];
+        let mut count = 0u32;
+        for e in items {
+            put(&mut lp, e);
+            count += 1;
+        }
+        lp.push(EOF);
+        Node::finish(lp, count)
+    }
+
+    /// Fills in the header of `lp` (entries and terminator written).
+    fn finish(mut lp: Vec<u8>, count: u32) -> Node {
+        let total = lp.len() as u32;
+        lp[..4].copy_from_slice(&total.to_le_bytes());
+        let n = count.min(65535) as u16;
+        lp[4..6].copy_from_slice(&n.to_le_bytes());
+        Node {
+            count,
+            lp: lp.into_boxed_slice(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The listpack bytes, as an RDB quicklist node carries them.
+    pub fn listpack(&self) -> &[u8] {
+        &self.lp
+    }
+
+    /// Entries in order.
+    pub fn iter(&self) -> NodeIter<'_> {
+        NodeIter {
+            lp: &self.lp,
+            front: HEADER,
+            back: self.lp.len() - 1,
+        }
+    }
+
+    /// A copy with `s` added at `end`.
+    fn pushed(&self, end: End, s: &[u8]) -> Node {
+        let mut lp = Vec::with_capacity(self.lp.len() + s.len() + 11);
+        match end {
+            End::Tail => {
+                lp.extend_from_slice(&self.lp[..self.lp.len() - 1]);
+                listpack::put_entry(&mut lp, s);
+                lp.push(EOF);
+            }
+            End::Head => {
+                lp.extend_from_slice(&self.lp[..HEADER]);
+                listpack::put_entry(&mut lp, s);
+                lp.extend_from_slice(&self.lp[HEADER..]);
+            }
+        }
+        Node::finish(lp, self.count + 1)
+    }
+
+    /// A copy without its first (`Head`) or last `n` entries (`n` < count).
+    fn without(&self, end: End, n: usize) -> Node {
+        let mut lp = Vec::with_capacity(self.lp.len());
+        lp.extend_from_slice(&self.lp[..HEADER]);
+        match end {
+            End::Head => {
+                let mut p = HEADER;
+                for _ in 0..n {
+                    p += entry_at(&self.lp, p).1;
+                }
+                lp.extend_from_slice(&self.lp[p..]);
+            }
+            End::Tail => {
+                let mut p = self.lp.len() - 1;
+                for _ in 0..n {
+                    p = entry_before(&self.lp, p);
+                }
+                lp.extend_from_slice(&self.lp[HEADER..p]);
+                lp.push(EOF);
+            }
+        }
+        Node::finish(lp, self.count - n as u32)
+    }
+
+    /// Whether Redis's quicklist would add an element of `sz` bytes to this
+    /// node (`_quicklistNodeAllowInsert`).
+    fn allows_insert(&self, fill: i32, sz: usize) -> bool {
+        fits(
+            self.lp.len() + sz + SIZE_ESTIMATE_OVERHEAD,
+            self.count as usize + 1,
+            fill,
+        )
+    }
+
+    /// Heap bytes of the node, its `Arc` included.
+    fn heap_bytes(&self) -> usize {
+        self.lp.len() + std::mem::size_of::<Node>() + 16
+    }
+}
+
+/// Whether a node of `size` bytes and `count` entries is within `fill`.
+fn fits(size: usize, count: usize, fill: i32) -> bool {
+    if fill < 0 {
+        let level = (-(fill as i64) - 1) as usize;
+        if level < OPTIMIZATION_LEVEL.len() && size <= OPTIMIZATION_LEVEL[level] {
+            return true;
+        }
+    }
+    size <= SIZE_SAFETY_LIMIT && (count as i64) <= i64::from(fill)
+}
+
+fn put(lp: &mut Vec<u8>, e: Elem<'_>) {
+    e.with_bytes(|b| listpack::put_entry(lp, b));
+}
+
+/// The entries of one node, both ways.
+pub struct NodeIter<'a> {
+    lp: &'a [u8],
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for NodeIter<'a> {
+    type Item = Elem<'a>;
+    fn next(&mut self) -> Option<Elem<'a>> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (e, n) = entry_at(self.lp, self.front);
+        self.front += n;
+        Some(e)
+    }
+}
+
+impl DoubleEndedIterator for NodeIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back = entry_before(self.lp, self.back);
+        Some(entry_at(self.lp, self.back).0)
+    }
+}
+
+/// A list value. Never empty in the keyspace (the key is deleted when the
+/// last element goes).
+#[derive(Clone, Debug)]
+pub struct List {
+    nodes: Vector<Arc<Node>>,
+    len: usize,
+    /// Bytes of every node's listpack.
+    bytes: usize,
+    /// Shared by every version cloned from this one: while another version
+    /// is alive, this one shares all but a node and a path with it.
+    lineage: Arc<()>,
+}
+
+impl Default for List {
+    fn default() -> List {
+        List::new()
+    }
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl List {
+    pub fn new() -> List {
+        List {
+            nodes: Vector::new(),
+            len: 0,
+            bytes: 0,
+            lineage: Arc::new(()),
+        }
+    }
+
+    /// A list of `items` in order, packed into nodes as pushes to the tail
+    /// would pack them.
+    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>, fill: i32) -> List {
+        let mut l = List::new();
+        for s in items {
+            l.push(End::Tail, s, fill);
+        }
+        l
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        "quicklist"
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The nodes, head first (DUMP).
+    pub fn nodes(&self) -> impl DoubleEndedIterator<Item = &Node> + '_ {
+        self.nodes.iter().map(|n| &**n)
+    }
+
+    /// Appends a node as loaded from RDB (not empty).
+    pub fn append_node(&mut self, items: &[Vec<u8>]) {
+        let node = Node::from_items(items.iter().map(|s| Elem::Bytes(s)));
+        self.len += node.len();
+        self.bytes += node.lp.len();
+        self.nodes.push_back(Arc::new(node));
+    }
+
+    /// Every element, head to tail.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Elem<'_>> + '_ {
+        self.nodes.iter().flat_map(|n| n.iter())
+    }
+
+    /// Adds `s` at `end`, in the end node if Redis's quicklist would put it
+    /// there, else in a new node.
+    pub fn push(&mut self, end: End, s: &[u8], fill: i32) {
+        let fill = clamp_fill(fill);
+        let edge = match end {
+            End::Head => self.nodes.front(),
+            End::Tail => self.nodes.back(),
+        };
+        let node = match edge {
+            Some(n) if n.allows_insert(fill, s.len()) => {
+                let new = n.pushed(end, s);
+                self.bytes -= n.lp.len();
+                let slot = match end {
+                    End::Head => self.nodes.front_mut(),
+                    End::Tail => self.nodes.back_mut(),
+                };
+                *slot.expect("edge node") = Arc::new(new);
+                self.bytes += slot_len(&self.nodes, end);
+                self.len += 1;
+                return;
+            }
+            _ => Node::from_items([Elem::Bytes(s)]),
+        };
+        self.bytes += node.lp.len();
+        self.len += 1;
+        match end {
+            End::Head => self.nodes.push_front(Arc::new(node)),
+            End::Tail => self.nodes.push_back(Arc::new(node)),
+        }
+    }
+
+    /// Removes up to `n` elements from `end` and returns them in pop order.
+    pub fn pop(&mut self, end: End, n: usize) -> Vec<Vec<u8>> {
+        let mut out = Vec::with_capacity(n.min(self.len));
+        while out.len() < n {
+            let Some(node) = (match end {
+                End::Head => self.nodes.front(),
+                End::Tail => self.nodes.back(),
+            }) else {
+                break;
+            };
+            let want = n - out.len();
+            let node = Arc::clone(node);
+            let take = want.min(node.len());
+            match end {
+                End::Head => out.extend(node.iter().take(take).map(Elem::to_vec)),
+                End::Tail => out.extend(node.iter().rev().take(take).map(Elem::to_vec)),
+            }
+            self.len -= take;
+            self.bytes -= node.lp.len();
+            if take == node.len() {
+                match end {
+                    End::Head => self.nodes.pop_front(),
+                    End::Tail => self.nodes.pop_back(),
+                };
+            } else {
+                let rest = node.without(end, take);
+                self.bytes += rest.lp.len();
+                let slot = match end {
+                    End::Head => self.nodes.front_mut(),
+                    End::Tail => self.nodes.back_mut(),
+                };
+                *slot.expect("edge node") = Arc::new(rest);
+            }
+        }
+        out
+    }
+
+    /// The node holding element `i` (< len) and the offset in it, walking
+    /// node counts from the nearer end.
+    fn locate(&self, i: usize) -> (usize, usize) {
+        if i < self.len / 2 {
+            let mut acc = 0;
+            for (k, n) in self.nodes.iter().enumerate() {
+                if i < acc + n.len() {
+                    return (k, i - acc);
+                }
+                acc += n.len();
+            }
+        } else {
+            let mut acc = self.len;
+            for (k, n) in self.nodes.iter().enumerate().rev() {
+                acc -= n.len();
+                if i >= acc {
+                    return (k, i - acc);
+                }
+            }
+        }
+        unreachable!("index {i} within a list of {}", self.len)
+    }
+
+    /// Redis's index (negative from the tail) as a position, if in range.
+    pub fn resolve(&self, index: i64) -> Option<usize> {
+        let i = if index < 0 {
+            self.len as i64 + index
+        } else {
+            index
+        };
+        (0..self.len as i64).contains(&i).then_some(i as usize)
+    }
+
+    /// Element `i` (< len).
+    pub fn get(&self, i: usize) -> Elem<'_> {
+        let (k, off) = self.locate(i);
+        self.nodes[k].iter().nth(off).expect("offset within node")
+    }
+
+    /// Elements from position `from` (< len) on, head to tail.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = Elem<'_>> + '_ {
+        let (k, off) = if from < self.len {
+            self.locate(from)
+        } else {
+            (self.nodes.len(), 0)
+        };
+        self.nodes
+            .iter()
+            .skip(k)
+            .enumerate()
+            .flat_map(move |(j, n)| n.iter().skip(if j == 0 { off } else { 0 }))
+    }
+
+    /// Replaces node `k` by `nodes` (none: removes it).
+    fn replace_node(&mut self, k: usize, nodes: Vec<Node>) {
+        let old = self.nodes.remove(k);
+        self.len -= old.len();
+        self.bytes -= old.lp.len();
+        for (j, n) in nodes.into_iter().enumerate() {
+            self.len += n.len();
+            self.bytes += n.lp.len();
+            self.nodes.insert(k + j, Arc::new(n));
+        }
+    }
+
+    /// Replaces element `i` (< len) by `s` (LSET), in its node.
+    pub fn set(&mut self, i: usize, s: &[u8]) {
+        let (k, off) = self.locate(i);
+        let node = Arc::clone(&self.nodes[k]);
+        let new = Node::from_items(node.iter().enumerate().map(|(j, e)| {
+            if j == off {
+                Elem::Bytes(s)
+            } else {
+                e
+            }
+        }));
+        self.replace_node(k, vec![new]);
+    }
+
+    /// Inserts `s` before position `i` (<= len; LINSERT). The node keeps it
+    /// if Redis would let it; a full node is split around it.
+    pub fn insert(&mut self, i: usize, s: &[u8], fill: i32) {
+        let fill = clamp_fill(fill);
+        if i == 0 {
+            return self.push(End::Head, s, fill);
+        }
+        if i == self.len {
+            return self.push(End::Tail, s, fill);
+        }
+        let (k, off) = self.locate(i);
+        let node = Arc::clone(&self.nodes[k]);
+        if off == 0 && k > 0 && !node.allows_insert(fill, s.len()) {
+            // At the head of a full node: the tail of the previous one, if
+            // it has room.
+            let prev = Arc::clone(&self.nodes[k - 1]);
+            if prev.allows_insert(fill, s.len()) {
+                return self.replace_node(k - 1, vec![prev.pushed(End::Tail, s)]);
+            }
+        }
+        let items = node
+            .iter()
+            .take(off)
+            .chain(std::iter::once(Elem::Bytes(s)))
+            .chain(node.iter().skip(off));
+        if node.allows_insert(fill, s.len()) {
+            return self.replace_node(k, vec![Node::from_items(items)]);
+        }
+        let items: Vec<Elem<'_>> = items.collect();
+        self.replace_node(k, pack(&items, fill));
+    }
+
+    /// Keeps only positions `start..=end` (LTRIM; empty if `start > end`).
+    pub fn retain_range(&mut self, start: usize, end: usize) {
+        if start > end || start >= self.len {
+            *self = List {
+                lineage: Arc::clone(&self.lineage),
+                ..List::new()
+            };
+            return;
+        }
+        let end = end.min(self.len - 1);
+        let tail_drop = self.len - 1 - end;
+        self.remove_from(End::Tail, tail_drop);
+        self.remove_from(End::Head, start);
+    }
+
+    /// Drops `n` elements from `end` without returning them.
+    fn remove_from(&mut self, end: End, mut n: usize) {
+        while n > 0 {
+            let node = match end {
+                End::Head => self.nodes.front(),
+                End::Tail => self.nodes.back(),
+            };
+            let node = Arc::clone(node.expect("n <= len"));
+            if n >= node.len() {
+                match end {
+                    End::Head => self.nodes.pop_front(),
+                    End::Tail => self.nodes.pop_back(),
+                };
+                self.len -= node.len();
+                self.bytes -= node.lp.len();
+                n -= node.len();
+            } else {
+                let rest = node.without(end, n);
+                let k = match end {
+                    End::Head => 0,
+                    End::Tail => self.nodes.len() - 1,
+                };
+                self.replace_node(k, vec![rest]);
+                n = 0;
+            }
+        }
+    }
+
+    /// Removes elements equal to `s` (LREM): up to `count` from the head
+    /// (`from_tail` false) or the tail, every one if `count` is 0. How many.
+    pub fn remove_eq(&mut self, s: &[u8], count: usize, from_tail: bool) -> usize {
+        let mut removed = 0;
+        let order: Vec<usize> = if from_tail {
+            (0..self.nodes.len()).rev().collect()
+        } else {
+            (0..self.nodes.len()).collect()
+        };
+        let mut drop_nodes = Vec::new();
+        for k in order {
+            if count != 0 && removed == count {
+                break;
+            }
+            let node = Arc::clone(&self.nodes[k]);
+            let mut keep: Vec<bool> = vec![true; node.len()];
+            let mut hit = false;
+            let elems: Vec<Elem<'_>> = node.iter().collect();
+            let positions: Vec<usize> = if from_tail {
+                (0..elems.len()).rev().collect()
+            } else {
+                (0..elems.len()).collect()
+            };
+            for j in positions {
+                let e = elems[j];
+                if count != 0 && removed == count {
+                    break;
+                }
+                if e.with_bytes(|b| b == s) {
+                    keep[j] = false;
+                    removed += 1;
+                    hit = true;
+                }
+            }
+            if !hit {
+                continue;
+            }
+            let rest = Node::from_items(
+                node.iter()
+                    .zip(keep.iter())
+                    .filter(|(_, k)| **k)
+                    .map(|(e, _)| e),
+            );
+            self.len -= node.len() - rest.len();
+            self.bytes = self.bytes - node.lp.len() + rest.lp.len();
+            if rest.is_empty() {
+                drop_nodes.push(k);
+            }
+            self.nodes[k] = Arc::new(rest);
+        }
+        drop_nodes.sort_unstable();
+        for k in drop_nodes.into_iter().rev() {
+            let n = self.nodes.remove(k);
+            self.bytes -= n.lp.len();
+        }
+        removed
+    }
+
+    /// Whether `self` and `other` are versions of one list (one cloned from
+    /// the other by writes), sharing most of their nodes.
+    pub fn same_lineage(&self, other: &List) -> bool {
+        Arc::ptr_eq(&self.lineage, &other.lineage)
+    }
+
+    /// Heap bytes of the whole list, shared nodes included: what freeing it
+    /// gives back once no other version is left.
+    pub fn whole_bytes(&self) -> usize {
+        let per_node = std::mem::size_of::<Node>() + 16 + 8 + 8;
+        self.bytes + self.nodes.len() * per_node
+    }
+
+    /// Heap bytes freeing this version gives back: the whole list for the
+    /// last version of a lineage; a version another one was cloned from or
+    /// into shares all but an end node and a path of the vector with it.
+    pub fn heap_bytes(&self) -> usize {
+        if Arc::strong_count(&self.lineage) == 1 {
+            return self.whole_bytes();
+        }
+        let edge = self.nodes.back().map_or(0, |n| n.heap_bytes());
+        (2 * edge + 64 * 8 * 3).min(self.whole_bytes())
+    }
+}
+
+fn slot_len(nodes: &Vector<Arc<Node>>, end: End) -> usize {
+    match end {
+        End::Head => nodes.front(),
+        End::Tail => nodes.back(),
+    }
+    .map_or(0, |n| n.lp.len())
+}
+
+/// `items` packed into nodes as tail pushes would pack them.
+fn pack(items: &[Elem<'_>], fill: i32) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut cur: Vec<Elem<'_>> = Vec::new();
+    let mut size = HEADER + 1;
+    for e in items {
+        let sz = e.with_bytes(|b| b.len());
+        if !cur.is_empty() && !fits(size + sz + SIZE_ESTIMATE_OVERHEAD, cur.len() + 1, fill) {
+            out.push(Node::from_items(cur.drain(..)));
+            size = HEADER + 1;
+        }
+        let mut tmp = Vec::new();
+        put(&mut tmp, *e);
+        size += tmp.len();
+        cur.push(*e);
+    }
+    if !cur.is_empty() {
+        out.push(Node::from_items(cur));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(l: &List) -> Vec<Vec<u8>> {
+        l.iter().map(Elem::to_vec).collect()
+    }
+
+    #[test]
+    fn push_pop_and_nodes() {
+        let mut l = List::new();
+        for i in 0..1000 {
+            l.push(End::Tail, format!("v{i}").as_bytes(), 4);
+        }
+        assert_eq!(l.nodes().count(), 250);
+        assert_eq!(l.get(999).to_vec(), b"v999");
+        assert_eq!(l.get(4).to_vec(), b"v4");
+        l.push(End::Head, b"-5", 4);
+        assert_eq!(l.get(0), Elem::Int(-5));
+        assert_eq!(
+            l.pop(End::Head, 3),
+            vec![b"-5".to_vec(), b"v0".to_vec(), b"v1".to_vec()]
+        );
+        assert_eq!(
+            l.pop(End::Tail, 2),
+            vec![b"v999".to_vec(), b"v998".to_vec()]
+        );
+        assert_eq!(l.len(), 996);
+        assert_eq!(
+            l.iter_from(995).map(Elem::to_vec).collect::<Vec<_>>(),
+            [b"v997"]
+        );
+        assert_eq!(l.iter().next_back().unwrap().to_vec(), b"v997");
+        let all = l.pop(End::Tail, 5000);
+        assert_eq!(all.len(), 996);
+        assert!(l.is_empty() && l.nodes().count() == 0);
+    }
+
+    #[test]
+    fn byte_limits() {
+        let mut l = List::new();
+        for _ in 0..10000 {
+            l.push(End::Tail, b"hello", -2);
+        }
+        for n in l.nodes() {
+            assert!(n.listpack().len() <= 8192);
+        }
+        assert!(l.nodes().count() < 10);
+    }
+
+    #[test]
+    fn edits() {
+        let mut l = List::from_items((0..20).map(|_| &b"a"[..]), 3);
+        l.set(5, b"b");
+        l.insert(5, b"c", 3);
+        l.insert(0, b"d", 3);
+        l.insert(22, b"e", 3);
+        assert_eq!(l.len(), 23);
+        let v = items(&l);
+        assert_eq!(&v[5..8], &[b"a".to_vec(), b"c".to_vec(), b"b".to_vec()]);
+        assert_eq!(l.remove_eq(b"a", 0, false), 19);
+        assert_eq!(items(&l), [b"d", b"c", b"b", b"e"]);
+        l.retain_range(1, 2);
+        assert_eq!(items(&l), [b"c", b"b"]);
+        let mut l = List::from_items((0..20).map(|_| &b"a"[..]), 3);
+        assert_eq!(l.remove_eq(b"a", 5, true), 5);
+        assert_eq!(l.len(), 15);
+    }
+}
