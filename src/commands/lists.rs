@@ -262,10 +262,10 @@ fn pop_generic(ctx: &mut Ctx, args: &[&[u8]], end: End) {
     }
     let count = match args.get(2) {
         None => None,
+        // Redis's getPositiveLongFromObjectOrReply: one message for both.
         Some(a) => match crate::util::num::parse_i64(a) {
-            None => return ctx.error(errors::NOT_INTEGER),
-            Some(n) if n < 0 => return ctx.error(MUST_BE_POSITIVE),
-            Some(n) => Some(n as u64),
+            Some(n) if n >= 0 => Some(n as u64),
+            _ => return ctx.error(MUST_BE_POSITIVE),
         },
     };
     let Ok(latch) = ctx.keys.write_existing(args[1]) else {
