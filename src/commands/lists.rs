@@ -181,9 +181,7 @@ pub fn push_latched(
     fill: i32,
 ) -> Result<usize, &'static str> {
     let mut list = list_of(latch.value())?.cloned().unwrap_or_default();
-    for e in elems {
-        list.push(end, e, fill);
-    }
+    list.push_many(end, elems, fill);
     let len = list.len();
     latch.set(Value::List(list));
     Ok(len)

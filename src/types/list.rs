@@ -314,6 +314,74 @@ impl List {
         }
     }
 
+    /// Adds `elems` one by one at `end` (LPUSH/RPUSH with several elements), packed into
+    /// nodes exactly as that many [`List::push`] calls would pack them, but building each
+    /// changed node once instead of copying it per element.
+    pub fn push_many(&mut self, end: End, elems: &[&[u8]], fill: i32) {
+        let fill = clamp_fill(fill);
+        let mut i = 0;
+        while i < elems.len() {
+            let edge = match end {
+                End::Head => self.nodes.front(),
+                End::Tail => self.nodes.back(),
+            }
+            .filter(|n| n.allows_insert(fill, elems[i].len()))
+            .cloned();
+            let (mut size, mut count) = edge
+                .as_ref()
+                .map_or((HEADER + 1, 0), |n| (n.lp.len(), n.count as usize));
+            // The new entries in push order, encoded back to back, and where each starts.
+            let mut entries = Vec::new();
+            let mut starts = Vec::new();
+            while i < elems.len() {
+                let s = elems[i];
+                if count > 0 && !fits(size + s.len() + SIZE_ESTIMATE_OVERHEAD, count + 1, fill) {
+                    break;
+                }
+                starts.push(entries.len());
+                listpack::put_entry(&mut entries, s);
+                size += entries.len() - starts[starts.len() - 1];
+                count += 1;
+                i += 1;
+            }
+            let mut lp = Vec::with_capacity(size);
+            const EMPTY: [u8; HEADER + 1] = [0, 0, 0, 0, 0, 0, EOF];
+            let old: &[u8] = edge.as_ref().map_or(&EMPTY[..], |n| &n.lp[..]);
+            match end {
+                End::Tail => {
+                    lp.extend_from_slice(&old[..old.len() - 1]);
+                    lp.extend_from_slice(&entries);
+                    lp.push(EOF);
+                }
+                End::Head => {
+                    lp.extend_from_slice(&old[..HEADER]);
+                    let mut stop = entries.len();
+                    for &st in starts.iter().rev() {
+                        lp.extend_from_slice(&entries[st..stop]);
+                        stop = st;
+                    }
+                    lp.extend_from_slice(&old[HEADER..]);
+                }
+            }
+            let node = Arc::new(Node::finish(lp, count as u32));
+            self.len += starts.len();
+            self.bytes += node.lp.len();
+            if let Some(old) = &edge {
+                self.bytes -= old.lp.len();
+                let slot = match end {
+                    End::Head => self.nodes.front_mut(),
+                    End::Tail => self.nodes.back_mut(),
+                };
+                *slot.expect("edge node") = node;
+            } else {
+                match end {
+                    End::Head => self.nodes.push_front(node),
+                    End::Tail => self.nodes.push_back(node),
+                }
+            }
+        }
+    }
+
     /// Removes up to `n` elements from `end` and returns them in pop order.
     pub fn pop(&mut self, end: End, n: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::with_capacity(n.min(self.len));
@@ -654,6 +722,42 @@ mod tests {
         let all = l.pop(End::Tail, 5000);
         assert_eq!(all.len(), 996);
         assert!(l.is_empty() && l.nodes().count() == 0);
+    }
+
+    #[test]
+    fn push_many_packs_like_single_pushes() {
+        let elems: Vec<Vec<u8>> = (0..5000)
+            .map(|i| {
+                if i % 7 == 0 {
+                    vec![b'x'; i % 300]
+                } else {
+                    i.to_string().into_bytes()
+                }
+            })
+            .collect();
+        let refs: Vec<&[u8]> = elems.iter().map(|e| e.as_slice()).collect();
+        for fill in [-5, -2, -1, 0, 1, 3, 128] {
+            for end in [End::Head, End::Tail] {
+                let mut one = List::from_items([&b"seed"[..], b"1"], fill);
+                let mut many = one.clone();
+                for chunk in refs.chunks(37) {
+                    for e in chunk {
+                        one.push(end, e, fill);
+                    }
+                    many.push_many(end, chunk, fill);
+                }
+                assert_eq!(one.len(), many.len());
+                assert_eq!(one.bytes, many.bytes);
+                for (k, (a, b)) in one.nodes().zip(many.nodes()).enumerate() {
+                    assert_eq!(
+                        (a.count, a.lp.len()),
+                        (b.count, b.lp.len()),
+                        "fill {fill} {end:?} node {k}"
+                    );
+                    assert!(a == b, "fill {fill} {end:?} node {k}");
+                }
+            }
+        }
     }
 
     #[test]
