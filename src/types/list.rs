@@ -209,9 +209,13 @@ impl DoubleEndedIterator for NodeIter<'_> {
 }
 
 /// A list value. Never empty in the keyspace (the key is deleted when the
-/// last element goes).
+/// last element goes). Boxed, so a `Value` stays the size of a string.
 #[derive(Clone, Debug)]
-pub struct List {
+pub struct List(Box<Inner>);
+
+/// What a [`List`] boxes.
+#[derive(Clone, Debug)]
+pub struct Inner {
     nodes: Vector<Arc<Node>>,
     len: usize,
     /// Bytes of every node's listpack.
@@ -219,6 +223,19 @@ pub struct List {
     /// Shared by every version cloned from this one: while another version
     /// is alive, this one shares all but a node and a path with it.
     lineage: Arc<()>,
+}
+
+impl std::ops::Deref for List {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for List {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.0
+    }
 }
 
 impl Default for List {
@@ -235,12 +252,12 @@ impl PartialEq for List {
 
 impl List {
     pub fn new() -> List {
-        List {
+        List(Box::new(Inner {
             nodes: Vector::new(),
             len: 0,
             bytes: 0,
             lineage: Arc::new(()),
-        }
+        }))
     }
 
     /// A list of `items` in order, packed into nodes as pushes to the tail
@@ -533,10 +550,9 @@ impl List {
     /// Keeps only positions `start..=end` (LTRIM; empty if `start > end`).
     pub fn retain_range(&mut self, start: usize, end: usize) {
         if start > end || start >= self.len {
-            *self = List {
-                lineage: Arc::clone(&self.lineage),
-                ..List::new()
-            };
+            self.nodes = Vector::new();
+            self.len = 0;
+            self.bytes = 0;
             return;
         }
         let end = end.min(self.len - 1);
@@ -641,7 +657,7 @@ impl List {
     /// gives back once no other version is left.
     pub fn whole_bytes(&self) -> usize {
         let per_node = std::mem::size_of::<Node>() + 16 + 8 + 8;
-        self.bytes + self.nodes.len() * per_node
+        std::mem::size_of::<Inner>() + self.bytes + self.nodes.len() * per_node
     }
 
     /// Heap bytes freeing this version gives back: the whole list for the
@@ -652,7 +668,7 @@ impl List {
             return self.whole_bytes();
         }
         let edge = self.nodes.back().map_or(0, |n| n.heap_bytes());
-        (2 * edge + 64 * 8 * 3).min(self.whole_bytes())
+        (std::mem::size_of::<Inner>() + 2 * edge + 64 * 8 * 3).min(self.whole_bytes())
     }
 }
 
