@@ -323,6 +323,36 @@ fn node_boundaries_match_redis_dumps() {
     }
 }
 
+/// LINSERT picks nodes, splits and merges them as Redis's quicklist does: after inserts at
+/// node heads, tails and middles under small fills, the DUMP payloads are byte-identical.
+#[test]
+fn linsert_node_choice_matches_redis_dumps() {
+    let mut d = Differential::new();
+    for fill in ["1", "2", "3", "5", "-1"] {
+        d.check(&["CONFIG", "SET", "list-max-listpack-size", fill]);
+        d.check(&["DEL", "k"]);
+        push_many(&mut d, "RPUSH", "k", 40, |i| format!("e{i}"));
+        if fill == "-1" {
+            push_many(&mut d, "RPUSH", "k", 3000, |i| format!("f{i}"));
+        }
+        for (n, pivot) in [0, 1, 2, 4, 5, 7, 9, 10, 15, 39, 20, 3, 33, 1500, 2999]
+            .iter()
+            .enumerate()
+        {
+            let p = if *pivot >= 40 {
+                format!("f{pivot}")
+            } else {
+                format!("e{pivot}")
+            };
+            let place = if n % 2 == 0 { "BEFORE" } else { "AFTER" };
+            d.check(&["LINSERT", "k", place, &p, &format!("i{n}")]);
+            d.check(&["LINSERT", "k", "AFTER", &p, &"x".repeat(n * 300)]);
+            d.check(&["DUMP", "k"]);
+        }
+        d.check(&["LRANGE", "k", "0", "-1"]);
+    }
+}
+
 #[test]
 fn big_lists() {
     let mut d = Differential::new();

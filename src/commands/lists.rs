@@ -508,7 +508,7 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.int(-1);
     };
     let mut list = list.clone();
-    list.insert(pos + after as usize, args[4], fill);
+    list.insert_at(pos, after, args[4], fill);
     let len = list.len();
     // Publish point.
     latch.set(Value::List(list));

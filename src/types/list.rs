@@ -515,36 +515,92 @@ impl List {
         self.replace_node(k, vec![new]);
     }
 
-    /// Inserts `s` before position `i` (<= len; LINSERT). The node keeps it
-    /// if Redis would let it; a full node is split around it.
-    pub fn insert(&mut self, i: usize, s: &[u8], fill: i32) {
+    /// Inserts `s` before (`after` false) or after the element at `pivot` (< len), as
+    /// LINSERT does, choosing the node exactly as Redis 7.0's `_quicklistInsert`: in the
+    /// pivot's node if it has room; else at the head of the next node (after the node's last
+    /// element) or the tail of the previous one (before its first) if that has room; else in
+    /// a new node there; else the node is split at the pivot and the neighbours merged.
+    pub fn insert_at(&mut self, pivot: usize, after: bool, s: &[u8], fill: i32) {
         let fill = clamp_fill(fill);
-        if i == 0 {
-            return self.push(End::Head, s, fill);
-        }
-        if i == self.len {
-            return self.push(End::Tail, s, fill);
-        }
-        let (k, off) = self.locate(i);
+        let sz = s.len();
+        let (k, off) = self.locate(pivot);
         let node = Arc::clone(&self.nodes[k]);
-        if off == 0 && k > 0 && !node.allows_insert(fill, s.len()) {
-            // At the head of a full node: the tail of the previous one, if
-            // it has room.
+        let full = !node.allows_insert(fill, sz);
+        let at_tail = after && off + 1 == node.len();
+        let at_head = !after && off == 0;
+        let avail_next =
+            at_tail && k + 1 < self.nodes.len() && self.nodes[k + 1].allows_insert(fill, sz);
+        let avail_prev = at_head && k > 0 && self.nodes[k - 1].allows_insert(fill, sz);
+        let pos = off + after as usize;
+        if !full {
+            let items = node
+                .iter()
+                .take(pos)
+                .chain(std::iter::once(Elem::Bytes(s)))
+                .chain(node.iter().skip(pos));
+            self.replace_node(k, vec![Node::from_items(items)]);
+        } else if at_tail && avail_next {
+            let next = Arc::clone(&self.nodes[k + 1]);
+            self.replace_node(k + 1, vec![next.pushed(End::Head, s)]);
+        } else if at_head && avail_prev {
             let prev = Arc::clone(&self.nodes[k - 1]);
-            if prev.allows_insert(fill, s.len()) {
-                return self.replace_node(k - 1, vec![prev.pushed(End::Tail, s)]);
-            }
+            self.replace_node(k - 1, vec![prev.pushed(End::Tail, s)]);
+        } else if at_tail || at_head {
+            let new = Arc::new(Node::from_items([Elem::Bytes(s)]));
+            self.len += 1;
+            self.bytes += new.lp.len();
+            self.nodes.insert(k + after as usize, new);
+        } else {
+            let items: Vec<Elem<'_>> = node.iter().collect();
+            let one = std::iter::once(Elem::Bytes(s));
+            let (a, b, center) = if after {
+                let orig = Node::from_items(items[..=off].iter().copied());
+                let new = Node::from_items(one.chain(items[off + 1..].iter().copied()));
+                (orig, new, k)
+            } else {
+                let new = Node::from_items(items[..off].iter().copied().chain(one));
+                let orig = Node::from_items(items[off..].iter().copied());
+                (new, orig, k + 1)
+            };
+            self.replace_node(k, vec![a, b]);
+            self.merge_around(center, fill);
         }
-        let items = node
-            .iter()
-            .take(off)
-            .chain(std::iter::once(Elem::Bytes(s)))
-            .chain(node.iter().skip(off));
-        if node.allows_insert(fill, s.len()) {
-            return self.replace_node(k, vec![Node::from_items(items)]);
+    }
+
+    /// Whether nodes `a` and `b` may be merged (`_quicklistNodeAllowMerge`).
+    fn allow_merge(&self, a: usize, b: usize, fill: i32) -> bool {
+        let (Some(x), Some(y)) = (self.nodes.get(a), self.nodes.get(b)) else {
+            return false;
+        };
+        fits(x.lp.len() + y.lp.len() - 11, x.len() + y.len(), fill)
+    }
+
+    /// Merges node `a` and the one after it into one.
+    fn merge(&mut self, a: usize) {
+        let (x, y) = (Arc::clone(&self.nodes[a]), Arc::clone(&self.nodes[a + 1]));
+        let merged = Node::from_items(x.iter().chain(y.iter()));
+        self.replace_node(a + 1, Vec::new());
+        self.replace_node(a, vec![merged]);
+    }
+
+    /// Redis's `_quicklistMergeNodes` around node `center` after a split.
+    fn merge_around(&mut self, mut center: usize, fill: i32) {
+        if center >= 2 && self.allow_merge(center - 1, center - 2, fill) {
+            self.merge(center - 2);
+            center -= 1;
         }
-        let items: Vec<Elem<'_>> = items.collect();
-        self.replace_node(k, pack(&items, fill));
+        if self.allow_merge(center + 1, center + 2, fill) {
+            self.merge(center + 1);
+        }
+        let target = if center >= 1 && self.allow_merge(center, center - 1, fill) {
+            self.merge(center - 1);
+            center - 1
+        } else {
+            center
+        };
+        if self.allow_merge(target, target + 1, fill) {
+            self.merge(target);
+        }
     }
 
     /// Keeps only positions `start..=end` (LTRIM; empty if `start > end`).
@@ -680,28 +736,6 @@ fn slot_len(nodes: &Vector<Arc<Node>>, end: End) -> usize {
     .map_or(0, |n| n.lp.len())
 }
 
-/// `items` packed into nodes as tail pushes would pack them.
-fn pack(items: &[Elem<'_>], fill: i32) -> Vec<Node> {
-    let mut out = Vec::new();
-    let mut cur: Vec<Elem<'_>> = Vec::new();
-    let mut size = HEADER + 1;
-    for e in items {
-        let sz = e.with_bytes(|b| b.len());
-        if !cur.is_empty() && !fits(size + sz + SIZE_ESTIMATE_OVERHEAD, cur.len() + 1, fill) {
-            out.push(Node::from_items(cur.drain(..)));
-            size = HEADER + 1;
-        }
-        let mut tmp = Vec::new();
-        put(&mut tmp, *e);
-        size += tmp.len();
-        cur.push(*e);
-    }
-    if !cur.is_empty() {
-        out.push(Node::from_items(cur));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -792,9 +826,9 @@ mod tests {
     fn edits() {
         let mut l = List::from_items((0..20).map(|_| &b"a"[..]), 3);
         l.set(5, b"b");
-        l.insert(5, b"c", 3);
-        l.insert(0, b"d", 3);
-        l.insert(22, b"e", 3);
+        l.insert_at(5, false, b"c", 3);
+        l.insert_at(0, false, b"d", 3);
+        l.insert_at(21, true, b"e", 3);
         assert_eq!(l.len(), 23);
         let v = items(&l);
         assert_eq!(&v[5..8], &[b"a".to_vec(), b"c".to_vec(), b"b".to_vec()]);
