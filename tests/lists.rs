@@ -353,6 +353,41 @@ fn linsert_node_choice_matches_redis_dumps() {
     }
 }
 
+/// A list keeps the node limit it was created (or restored) with, as Redis's quicklist keeps
+/// its fill: CONFIG SET list-max-listpack-size applies to lists created afterwards.
+#[test]
+fn node_limit_is_fixed_at_creation() {
+    let mut d = Differential::new();
+    d.check_all(
+        r#"
+        CONFIG SET list-max-listpack-size 2
+        RPUSH old a b c d e
+        CONFIG SET list-max-listpack-size 4
+        RPUSH old f g h i j k
+        LPUSH old x y z
+        RPUSH new a b c d e f g h i
+        LINSERT old BEFORE c X
+        LMOVE old moved LEFT RIGHT
+        RPUSH moved p q r s t
+        DUMP old
+        DUMP new
+        DUMP moved
+        COPY old copied
+        CONFIG SET list-max-listpack-size 1
+        RPUSH copied 1 2 3
+        DUMP copied
+        "#,
+    );
+    let Reply::Bulk(p) = d.redis.cmd_parsed(&["DUMP", "new"]) else {
+        panic!()
+    };
+    d.check(&[b"RESTORE".as_slice(), b"restored", b"0", &p]);
+    d.check_all(
+        "RPUSH restored 1 2 3
+DUMP restored",
+    );
+}
+
 #[test]
 fn big_lists() {
     let mut d = Differential::new();

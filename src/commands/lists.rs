@@ -173,15 +173,18 @@ pub fn pop_latched(latch: &mut Locked<'_>, end: End, n: usize) -> Vec<Vec<u8>> {
 }
 
 /// Pushes `elems` one by one at `end` of the key `latch` holds, creating
-/// the list if the key is absent. The new length, or WRONGTYPE.
+/// the list (its node limit `fill`) if the key is absent. The new length,
+/// or WRONGTYPE.
 pub fn push_latched(
     latch: &mut Locked<'_>,
     end: End,
     elems: &[&[u8]],
     fill: i32,
 ) -> Result<usize, &'static str> {
-    let mut list = list_of(latch.value())?.cloned().unwrap_or_default();
-    list.push_many(end, elems, fill);
+    let mut list = list_of(latch.value())?
+        .cloned()
+        .unwrap_or_else(|| List::new(fill));
+    list.push_many(end, elems);
     let len = list.len();
     latch.set(Value::List(list));
     Ok(len)
@@ -205,15 +208,15 @@ pub fn move_latched(
     if same_key {
         let mut list = src.clone();
         let e = list.pop(from, 1).pop().expect("a live list is not empty");
-        list.push(to, &e, fill);
+        list.push(to, &e);
         latches.nth(0).set(Value::List(list));
         return Ok(Some(e));
     }
     let dst = list_of(latches.nth_ref(1).value())?;
     let mut src = src.clone();
-    let mut dst = dst.cloned().unwrap_or_default();
+    let mut dst = dst.cloned().unwrap_or_else(|| List::new(fill));
     let e = src.pop(from, 1).pop().expect("a live list is not empty");
-    dst.push(to, &e, fill);
+    dst.push(to, &e);
     store_or_delete(latches.nth(0), src);
     latches.nth(1).set(Value::List(dst));
     Ok(Some(e))
@@ -488,7 +491,6 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) {
     } else {
         return ctx.error(errors::SYNTAX);
     };
-    let fill = fill(ctx);
     let Ok(latch) = ctx.keys.write_existing(args[1]) else {
         return;
     };
@@ -508,7 +510,7 @@ fn linsert(ctx: &mut Ctx, args: &[&[u8]]) {
         return ctx.out.int(-1);
     };
     let mut list = list.clone();
-    list.insert_at(pos, after, args[4], fill);
+    list.insert_at(pos, after, args[4]);
     let len = list.len();
     // Publish point.
     latch.set(Value::List(list));

@@ -220,6 +220,9 @@ pub struct Inner {
     len: usize,
     /// Bytes of every node's listpack.
     bytes: usize,
+    /// The node limit, clamped: `list-max-listpack-size` when the list was created (or
+    /// loaded), kept for its whole life as Redis's quicklist keeps its `fill`.
+    fill: i32,
     /// Shared by every version cloned from this one: while another version
     /// is alive, this one shares all but a node and a path with it.
     lineage: Arc<()>,
@@ -238,12 +241,6 @@ impl std::ops::DerefMut for List {
     }
 }
 
-impl Default for List {
-    fn default() -> List {
-        List::new()
-    }
-}
-
 impl PartialEq for List {
     fn eq(&self, other: &List) -> bool {
         self.len == other.len && self.iter().eq(other.iter())
@@ -251,11 +248,13 @@ impl PartialEq for List {
 }
 
 impl List {
-    pub fn new() -> List {
+    /// An empty list whose nodes `fill` (`list-max-listpack-size`) bounds.
+    pub fn new(fill: i32) -> List {
         List(Box::new(Inner {
             nodes: Vector::new(),
             len: 0,
             bytes: 0,
+            fill: clamp_fill(fill),
             lineage: Arc::new(()),
         }))
     }
@@ -263,9 +262,9 @@ impl List {
     /// A list of `items` in order, packed into nodes as pushes to the tail
     /// would pack them.
     pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>, fill: i32) -> List {
-        let mut l = List::new();
+        let mut l = List::new(fill);
         for s in items {
-            l.push(End::Tail, s, fill);
+            l.push(End::Tail, s);
         }
         l
     }
@@ -302,8 +301,8 @@ impl List {
 
     /// Adds `s` at `end`, in the end node if Redis's quicklist would put it
     /// there, else in a new node.
-    pub fn push(&mut self, end: End, s: &[u8], fill: i32) {
-        let fill = clamp_fill(fill);
+    pub fn push(&mut self, end: End, s: &[u8]) {
+        let fill = self.fill;
         let edge = match end {
             End::Head => self.nodes.front(),
             End::Tail => self.nodes.back(),
@@ -334,8 +333,8 @@ impl List {
     /// Adds `elems` one by one at `end` (LPUSH/RPUSH with several elements), packed into
     /// nodes exactly as that many [`List::push`] calls would pack them, but building each
     /// changed node once instead of copying it per element.
-    pub fn push_many(&mut self, end: End, elems: &[&[u8]], fill: i32) {
-        let fill = clamp_fill(fill);
+    pub fn push_many(&mut self, end: End, elems: &[&[u8]]) {
+        let fill = self.fill;
         let mut i = 0;
         while i < elems.len() {
             let edge = match end {
@@ -520,8 +519,8 @@ impl List {
     /// pivot's node if it has room; else at the head of the next node (after the node's last
     /// element) or the tail of the previous one (before its first) if that has room; else in
     /// a new node there; else the node is split at the pivot and the neighbours merged.
-    pub fn insert_at(&mut self, pivot: usize, after: bool, s: &[u8], fill: i32) {
-        let fill = clamp_fill(fill);
+    pub fn insert_at(&mut self, pivot: usize, after: bool, s: &[u8]) {
+        let fill = self.fill;
         let sz = s.len();
         let (k, off) = self.locate(pivot);
         let node = Arc::clone(&self.nodes[k]);
@@ -746,14 +745,14 @@ mod tests {
 
     #[test]
     fn push_pop_and_nodes() {
-        let mut l = List::new();
+        let mut l = List::new(4);
         for i in 0..1000 {
-            l.push(End::Tail, format!("v{i}").as_bytes(), 4);
+            l.push(End::Tail, format!("v{i}").as_bytes());
         }
         assert_eq!(l.nodes().count(), 250);
         assert_eq!(l.get(999).to_vec(), b"v999");
         assert_eq!(l.get(4).to_vec(), b"v4");
-        l.push(End::Head, b"-5", 4);
+        l.push(End::Head, b"-5");
         assert_eq!(l.get(0), Elem::Int(-5));
         assert_eq!(
             l.pop(End::Head, 3),
@@ -792,9 +791,9 @@ mod tests {
                 let mut many = one.clone();
                 for chunk in refs.chunks(37) {
                     for e in chunk {
-                        one.push(end, e, fill);
+                        one.push(end, e);
                     }
-                    many.push_many(end, chunk, fill);
+                    many.push_many(end, chunk);
                 }
                 assert_eq!(one.len(), many.len());
                 assert_eq!(one.bytes, many.bytes);
@@ -812,9 +811,9 @@ mod tests {
 
     #[test]
     fn byte_limits() {
-        let mut l = List::new();
+        let mut l = List::new(-2);
         for _ in 0..10000 {
-            l.push(End::Tail, b"hello", -2);
+            l.push(End::Tail, b"hello");
         }
         for n in l.nodes() {
             assert!(n.listpack().len() <= 8192);
@@ -826,9 +825,9 @@ mod tests {
     fn edits() {
         let mut l = List::from_items((0..20).map(|_| &b"a"[..]), 3);
         l.set(5, b"b");
-        l.insert_at(5, false, b"c", 3);
-        l.insert_at(0, false, b"d", 3);
-        l.insert_at(21, true, b"e", 3);
+        l.insert_at(5, false, b"c");
+        l.insert_at(0, false, b"d");
+        l.insert_at(21, true, b"e");
         assert_eq!(l.len(), 23);
         let v = items(&l);
         assert_eq!(&v[5..8], &[b"a".to_vec(), b"c".to_vec(), b"b".to_vec()]);

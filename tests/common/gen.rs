@@ -241,6 +241,7 @@ const TABLE: &[(&str, u32)] = &[
     ("LMOVE", 8),
     ("RPOPLPUSH", 6),
     ("LMPOP", 8),
+    ("LISTFILL", 2),
     ("UNKNOWN", 1),
 ];
 
@@ -283,7 +284,11 @@ impl Generator {
         let mut cmd = self.build(name);
         // Junk appended to SADD would be a non-integer member, making a hashtable set whose
         // order (SMEMBERS, DUMP) Redis leaves unspecified.
-        if cmd.payload_from_previous.is_none() && self.pending.is_empty() && name != "SADD" {
+        if cmd.payload_from_previous.is_none()
+            && self.pending.is_empty()
+            && name != "SADD"
+            && name != "LISTFILL"
+        {
             self.maybe_mutate_arity(&mut cmd);
         }
         if self.rng.chance(10) {
@@ -698,6 +703,17 @@ impl Generator {
     // ---- commands ------------------------------------------------------------------------
 
     fn build(&mut self, name: &str) -> GenCmd {
+        if name == "LISTFILL" {
+            // Small node limits make lists of a few elements span several nodes, so DUMP
+            // compares node boundaries after every kind of list edit.
+            let fill = *self.rng.pick(&["1", "2", "3", "-1", "-2"]);
+            return GenCmd::new(vec![
+                b("CONFIG"),
+                b("SET"),
+                b("list-max-listpack-size"),
+                b(fill),
+            ]);
+        }
         let mut a: Vec<Vec<u8>> = vec![b(name)];
         match name {
             "GET" | "GETDEL" | "INCR" | "DECR" | "STRLEN" | "TYPE" | "PERSIST" | "DUMP" => {

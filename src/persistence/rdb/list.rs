@@ -34,17 +34,18 @@ pub fn write(out: &mut Vec<u8>, list: &List, compress: bool) {
 }
 
 /// Reads a list body of type `ty` (one of the three above). `fill` is
-/// `list-max-listpack-size`, used to pack a plain `RDB_TYPE_LIST`.
+/// `list-max-listpack-size`: the loaded list's node limit from now on (it
+/// also packs a plain `RDB_TYPE_LIST`), as in Redis's loader.
 pub fn read(r: &mut Reader<'_>, ty: u8, fill: i32) -> Result<List> {
     let len = r.plain_length()?;
     if len == 0 {
         return Err(RdbError::Corrupt("empty list"));
     }
-    let mut list = List::new();
+    let mut list = List::new(fill);
     if ty == TYPE_LIST {
         for _ in 0..len {
             let e = string::read(r)?.into_bytes();
-            list.push(End::Tail, &e, fill);
+            list.push(End::Tail, &e);
         }
         return Ok(list);
     }
