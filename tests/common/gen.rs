@@ -288,6 +288,8 @@ impl Generator {
             && self.pending.is_empty()
             && name != "SADD"
             && name != "LISTFILL"
+            // Dropping the count would leave HRANDFIELD's random one-field form.
+            && name != "HRANDFIELD"
         {
             self.maybe_mutate_arity(&mut cmd);
         }
