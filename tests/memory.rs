@@ -689,3 +689,101 @@ fn emptied_sets_are_freed() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+// ---------------------------------------------------------------------------------------------
+
+/// A large list built element by element (each push publishes a version sharing all but its
+/// end node and a path with the previous one), popped from both ends, overwritten with LSET,
+/// trimmed, then deleted: its memory comes back.
+#[test]
+fn large_list_is_freed() {
+    let s = Server::start();
+    let mut c = s.raw();
+    repeat(&mut c, 0..WARM_UP, |b, i| {
+        b.push(&[b"RPUSH".as_slice(), b"warm", &value("warm", i)]);
+    });
+    assert_eq!(c.cmd_parsed(&["DEL", "warm"]).as_int(), Some(1));
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..200_000, |b, i| {
+        let cmd: &[u8] = if i % 2 == 0 { b"RPUSH" } else { b"LPUSH" };
+        b.push(&[cmd, b"big", &value("list", i)]);
+    });
+    assert_eq!(c.cmd_parsed(&["LLEN", "big"]).as_int(), Some(200_000));
+    let grown = used_memory(&mut c);
+    assert!(
+        grown > baseline + 6 * MB,
+        "200,000 elements of 32 bytes should be counted: baseline {baseline}, now {grown}"
+    );
+    repeat(&mut c, 0..50_000, |b, i| {
+        let idx = ((i * 7919) % 150_000).to_string().into_bytes();
+        b.push(&[b"LSET".as_slice(), b"big", &idx, &value("over", i)]);
+    });
+    repeat(&mut c, 0..500, |b, _| {
+        b.push(&[b"LPOP".as_slice(), b"big", b"50"]);
+        b.push(&[b"RPOP".as_slice(), b"big", b"50"]);
+    });
+    assert_eq!(c.cmd_parsed(&["LLEN", "big"]).as_int(), Some(150_000));
+    assert_eq!(
+        c.cmd_parsed(&["LTRIM", "big", "1000", "-1000"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(c.cmd_parsed(&["DEL", "big"]).as_int(), Some(1));
+    assert_returns_to(
+        &mut c,
+        baseline,
+        BOUND,
+        "200,000 pushes, 50,000 LSETs, pops, LTRIM, DEL",
+    );
+}
+
+/// Large lists overwritten by another value, and flushed: their memory comes back.
+#[test]
+fn overwritten_and_flushed_lists_are_freed() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let baseline = used_memory(&mut c);
+    for round in 0..5 {
+        repeat(&mut c, 0..1_000, |b, chunk| {
+            let vals: Vec<Vec<u8>> = (chunk * 100..chunk * 100 + 100)
+                .map(|i| value("l", i))
+                .collect();
+            let mut args: Vec<&[u8]> = vec![b"RPUSH", b"l"];
+            args.extend(vals.iter().map(|v| v.as_slice()));
+            b.push(&args);
+        });
+        assert_eq!(c.cmd_parsed(&["LLEN", "l"]).as_int(), Some(100_000));
+        if round % 2 == 0 {
+            assert_eq!(c.cmd_parsed(&["SET", "l", "v"]), Reply::Simple("OK".into()));
+            assert_eq!(c.cmd_parsed(&["DEL", "l"]).as_int(), Some(1));
+        } else {
+            c.cmd(&["FLUSHALL"]);
+        }
+    }
+    assert_returns_to(
+        &mut c,
+        baseline,
+        BOUND,
+        "100,000-element lists overwritten by SET, and flushed",
+    );
+}
+
+/// Small lists created and emptied by pops (which delete the key).
+#[test]
+fn emptied_lists_are_freed() {
+    let s = Server::start();
+    let mut c = s.raw();
+    path_returns_memory(
+        &mut c,
+        "RPUSH k:i a b c; LPUSH k:i d; LPOP k:i 4",
+        0,
+        |b, i| {
+            let k = key("k", i);
+            let v = value("e", i);
+            b.push(&[b"RPUSH".as_slice(), &k, &v, b"b", b"c"]);
+            b.push(&[b"LPUSH".as_slice(), &k, b"d"]);
+            b.push(&[b"LPOP".as_slice(), &k, b"4"]);
+        },
+    );
+}

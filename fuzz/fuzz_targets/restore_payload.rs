@@ -1,6 +1,7 @@
 //! Fuzz RESTORE's payload decoder: arbitrary bytes framed as a DUMP payload (a valid CRC is
 //! added half of the time, so the fuzzer reaches the value decoders: strings, hashes as
-//! listpack, ziplist and plain RDB hashes). It must never panic; a payload it accepts must
+//! listpack, ziplist and plain RDB hashes, sets, lists as quicklists of listpacks or
+//! ziplists and plain RDB lists). It must never panic; a payload it accepts must
 //! DUMP again to a payload that loads to the same value.
 #![no_main]
 
@@ -25,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         dump::Limits {
             hash: HashLimits { entries: 2, value: 4 },
             max_intset: 2,
+            list_fill: 2,
         }
     } else {
         dump::Limits::DEFAULT

@@ -18,6 +18,7 @@ pub mod db;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod object;
 pub mod server;
 pub mod sets;
@@ -136,6 +137,7 @@ fn families() -> Vec<&'static [Command]> {
         strings::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        lists::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

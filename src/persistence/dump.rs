@@ -19,12 +19,15 @@ const CRC64: crc::Crc<u64, crc::Table<16>> =
 const FOOTER_LEN: usize = 10;
 
 /// The encoding limits a restored value is built with: the server's live
-/// `hash-max-listpack-*` and `set-max-intset-entries`, which decide a
+/// `hash-max-listpack-*`, `set-max-intset-entries` and
+/// `list-max-listpack-size`, which decide a
 /// restored collection's encoding as in Redis's loader.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub hash: HashLimits,
     pub max_intset: u64,
+    /// `list-max-listpack-size`.
+    pub list_fill: i32,
 }
 
 impl Limits {
@@ -32,6 +35,7 @@ impl Limits {
     pub const DEFAULT: Limits = Limits {
         hash: HashLimits::DEFAULT,
         max_intset: 512,
+        list_fill: -2,
     };
 }
 
@@ -64,6 +68,7 @@ pub fn create(value: &Value, compress: bool) -> Vec<u8> {
         }
         Value::Hash(h) => rdb::hash::write(&mut out, h, compress),
         Value::Set(s) => rdb::set::write(&mut out, s, compress),
+        Value::List(l) => rdb::list::write(&mut out, l, compress),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
@@ -96,7 +101,7 @@ pub fn verify(payload: &[u8]) -> Result<u16, RestoreError> {
 /// than failing, so both servers accept and refuse the same payloads. Bytes
 /// left between the value and the footer are ignored, as Redis does.
 ///
-/// Strings, hashes and sets load; a payload of any other type is refused as
+/// Strings, hashes, sets and lists load; a payload of any other type is refused as
 /// `BadFormat` (Redis would load it).
 pub fn load(payload: &[u8], limits: Limits) -> Result<Value, RestoreError> {
     verify(payload)?;
@@ -112,6 +117,11 @@ pub fn load(payload: &[u8], limits: Limits) -> Result<Value, RestoreError> {
         Ok(rdb::set::TYPE_SET_INTSET) => {
             rdb::set::read_intset(&mut r, limits.max_intset).map(Value::Set)
         }
+        Ok(
+            ty @ (rdb::list::TYPE_LIST
+            | rdb::list::TYPE_LIST_QUICKLIST
+            | rdb::list::TYPE_LIST_QUICKLIST_2),
+        ) => rdb::list::read(&mut r, ty, limits.list_fill).map(Value::List),
         _ => return Err(RestoreError::BadFormat),
     };
     value.map_err(|_| RestoreError::BadFormat)
@@ -177,6 +187,44 @@ mod tests {
         assert_eq!(load(dump, tight).unwrap().encoding(), "hashtable");
     }
 
+    #[test]
+    fn list_payloads_are_byte_identical_to_redis() {
+        // redis-server 7.0: RPUSH l a b 1 -300 70000 hello; DUMP l.
+        let one = b"\x12\x01\x02\x1e\x1e\x00\x00\x00\x06\x00\x81a\x02\x81b\x02\x01\x01\xde\xd4\x02\xf2p\x11\x01\x04\x85hello\x06\xff\n\x00\x1ag\x13r2\xf8\xb7\xaf";
+        // With list-max-listpack-size 2: RPUSH l a b c d e (three nodes).
+        let nodes = b"\x12\x03\x02\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff\x02\r\r\x00\x00\x00\x02\x00\x81c\x02\x81d\x02\xff\x02\n\n\x00\x00\x00\x01\x00\x81e\x02\xff\n\x00\xecR6\xa7` \xa1\xdb";
+        // A node LZF-compressed as an RDB string.
+        let lzf = b"\x12\x01\x02\xc3\x19@\x8e\x08\x8e\x00\x00\x00\x02\x00\xe0dx\xe0Z\x00\x04f\x9eabc\xe0\x12\x02\x01\x1f\xff\n\x00\x8c\x12qS=\x01\x9f:";
+        for dump in [&one[..], &nodes[..], &lzf[..]] {
+            let v = load(dump, Limits::DEFAULT).unwrap();
+            assert_eq!(v.encoding(), "quicklist");
+            assert_eq!(create(&v, true), dump);
+        }
+        let Value::List(l) = load(one, Limits::DEFAULT).unwrap() else {
+            panic!("not a list");
+        };
+        let items: Vec<Vec<u8>> = l.iter().map(|e| e.to_vec()).collect();
+        assert_eq!(items, [&b"a"[..], b"b", b"1", b"-300", b"70000", b"hello"]);
+        // RDB_TYPE_LIST and a quicklist of ziplists load too.
+        let plain = load(&with_footer(b"\x01\x02\x01a\x01b", 10), Limits::DEFAULT).unwrap();
+        let zl = load(
+            &with_footer(
+                b"\x0e\x01\x10\x10\x00\x00\x00\x0d\x00\x00\x00\x02\x00\x00\x01a\x03\xf6\xff",
+                10,
+            ),
+            Limits::DEFAULT,
+        )
+        .unwrap();
+        let Value::List(zl) = zl else {
+            panic!("not a list");
+        };
+        assert_eq!(
+            zl.iter().map(|e| e.to_vec()).collect::<Vec<_>>(),
+            [&b"a"[..], b"5"]
+        );
+        assert_eq!(plain.type_name(), "list");
+    }
+
     /// Found by the restore_payload fuzz target: DUMP of this hash made the
     /// LZF compressor write one byte past its output limit.
     #[test]
@@ -234,17 +282,27 @@ mod tests {
             load(&with_footer(b"\x20\x05hello", 10), Limits::DEFAULT),
             Err(RestoreError::BadFormat)
         );
-        // A list (quicklist 2): valid in Redis, not representable in Ferrite yet.
-        assert_eq!(
-            load(
-                &with_footer(
-                    b"\x12\x01\x02\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff",
-                    10
-                ),
-                Limits::DEFAULT
+        // A list (quicklist 2) loads; one with a bad container type or an
+        // empty node does not.
+        let list = load(
+            &with_footer(
+                b"\x12\x01\x02\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff",
+                10,
             ),
-            Err(RestoreError::BadFormat)
+            Limits::DEFAULT,
         );
+        assert_eq!(list.unwrap().type_name(), "list");
+        for bad in [
+            &b"\x12\x01\x03\r\r\x00\x00\x00\x02\x00\x81a\x02\x81b\x02\xff"[..],
+            b"\x12\x01\x02\x07\x07\x00\x00\x00\x00\x00\xff",
+            b"\x12\x00",
+            b"\x12\x01\x02\r\r\x00\x00\x00\x03\x00\x81a\x02\x81b\x02\xff",
+        ] {
+            assert_eq!(
+                load(&with_footer(bad, 10), Limits::DEFAULT),
+                Err(RestoreError::BadFormat)
+            );
+        }
     }
 
     #[test]

@@ -3,17 +3,19 @@
 //! A value reachable from a slot is immutable once published: writers build a
 //! new value and swap the slot's pointer (copy-on-write), and the old value is
 //! reclaimed only after every reader pinned at the time has unpinned. Large
-//! hashes and sets stay copy-on-write too, as persistent trees a writer
-//! path-copies (`hash`, `set`); other large collections (later issues) may
+//! hashes, sets and lists stay copy-on-write too, as persistent trees a
+//! writer path-copies (`hash`, `set`, `list`); other large collections (later issues) may
 //! instead be mutated in place under the slot latch; see docs/ARCHITECTURE.md,
-//! "Hashes" and "Sets".
+//! "Hashes", "Sets" and "Lists".
 
 pub mod hash;
+pub mod list;
 pub mod raw_str;
 pub mod set;
 pub mod string;
 
 pub use hash::{Hash, HashLimits};
+pub use list::List;
 pub use raw_str::RawStr;
 pub use set::Set;
 pub use string::{EmbStr, Str};
@@ -24,6 +26,7 @@ pub enum Value {
     Str(Str),
     Hash(Hash),
     Set(Set),
+    List(List),
 }
 
 impl Value {
@@ -33,6 +36,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -42,6 +46,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 
@@ -61,6 +66,9 @@ impl Value {
             // with the next one (sets keep no lineage count yet): such a
             // version flushes the thread's garbage when retired.
             Value::Set(s) => s.heap_bytes() >= LARGE,
+            // Like a hash table: a version shares all but an end node and a
+            // path of its node vector with the next one.
+            Value::List(_) => false,
         }
     }
 
@@ -73,16 +81,19 @@ impl Value {
         const LARGE: usize = 64 * 1024;
         match self {
             Value::Hash(h) => h.whole_bytes() >= LARGE,
+            Value::List(l) => l.whole_bytes() >= LARGE,
             _ => self.is_large(),
         }
     }
 
     /// Whether `new` is a later version of this value sharing most of its
-    /// memory (a write to a large hash copies one path), so that retiring
+    /// memory (a write to a large hash copies one path, a write to a list
+    /// one node and a path), so that retiring
     /// this one frees little.
     pub fn shares_lineage(&self, new: &Value) -> bool {
         match (self, new) {
             (Value::Hash(a), Value::Hash(b)) => a.same_lineage(b),
+            (Value::List(a), Value::List(b)) => a.same_lineage(b),
             _ => false,
         }
     }
@@ -96,6 +107,7 @@ impl Value {
             Value::Str(_) => inline,
             Value::Hash(h) => inline + h.heap_bytes(),
             Value::Set(s) => inline + s.heap_bytes(),
+            Value::List(l) => inline + l.heap_bytes(),
         }
     }
 
@@ -110,7 +122,7 @@ impl Value {
     /// never change a value's variant (a conversion publishes a new value).
     pub fn is_mutated_in_place(&self) -> bool {
         match self {
-            Value::Str(_) | Value::Hash(_) | Value::Set(_) => false,
+            Value::Str(_) | Value::Hash(_) | Value::Set(_) | Value::List(_) => false,
         }
     }
 

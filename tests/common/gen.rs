@@ -224,6 +224,24 @@ const TABLE: &[(&str, u32)] = &[
     ("HINCRBYFLOAT", 12),
     ("HRANDFIELD", 6),
     ("HSCAN", 6),
+    ("LPUSH", 20),
+    ("RPUSH", 20),
+    ("LPUSHX", 6),
+    ("RPUSHX", 6),
+    ("LPOP", 12),
+    ("RPOP", 12),
+    ("LLEN", 6),
+    ("LINDEX", 8),
+    ("LSET", 8),
+    ("LRANGE", 12),
+    ("LTRIM", 6),
+    ("LREM", 8),
+    ("LINSERT", 8),
+    ("LPOS", 8),
+    ("LMOVE", 8),
+    ("RPOPLPUSH", 6),
+    ("LMPOP", 8),
+    ("LISTFILL", 2),
     ("UNKNOWN", 1),
 ];
 
@@ -266,7 +284,13 @@ impl Generator {
         let mut cmd = self.build(name);
         // Junk appended to SADD would be a non-integer member, making a hashtable set whose
         // order (SMEMBERS, DUMP) Redis leaves unspecified.
-        if cmd.payload_from_previous.is_none() && self.pending.is_empty() && name != "SADD" {
+        if cmd.payload_from_previous.is_none()
+            && self.pending.is_empty()
+            && name != "SADD"
+            && name != "LISTFILL"
+            // Dropping the count would leave HRANDFIELD's random one-field form.
+            && name != "HRANDFIELD"
+        {
             self.maybe_mutate_arity(&mut cmd);
         }
         if self.rng.chance(10) {
@@ -429,6 +453,26 @@ impl Generator {
             b(*self.rng.pick(&["x", "01", "+1", "", "9223372036854775808"]))
         } else {
             self.set_member()
+        }
+    }
+
+    /// A list element: few distinct ones (so LREM, LPOS and LINSERT find them), integers
+    /// in every listpack width, sometimes a long one.
+    fn list_elem(&mut self) -> Vec<u8> {
+        match self.rng.below(20) {
+            0 => b(*self.rng.pick(&["70000", "-9223372036854775808", "007", ""])),
+            1 => vec![b'L'; self.rng.range(60, 200) as usize],
+            2..=8 => b(self.rng.range(-3, 3).to_string()),
+            _ => self.short_string(b"abc", 1, 2),
+        }
+    }
+
+    fn list_index(&mut self) -> Vec<u8> {
+        match self.rng.below(12) {
+            0 => b(*self
+                .rng
+                .pick(&["x", "9223372036854775807", "-9223372036854775808"])),
+            _ => b(self.rng.range(-8, 8).to_string()),
         }
     }
 
@@ -661,6 +705,17 @@ impl Generator {
     // ---- commands ------------------------------------------------------------------------
 
     fn build(&mut self, name: &str) -> GenCmd {
+        if name == "LISTFILL" {
+            // Small node limits make lists of a few elements span several nodes, so DUMP
+            // compares node boundaries after every kind of list edit.
+            let fill = *self.rng.pick(&["1", "2", "3", "-1", "-2"]);
+            return GenCmd::new(vec![
+                b("CONFIG"),
+                b("SET"),
+                b("list-max-listpack-size"),
+                b(fill),
+            ]);
+        }
         let mut a: Vec<Vec<u8>> = vec![b(name)];
         match name {
             "GET" | "GETDEL" | "INCR" | "DECR" | "STRLEN" | "TYPE" | "PERSIST" | "DUMP" => {
@@ -742,6 +797,86 @@ impl Generator {
                 }
             }
             "SMEMBERS" | "SCARD" => a.push(self.key()),
+            "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX" => {
+                a.push(self.key());
+                for _ in 0..self.rng.range(1, 6) {
+                    a.push(self.list_elem());
+                }
+            }
+            "LPOP" | "RPOP" => {
+                a.push(self.key());
+                if self.rng.chance(50) {
+                    a.push(b(*self.rng.pick(&["0", "1", "2", "5", "100", "-1", "x"])));
+                }
+            }
+            "LLEN" => a.push(self.key()),
+            "LINDEX" => {
+                a.push(self.key());
+                a.push(self.list_index());
+            }
+            "LSET" => {
+                a.push(self.key());
+                a.push(self.list_index());
+                a.push(self.list_elem());
+            }
+            "LRANGE" | "LTRIM" => {
+                a.push(self.key());
+                a.push(self.list_index());
+                a.push(self.list_index());
+            }
+            "LREM" => {
+                a.push(self.key());
+                a.push(b(*self.rng.pick(&["0", "1", "2", "-1", "-2", "x"])));
+                a.push(self.list_elem());
+            }
+            "LINSERT" => {
+                a.push(self.key());
+                a.push(b(*self
+                    .rng
+                    .pick(&["BEFORE", "after", "AFTER", "before", "MIDDLE"])));
+                a.push(self.list_elem());
+                a.push(self.list_elem());
+            }
+            "LPOS" => {
+                a.push(self.key());
+                a.push(self.list_elem());
+                if self.rng.chance(40) {
+                    a.push(b("RANK"));
+                    a.push(b(*self.rng.pick(&["1", "2", "-1", "-3", "0", "x"])));
+                }
+                if self.rng.chance(40) {
+                    a.push(b("COUNT"));
+                    a.push(b(*self.rng.pick(&["0", "1", "2", "-1", "x"])));
+                }
+                if self.rng.chance(30) {
+                    a.push(b("MAXLEN"));
+                    a.push(b(*self.rng.pick(&["0", "1", "3", "-1"])));
+                }
+            }
+            "LMOVE" => {
+                a.push(self.key());
+                a.push(self.key());
+                a.push(b(*self.rng.pick(&["LEFT", "RIGHT", "left", "right", "up"])));
+                a.push(b(*self.rng.pick(&["LEFT", "RIGHT", "left", "right"])));
+            }
+            "RPOPLPUSH" => {
+                a.push(self.key());
+                a.push(self.key());
+            }
+            "LMPOP" => {
+                let keys = self.keys(1, 3);
+                let n = match self.rng.below(10) {
+                    0 => b(*self.rng.pick(&["0", "-1", "x", "9"])),
+                    _ => b(keys.len().to_string()),
+                };
+                a.push(n);
+                a.extend(keys);
+                a.push(b(*self.rng.pick(&["LEFT", "RIGHT", "left", "middle"])));
+                if self.rng.chance(40) {
+                    a.push(b("COUNT"));
+                    a.push(b(*self.rng.pick(&["1", "2", "10", "0", "-1", "x"])));
+                }
+            }
             "SISMEMBER" => {
                 a.push(self.key());
                 a.push(self.probe_member());

@@ -10,8 +10,10 @@
 
 use super::{RdbError, Result};
 
-const EOF: u8 = 0xff;
-const HEADER: usize = 6;
+/// The terminator byte.
+pub const EOF: u8 = 0xff;
+/// Header bytes: total size (u32 LE) and entry count (u16 LE).
+pub const HEADER: usize = 6;
 
 /// Bytes the back-length of an entry of `l` bytes takes.
 fn backlen_size(l: usize) -> usize {
@@ -35,7 +37,9 @@ fn put_backlen(out: &mut Vec<u8>, l: usize) {
     }
 }
 
-fn put_entry(out: &mut Vec<u8>, s: &[u8]) {
+/// Appends one entry holding `s` (an integer form when `s` is one by
+/// Redis's rules), back-length included.
+pub fn put_entry(out: &mut Vec<u8>, s: &[u8]) {
     let start = out.len();
     match crate::util::num::parse_i64(s) {
         Some(v) if (0..=127).contains(&v) => out.push(v as u8),
@@ -92,6 +96,52 @@ pub fn write<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let n = if count < 65535 { count as u16 } else { 65535 };
     out[4..6].copy_from_slice(&n.to_le_bytes());
     out
+}
+
+/// The entry starting at `p` of a well-formed listpack (one this process
+/// built, or one [`read`] accepted) and its size, back-length included.
+/// Panics on a malformed one (an index out of bounds), never reads past it.
+pub fn entry_at(buf: &[u8], p: usize) -> (crate::types::set::Elem<'_>, usize) {
+    use crate::types::set::Elem;
+    let b = buf[p];
+    let (e, len) = if b & 0x80 == 0 {
+        (Elem::Int(i64::from(b)), 1)
+    } else if b & 0xc0 == 0x80 {
+        let n = (b & 0x3f) as usize;
+        (Elem::Bytes(&buf[p + 1..p + 1 + n]), 1 + n)
+    } else if b & 0xe0 == 0xc0 {
+        let u = ((i64::from(b) & 0x1f) << 8) | i64::from(buf[p + 1]);
+        (Elem::Int(if u >= 1 << 12 { u - (1 << 13) } else { u }), 2)
+    } else if b & 0xf0 == 0xe0 {
+        let n = ((b as usize & 0x0f) << 8) | buf[p + 1] as usize;
+        (Elem::Bytes(&buf[p + 2..p + 2 + n]), 2 + n)
+    } else if b == 0xf0 {
+        let n = u32::from_le_bytes(buf[p + 1..p + 5].try_into().expect("4 bytes")) as usize;
+        (Elem::Bytes(&buf[p + 5..p + 5 + n]), 5 + n)
+    } else {
+        let n = [2, 3, 4, 8][(b - 0xf1) as usize];
+        (Elem::Int(int_le(&buf[p + 1..p + 1 + n])), 1 + n)
+    };
+    (e, len + backlen_size(len))
+}
+
+/// The start of the entry that ends at `end` (the start of the next entry,
+/// or of the terminator) in a well-formed listpack, read from its
+/// back-length.
+pub fn entry_before(buf: &[u8], end: usize) -> usize {
+    let mut len = 0usize;
+    let mut shift = 0;
+    let mut q = end;
+    loop {
+        q -= 1;
+        let b = buf[q];
+        len |= ((b & 127) as usize) << shift;
+        shift += 7;
+        if b & 128 == 0 {
+            break;
+        }
+    }
+    q - len
 }
 
 const BAD: RdbError = RdbError::Corrupt("invalid listpack");

@@ -7,6 +7,7 @@
 
 pub mod hash;
 pub mod intset;
+pub mod list;
 pub mod listpack;
 pub mod lzf;
 pub mod set;
