@@ -20,28 +20,11 @@ use crate::protocol::Reply;
 use crate::server::{Client, Shared};
 use crate::store::waiters::{Cancel, Waiter, Waiters};
 use crate::store::{Clock, DbTable};
+use crate::types::Value;
 use crossbeam_epoch::Guard;
 use std::sync::Arc;
 
-/// Which end of a list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
-    Left,
-    Right,
-}
-
-impl End {
-    /// Parses LEFT/RIGHT, case-insensitively.
-    pub fn parse(arg: &[u8]) -> Option<End> {
-        if arg.eq_ignore_ascii_case(b"left") {
-            Some(End::Left)
-        } else if arg.eq_ignore_ascii_case(b"right") {
-            Some(End::Right)
-        } else {
-            None
-        }
-    }
-}
+pub use crate::types::list::End;
 
 /// What a blocked command waits for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,27 +118,32 @@ pub fn may_block(ctx: &Ctx) -> bool {
     !ctx.client.deny_blocking && !ctx.keys.in_held()
 }
 
-/// Parks the client on `keys` (of the selected database) for `want`. The
+/// Parks the client on `keys` of database `db` for `want`. The
 /// caller holds the latch of every key and found them all empty; `table`
 /// is its [`table_mark`] from before it latched them. The handler then
 /// returns without a reply: the connection waits (`server::connection`).
-pub fn park(ctx: &mut Ctx, keys: &[&[u8]], want: Want, deadline_ms: u64, table: usize) {
+pub fn park(
+    shared: &Shared,
+    client: &mut Client,
+    db: usize,
+    keys: &[&[u8]],
+    want: Want,
+    deadline_ms: u64,
+    table: usize,
+) {
+    use crate::server::client::cflags;
     let request = Request {
         want,
         wake: tokio::sync::Notify::new(),
     };
-    let waiter = Arc::new(Waiter::new(ctx.keys.selected(), keys, request));
-    ctx.shared.blocked.park(&waiter);
-    *crate::server::client::lock(&ctx.client.info.waiter) = Some(waiter.clone());
-    ctx.client
-        .info
-        .set_flag(crate::server::client::cflags::BLOCKED);
+    let waiter = Arc::new(Waiter::new(db, keys, request));
+    shared.blocked.park(&waiter);
+    *crate::server::client::lock(&client.info.waiter) = Some(waiter.clone());
+    client.info.set_flag(cflags::BLOCKED);
     if deadline_ms != 0 {
-        ctx.client
-            .info
-            .set_flag(crate::server::client::cflags::IN_TIMEOUT_TABLE);
+        client.info.set_flag(cflags::IN_TIMEOUT_TABLE);
     }
-    ctx.client.blocked = Some(Blocked {
+    client.blocked = Some(Blocked {
         waiter,
         deadline_ms,
         table,
@@ -182,6 +170,12 @@ pub fn unpark(shared: &Shared, client: &mut Client, waiter: &Arc<BlockedWaiter>)
     client.info.clear_flag(
         crate::server::client::cflags::BLOCKED | crate::server::client::cflags::IN_TIMEOUT_TABLE,
     );
+}
+
+/// Delivers `served` to a claimed waiter and wakes its client.
+pub fn hand(w: &BlockedWaiter, served: Served) {
+    w.deliver(served);
+    w.request.wake.notify_one();
 }
 
 /// CLIENT UNBLOCK: stops `waiter` waiting for `why` and wakes its client;
@@ -275,8 +269,7 @@ pub fn serve_ready(shared: &Shared, client: &mut Client, guard: &Guard, clock: C
 }
 
 /// Serves the waiters of `key` of `db` from whatever it holds now, with the
-/// key latched (and the destinations its BLMOVE waiters need). Returns the
-/// keys that became ready on the way.
+/// key latched. Returns the keys that became ready on the way.
 fn serve_key(
     shared: &Shared,
     db: usize,
@@ -284,6 +277,32 @@ fn serve_key(
     guard: &Guard,
     clock: Clock,
 ) -> Vec<(usize, Vec<u8>)> {
-    let _ = (shared, db, key, guard, clock);
-    Vec::new()
+    let mut ready = Vec::new();
+    let clock = clock.no_touch();
+    loop {
+        if !shared.blocked.has_waiters(db, key) {
+            return ready;
+        }
+        let ks = shared.store.db(db, guard);
+        let mut latch = ks.lock(key, clock, guard);
+        let busy_dst = match latch.value() {
+            Some(Value::List(_)) => {
+                let mut env = super::list_blocking::ServeEnv {
+                    shared,
+                    db,
+                    clock,
+                    guard,
+                    fill: shared.config.list_max_listpack_size(),
+                    ready: &mut ready,
+                };
+                super::list_blocking::serve_list(&mut env, &mut latch)
+            }
+            _ => None,
+        };
+        drop(latch);
+        let Some(dst) = busy_dst else { return ready };
+        // A BLMOVE destination another client holds: wait for it with no
+        // latch held, then try again.
+        drop(ks.lock(&dst, clock, guard));
+    }
 }

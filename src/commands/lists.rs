@@ -224,6 +224,7 @@ pub fn move_latched(
 
 fn push_generic(ctx: &mut Ctx, args: &[&[u8]], end: End, only_existing: bool) {
     let fill = fill(ctx);
+    let at = super::list_blocking::PushedAt::of(ctx);
     let Ok(mut latch) = ctx.keys.write(args[1]) else {
         return;
     };
@@ -233,6 +234,9 @@ fn push_generic(ctx: &mut Ctx, args: &[&[u8]], end: End, only_existing: bool) {
     }
     // Publish point.
     let r = push_latched(&mut latch, end, &args[2..], fill);
+    if r.is_ok() {
+        super::list_blocking::serve_pushed(ctx.shared, ctx.client, at, &mut latch);
+    }
     drop(latch);
     match r {
         Ok(len) => ctx.out.int(len as i64),
@@ -617,12 +621,18 @@ fn lpos(ctx: &mut Ctx, args: &[&[u8]]) {
 
 fn move_generic(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) {
     let fill = fill(ctx);
+    let db = ctx.keys.selected();
     let Ok(mut latches) = ctx.keys.write_many(&[src, dst]) else {
         return;
     };
     // Publish point (both keys).
     let r = move_latched(&mut latches, src == dst, from, to, fill);
+    // The destination serves its waiters after the command, as Redis.
+    let ready = matches!(r, Ok(Some(_))) && ctx.shared.blocked.has_waiters(db, dst);
     drop(latches);
+    if ready {
+        ctx.client.ready.push((db, dst.to_vec()));
+    }
     match r {
         Ok(Some(e)) => ctx.out.bulk(&e),
         Ok(None) => ctx.out.null(),

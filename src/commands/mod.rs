@@ -18,6 +18,7 @@ pub mod db;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod list_blocking;
 pub mod lists;
 pub mod object;
 pub mod server;
@@ -137,6 +138,7 @@ fn families() -> Vec<&'static [Command]> {
         strings::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        list_blocking::COMMANDS,
         lists::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,

@@ -597,6 +597,12 @@ impl<'g> Locked<'g> {
         self.node.key()
     }
 
+    /// The database it was latched in (another key of the same database is
+    /// latched through it: BLMOVE's destination).
+    pub fn keyspace(&self) -> &'g Keyspace {
+        self.ks
+    }
+
     pub fn slot(&self) -> &'g Slot {
         &self.node.slot
     }
