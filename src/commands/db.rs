@@ -101,6 +101,10 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) {
     }
     if a != b {
         ctx.shared.store.swap_dbs(a as usize, b as usize);
+        // Clients blocked on a key of either database now wait on the
+        // other database's key: serve those that became ready.
+        super::blocking::signal_db_ready(ctx.shared, ctx.client, a as usize);
+        super::blocking::signal_db_ready(ctx.shared, ctx.client, b as usize);
     }
     ctx.out.ok();
 }

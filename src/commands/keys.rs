@@ -9,6 +9,7 @@
 //! multi-key writes latch all their keys at once, across databases for MOVE
 //! and COPY ... DB, so they are atomic and cannot deadlock.
 
+use super::blocking;
 use super::access::Latches;
 use super::flags::*;
 use super::key_flags::*;
@@ -214,6 +215,10 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) {
         Ok(true)
     };
     drop(set);
+    if outcome == Ok(true) {
+        let db = ctx.keys.selected();
+        blocking::signal_ready(ctx.shared, ctx.client, db, dst);
+    }
     match outcome {
         Err(e) => ctx.error(e),
         Ok(done) if nx => ctx.out.int(done as i64),
@@ -279,6 +284,9 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) {
         _ => false,
     };
     drop(set);
+    if copied {
+        blocking::signal_ready(ctx.shared, ctx.client, dst_db, dst_key);
+    }
     count_lookups(ctx.shared, hit as u64, !hit as u64);
     ctx.out.int(copied as i64);
 }
@@ -302,6 +310,9 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) {
         move_key(&mut set);
     }
     drop(set);
+    if moved {
+        blocking::signal_ready(ctx.shared, ctx.client, dst_db, key);
+    }
     ctx.out.int(moved as i64);
 }
 
@@ -719,6 +730,8 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
         }
     }
     drop(key);
+    let db = ctx.keys.selected();
+    blocking::signal_ready(ctx.shared, ctx.client, db, args[1]);
     ctx.out.ok();
 }
 
