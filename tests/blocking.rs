@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 /// Several connections to each server, driven in lockstep by a script.
 struct Scenario {
-    d: Differential,
+    /// Owns both servers for the length of the scenario.
+    _servers: Differential,
     conns: Vec<(RawConn, RawConn)>,
     admin: (RawConn, RawConn),
 }
@@ -23,7 +24,11 @@ impl Scenario {
         let d = Differential::new();
         let conns = (0..conns).map(|_| d.new_conns()).collect();
         let admin = d.new_conns();
-        Scenario { d, conns, admin }
+        Scenario {
+            _servers: d,
+            conns,
+            admin,
+        }
     }
 
     /// Runs `script`, one step per line:
@@ -446,17 +451,26 @@ fn blocked_client_is_listed_with_the_b_flag() {
     let start = Instant::now();
     loop {
         let list = String::from_utf8_lossy(&admin.cmd(&["CLIENT", "LIST"])).to_string();
-        if list.lines().any(|l| l.contains("cmd=blpop") && l.contains("flags=b")) {
+        if list
+            .lines()
+            .any(|l| l.contains("cmd=blpop") && l.contains("flags=b"))
+        {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(5), "no flags=b in {list}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "no flags=b in {list}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let info = String::from_utf8_lossy(&admin.cmd(&["INFO", "clients"])).to_string();
     assert!(info.contains("blocked_clients:1"), "{info}");
     assert!(info.contains("clients_in_timeout_table:0"), "{info}");
     admin.cmd(&["RPUSH", "k", "v"]);
-    assert_eq!(fmt_reply(&c.read_reply()), fmt_reply(b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n"));
+    assert_eq!(
+        fmt_reply(&c.read_reply()),
+        fmt_reply(b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n")
+    );
 }
 
 /// P producers push while C consumers pop with BRPOP and BLMOVE on other

@@ -9,8 +9,8 @@
 //! multi-key writes latch all their keys at once, across databases for MOVE
 //! and COPY ... DB, so they are atomic and cannot deadlock.
 
-use super::blocking;
 use super::access::Latches;
+use super::blocking;
 use super::flags::*;
 use super::key_flags::*;
 use super::{acl, errors, Command, Ctx, KeySpec, KeySpecEntry, Unpinned};
