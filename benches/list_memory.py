@@ -53,10 +53,19 @@ class Conn:
 
 
 def used_memory(c):
-    for line in c.cmd("INFO", "memory").decode().split("\r\n"):
-        if line.startswith("used_memory:"):
-            return int(line.split(":")[1])
-    raise SystemExit("no used_memory in INFO")
+    """INFO used_memory once Ferrite's garbage pending reclamation (if reported) is under
+    1 MB, or after 5 s."""
+    deadline = time.time() + 5
+    while True:
+        fields = dict(
+            line.split(":", 1)
+            for line in c.cmd("INFO", "memory").decode().split("\r\n")
+            if ":" in line
+        )
+        pending = int(fields.get("ferrite_reclaim_pending", "0"))
+        if pending < 1 << 20 or time.time() > deadline:
+            return int(fields["used_memory"])
+        time.sleep(0.1)
 
 
 def load(c, key, n):

@@ -216,7 +216,13 @@ pub struct List(Box<Inner>);
 /// What a [`List`] boxes.
 #[derive(Clone, Debug)]
 pub struct Inner {
+    /// The first node, when there are at least two; kept out of the vector so a push or
+    /// pop at the head replaces one pointer instead of path-copying the vector.
+    head: Option<Arc<Node>>,
+    /// The nodes between `head` and `tail`.
     nodes: Vector<Arc<Node>>,
+    /// The last node, whenever the list has one (the only node of a one-node list).
+    tail: Option<Arc<Node>>,
     len: usize,
     /// Bytes of every node's listpack.
     bytes: usize,
@@ -251,7 +257,9 @@ impl List {
     /// An empty list whose nodes `fill` (`list-max-listpack-size`) bounds.
     pub fn new(fill: i32) -> List {
         List(Box::new(Inner {
+            head: None,
             nodes: Vector::new(),
+            tail: None,
             len: 0,
             bytes: 0,
             fill: clamp_fill(fill),
@@ -283,7 +291,90 @@ impl List {
 
     /// The nodes, head first (DUMP).
     pub fn nodes(&self) -> impl DoubleEndedIterator<Item = &Node> + '_ {
-        self.nodes.iter().map(|n| &**n)
+        self.node_iter().map(|n| &**n)
+    }
+
+    /// Every node, head first: `head`, the vector, `tail`.
+    fn node_iter(&self) -> impl DoubleEndedIterator<Item = &Arc<Node>> + '_ {
+        self.head
+            .iter()
+            .chain(self.nodes.iter())
+            .chain(self.tail.iter())
+    }
+
+    fn node_count(&self) -> usize {
+        self.head.is_some() as usize + self.nodes.len() + self.tail.is_some() as usize
+    }
+
+    /// The node at `end`.
+    fn edge(&self, end: End) -> Option<&Arc<Node>> {
+        match end {
+            End::Head => self.head.as_ref().or(self.tail.as_ref()),
+            End::Tail => self.tail.as_ref(),
+        }
+    }
+
+    /// Replaces the node at `end` (there is one).
+    fn set_edge(&mut self, end: End, node: Arc<Node>) {
+        match end {
+            End::Head if self.head.is_some() => self.head = Some(node),
+            _ => self.tail = Some(node),
+        }
+    }
+
+    /// Adds a node at `end`.
+    fn push_node(&mut self, end: End, node: Arc<Node>) {
+        match end {
+            End::Tail => {
+                if let Some(t) = self.tail.take() {
+                    if self.head.is_none() {
+                        self.head = Some(t);
+                    } else {
+                        self.nodes.push_back(t);
+                    }
+                }
+                self.tail = Some(node);
+            }
+            End::Head => {
+                if self.tail.is_none() {
+                    self.tail = Some(node);
+                } else {
+                    if let Some(h) = self.head.take() {
+                        self.nodes.push_front(h);
+                    }
+                    self.head = Some(node);
+                }
+            }
+        }
+    }
+
+    /// Removes the node at `end` (there is one).
+    fn pop_node(&mut self, end: End) {
+        match end {
+            End::Tail => {
+                self.tail = self.nodes.pop_back().or_else(|| self.head.take());
+            }
+            End::Head if self.head.is_some() => self.head = self.nodes.pop_front(),
+            End::Head => self.tail = None,
+        }
+    }
+
+    /// Moves `head` and `tail` into the vector, for the edits that address nodes by index;
+    /// [`List::gather`] takes them out again.
+    fn spill(&mut self) {
+        if let Some(h) = self.head.take() {
+            self.nodes.push_front(h);
+        }
+        if let Some(t) = self.tail.take() {
+            self.nodes.push_back(t);
+        }
+    }
+
+    fn gather(&mut self) {
+        self.tail = self.nodes.pop_back();
+        if self.tail.is_some() {
+            self.head = self.nodes.pop_front();
+        }
     }
 
     /// Appends a node as loaded from RDB (not empty).
@@ -291,42 +382,30 @@ impl List {
         let node = Node::from_items(items.iter().map(|s| Elem::Bytes(s)));
         self.len += node.len();
         self.bytes += node.lp.len();
-        self.nodes.push_back(Arc::new(node));
+        self.push_node(End::Tail, Arc::new(node));
     }
 
     /// Every element, head to tail.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = Elem<'_>> + '_ {
-        self.nodes.iter().flat_map(|n| n.iter())
+        self.node_iter().flat_map(|n| n.iter())
     }
 
     /// Adds `s` at `end`, in the end node if Redis's quicklist would put it
     /// there, else in a new node.
     pub fn push(&mut self, end: End, s: &[u8]) {
         let fill = self.fill;
-        let edge = match end {
-            End::Head => self.nodes.front(),
-            End::Tail => self.nodes.back(),
-        };
-        let node = match edge {
+        self.len += 1;
+        match self.edge(end) {
             Some(n) if n.allows_insert(fill, s.len()) => {
                 let new = n.pushed(end, s);
-                self.bytes -= n.lp.len();
-                let slot = match end {
-                    End::Head => self.nodes.front_mut(),
-                    End::Tail => self.nodes.back_mut(),
-                };
-                *slot.expect("edge node") = Arc::new(new);
-                self.bytes += slot_len(&self.nodes, end);
-                self.len += 1;
-                return;
+                self.bytes = self.bytes - n.lp.len() + new.lp.len();
+                self.set_edge(end, Arc::new(new));
             }
-            _ => Node::from_items([Elem::Bytes(s)]),
-        };
-        self.bytes += node.lp.len();
-        self.len += 1;
-        match end {
-            End::Head => self.nodes.push_front(Arc::new(node)),
-            End::Tail => self.nodes.push_back(Arc::new(node)),
+            _ => {
+                let node = Node::from_items([Elem::Bytes(s)]);
+                self.bytes += node.lp.len();
+                self.push_node(end, Arc::new(node));
+            }
         }
     }
 
@@ -337,12 +416,10 @@ impl List {
         let fill = self.fill;
         let mut i = 0;
         while i < elems.len() {
-            let edge = match end {
-                End::Head => self.nodes.front(),
-                End::Tail => self.nodes.back(),
-            }
-            .filter(|n| n.allows_insert(fill, elems[i].len()))
-            .cloned();
+            let edge = self
+                .edge(end)
+                .filter(|n| n.allows_insert(fill, elems[i].len()))
+                .cloned();
             let (mut size, mut count) = edge
                 .as_ref()
                 .map_or((HEADER + 1, 0), |n| (n.lp.len(), n.count as usize));
@@ -384,16 +461,9 @@ impl List {
             self.bytes += node.lp.len();
             if let Some(old) = &edge {
                 self.bytes -= old.lp.len();
-                let slot = match end {
-                    End::Head => self.nodes.front_mut(),
-                    End::Tail => self.nodes.back_mut(),
-                };
-                *slot.expect("edge node") = node;
+                self.set_edge(end, node);
             } else {
-                match end {
-                    End::Head => self.nodes.push_front(node),
-                    End::Tail => self.nodes.push_back(node),
-                }
+                self.push_node(end, node);
             }
         }
     }
@@ -402,10 +472,7 @@ impl List {
     pub fn pop(&mut self, end: End, n: usize) -> Vec<Vec<u8>> {
         let mut out = Vec::with_capacity(n.min(self.len));
         while out.len() < n {
-            let Some(node) = (match end {
-                End::Head => self.nodes.front(),
-                End::Tail => self.nodes.back(),
-            }) else {
+            let Some(node) = self.edge(end) else {
                 break;
             };
             let want = n - out.len();
@@ -418,18 +485,11 @@ impl List {
             self.len -= take;
             self.bytes -= node.lp.len();
             if take == node.len() {
-                match end {
-                    End::Head => self.nodes.pop_front(),
-                    End::Tail => self.nodes.pop_back(),
-                };
+                self.pop_node(end);
             } else {
                 let rest = node.without(end, take);
                 self.bytes += rest.lp.len();
-                let slot = match end {
-                    End::Head => self.nodes.front_mut(),
-                    End::Tail => self.nodes.back_mut(),
-                };
-                *slot.expect("edge node") = Arc::new(rest);
+                self.set_edge(end, Arc::new(rest));
             }
         }
         out
@@ -440,7 +500,7 @@ impl List {
     fn locate(&self, i: usize) -> (usize, usize) {
         if i < self.len / 2 {
             let mut acc = 0;
-            for (k, n) in self.nodes.iter().enumerate() {
+            for (k, n) in self.node_iter().enumerate() {
                 if i < acc + n.len() {
                     return (k, i - acc);
                 }
@@ -448,7 +508,9 @@ impl List {
             }
         } else {
             let mut acc = self.len;
-            for (k, n) in self.nodes.iter().enumerate().rev() {
+            let mut k = self.node_count();
+            for n in self.node_iter().rev() {
+                k -= 1;
                 acc -= n.len();
                 if i >= acc {
                     return (k, i - acc);
@@ -471,7 +533,8 @@ impl List {
     /// Element `i` (< len).
     pub fn get(&self, i: usize) -> Elem<'_> {
         let (k, off) = self.locate(i);
-        self.nodes[k].iter().nth(off).expect("offset within node")
+        let node = self.node_iter().nth(k).expect("node within list");
+        node.iter().nth(off).expect("offset within node")
     }
 
     /// Elements from position `from` (< len) on, head to tail.
@@ -479,10 +542,9 @@ impl List {
         let (k, off) = if from < self.len {
             self.locate(from)
         } else {
-            (self.nodes.len(), 0)
+            (self.node_count(), 0)
         };
-        self.nodes
-            .iter()
+        self.node_iter()
             .skip(k)
             .enumerate()
             .flat_map(move |(j, n)| n.iter().skip(if j == 0 { off } else { 0 }))
@@ -501,7 +563,7 @@ impl List {
     }
 
     /// Replaces element `i` (< len) by `s` (LSET), in its node.
-    pub fn set(&mut self, i: usize, s: &[u8]) {
+    fn set_spilled(&mut self, i: usize, s: &[u8]) {
         let (k, off) = self.locate(i);
         let node = Arc::clone(&self.nodes[k]);
         let new = Node::from_items(node.iter().enumerate().map(|(j, e)| {
@@ -519,7 +581,7 @@ impl List {
     /// pivot's node if it has room; else at the head of the next node (after the node's last
     /// element) or the tail of the previous one (before its first) if that has room; else in
     /// a new node there; else the node is split at the pivot and the neighbours merged.
-    pub fn insert_at(&mut self, pivot: usize, after: bool, s: &[u8]) {
+    fn insert_at_spilled(&mut self, pivot: usize, after: bool, s: &[u8]) {
         let fill = self.fill;
         let sz = s.len();
         let (k, off) = self.locate(pivot);
@@ -603,7 +665,7 @@ impl List {
     }
 
     /// Keeps only positions `start..=end` (LTRIM; empty if `start > end`).
-    pub fn retain_range(&mut self, start: usize, end: usize) {
+    fn retain_range_spilled(&mut self, start: usize, end: usize) {
         if start > end || start >= self.len {
             self.nodes = Vector::new();
             self.len = 0;
@@ -646,7 +708,7 @@ impl List {
 
     /// Removes elements equal to `s` (LREM): up to `count` from the head
     /// (`from_tail` false) or the tail, every one if `count` is 0. How many.
-    pub fn remove_eq(&mut self, s: &[u8], count: usize, from_tail: bool) -> usize {
+    fn remove_eq_spilled(&mut self, s: &[u8], count: usize, from_tail: bool) -> usize {
         let mut removed = 0;
         let order: Vec<usize> = if from_tail {
             (0..self.nodes.len()).rev().collect()
@@ -702,6 +764,37 @@ impl List {
         removed
     }
 
+    /// Replaces element `i` (< len) by `s` (LSET), in its node.
+    pub fn set(&mut self, i: usize, s: &[u8]) {
+        self.spill();
+        self.set_spilled(i, s);
+        self.gather();
+    }
+
+    /// Inserts `s` before or after the element at `pivot` (LINSERT); see
+    /// [`List::insert_at_spilled`].
+    pub fn insert_at(&mut self, pivot: usize, after: bool, s: &[u8]) {
+        self.spill();
+        self.insert_at_spilled(pivot, after, s);
+        self.gather();
+    }
+
+    /// Keeps only positions `start..=end` (LTRIM; empty if `start > end`).
+    pub fn retain_range(&mut self, start: usize, end: usize) {
+        self.spill();
+        self.retain_range_spilled(start, end);
+        self.gather();
+    }
+
+    /// Removes elements equal to `s` (LREM): up to `count` from the head
+    /// (`from_tail` false) or the tail, every one if `count` is 0. How many.
+    pub fn remove_eq(&mut self, s: &[u8], count: usize, from_tail: bool) -> usize {
+        self.spill();
+        let n = self.remove_eq_spilled(s, count, from_tail);
+        self.gather();
+        n
+    }
+
     /// Whether `self` and `other` are versions of one list (one cloned from
     /// the other by writes), sharing most of their nodes.
     pub fn same_lineage(&self, other: &List) -> bool {
@@ -712,7 +805,7 @@ impl List {
     /// gives back once no other version is left.
     pub fn whole_bytes(&self) -> usize {
         let per_node = std::mem::size_of::<Node>() + 16 + 8 + 8;
-        std::mem::size_of::<Inner>() + self.bytes + self.nodes.len() * per_node
+        std::mem::size_of::<Inner>() + self.bytes + self.node_count() * per_node
     }
 
     /// Heap bytes freeing this version gives back: the whole list for the
@@ -722,17 +815,9 @@ impl List {
         if Arc::strong_count(&self.lineage) == 1 {
             return self.whole_bytes();
         }
-        let edge = self.nodes.back().map_or(0, |n| n.heap_bytes());
+        let edge = self.tail.as_ref().map_or(0, |n| n.heap_bytes());
         (std::mem::size_of::<Inner>() + 2 * edge + 64 * 8 * 3).min(self.whole_bytes())
     }
-}
-
-fn slot_len(nodes: &Vector<Arc<Node>>, end: End) -> usize {
-    match end {
-        End::Head => nodes.front(),
-        End::Tail => nodes.back(),
-    }
-    .map_or(0, |n| n.lp.len())
 }
 
 #[cfg(test)]
