@@ -242,6 +242,13 @@ const TABLE: &[(&str, u32)] = &[
     ("RPOPLPUSH", 6),
     ("LMPOP", 8),
     ("LISTFILL", 2),
+    // Blocking forms with short timeouts: on empty keys both servers time
+    // out (10 ms each); on lists they pop as the non-blocking forms.
+    ("BLPOP", 3),
+    ("BRPOP", 3),
+    ("BLMOVE", 2),
+    ("BRPOPLPUSH", 2),
+    ("BLMPOP", 2),
     ("UNKNOWN", 1),
 ];
 
@@ -321,7 +328,9 @@ impl Generator {
         if cmd.args.len() > 1 && self.rng.chance(50) {
             let drop = self.rng.range(1, (cmd.args.len() - 1) as i64) as usize;
             cmd.args.truncate(cmd.args.len() - drop);
-        } else {
+        } else if !matches!(&cmd.args[0][..], b"BLPOP" | b"BRPOP") {
+            // (A junk "0" after BLPOP's timeout would be a timeout of 0:
+            // both servers would wait forever.)
             for _ in 0..self.rng.range(1, 2) {
                 let junk = b(*self.rng.pick(&["junk", "0", "", "x y"]));
                 cmd.args.push(junk);
@@ -333,6 +342,12 @@ impl Generator {
     }
 
     // ---- domains ------------------------------------------------------------------------
+
+    /// A blocking command's timeout: short (never 0, which would wait
+    /// forever on an empty key), or invalid.
+    fn block_timeout(&mut self) -> Vec<u8> {
+        b(*self.rng.pick(&["0.01", "0.01", "0.01", "0.005", "-1", "x", "inf"]))
+    }
 
     fn key(&mut self) -> Vec<u8> {
         b(self.rng.pick(&KEYS))
@@ -862,6 +877,37 @@ impl Generator {
             "RPOPLPUSH" => {
                 a.push(self.key());
                 a.push(self.key());
+            }
+            "BLPOP" | "BRPOP" => {
+                a.extend(self.keys(1, 3));
+                a.push(self.block_timeout());
+            }
+            "BLMOVE" => {
+                a.push(self.key());
+                a.push(self.key());
+                a.push(b(*self.rng.pick(&["LEFT", "RIGHT", "left", "right", "up"])));
+                a.push(b(*self.rng.pick(&["LEFT", "RIGHT", "left", "right"])));
+                a.push(self.block_timeout());
+            }
+            "BRPOPLPUSH" => {
+                a.push(self.key());
+                a.push(self.key());
+                a.push(self.block_timeout());
+            }
+            "BLMPOP" => {
+                a.push(self.block_timeout());
+                let keys = self.keys(1, 3);
+                let n = match self.rng.below(10) {
+                    0 => b(*self.rng.pick(&["0", "-1", "x", "9"])),
+                    _ => b(keys.len().to_string()),
+                };
+                a.push(n);
+                a.extend(keys);
+                a.push(b(*self.rng.pick(&["LEFT", "RIGHT", "left", "middle"])));
+                if self.rng.chance(40) {
+                    a.push(b("COUNT"));
+                    a.push(b(*self.rng.pick(&["1", "2", "10", "0", "-1", "x"])));
+                }
             }
             "LMPOP" => {
                 let keys = self.keys(1, 3);
