@@ -5,7 +5,7 @@
 #![no_main]
 
 use ferrite::persistence::dump;
-use ferrite::types::HashLimits;
+use ferrite::types::{HashLimits, ZLimits};
 use libfuzzer_sys::fuzz_target;
 
 const CRC64: crc::Crc<u64, crc::Table<16>> =
@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         dump::Limits {
             hash: HashLimits { entries: 2, value: 4 },
             max_intset: 2,
+            zset: ZLimits { entries: 2, value: 4 },
         }
     } else {
         dump::Limits::DEFAULT

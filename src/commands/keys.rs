@@ -684,6 +684,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     let limits = dump::Limits {
         hash: super::hashes::limits(ctx),
         max_intset: ctx.shared.config.set_max_intset_entries(),
+        zset: crate::commands::zsets::limits(ctx),
     };
     let input = restore_input(args, limits);
     let now = ctx.clock.now_ms;

@@ -23,6 +23,7 @@ pub mod sets;
 pub mod strings;
 #[cfg(feature = "test-commands")]
 pub mod testing;
+pub mod zsets;
 
 pub use access::{Access, Busy, HeldKeys, Keys};
 pub use ctx::{Ctx, Unpinned};
@@ -135,6 +136,7 @@ fn families() -> Vec<&'static [Command]> {
         strings::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        zsets::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

@@ -9,7 +9,7 @@
 //! The CRC covers everything before it, version included.
 
 use super::rdb::{self, Reader, RDB_VERSION, RDB_VERSION_MAX_LOAD, TYPE_STRING};
-use crate::types::{HashLimits, Value};
+use crate::types::{HashLimits, Value, ZLimits};
 
 /// Redis's CRC-64 (Jones polynomial, reflected, no final xor).
 const CRC64: crc::Crc<u64, crc::Table<16>> =
@@ -25,6 +25,7 @@ const FOOTER_LEN: usize = 10;
 pub struct Limits {
     pub hash: HashLimits,
     pub max_intset: u64,
+    pub zset: ZLimits,
 }
 
 impl Limits {
@@ -32,6 +33,7 @@ impl Limits {
     pub const DEFAULT: Limits = Limits {
         hash: HashLimits::DEFAULT,
         max_intset: 512,
+        zset: ZLimits::DEFAULT,
     };
 }
 
@@ -64,6 +66,7 @@ pub fn create(value: &Value, compress: bool) -> Vec<u8> {
         }
         Value::Hash(h) => rdb::hash::write(&mut out, h, compress),
         Value::Set(s) => rdb::set::write(&mut out, s, compress),
+        Value::ZSet(z) => rdb::zset::write(&mut out, z, compress),
     }
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = CRC64.checksum(&out);
@@ -96,7 +99,7 @@ pub fn verify(payload: &[u8]) -> Result<u16, RestoreError> {
 /// than failing, so both servers accept and refuse the same payloads. Bytes
 /// left between the value and the footer are ignored, as Redis does.
 ///
-/// Strings, hashes and sets load; a payload of any other type is refused as
+/// Strings, hashes, sets and sorted sets load; a payload of any other type is refused as
 /// `BadFormat` (Redis would load it).
 pub fn load(payload: &[u8], limits: Limits) -> Result<Value, RestoreError> {
     verify(payload)?;
@@ -112,6 +115,12 @@ pub fn load(payload: &[u8], limits: Limits) -> Result<Value, RestoreError> {
         Ok(rdb::set::TYPE_SET_INTSET) => {
             rdb::set::read_intset(&mut r, limits.max_intset).map(Value::Set)
         }
+        Ok(
+            ty @ (rdb::zset::TYPE_ZSET
+            | rdb::zset::TYPE_ZSET_2
+            | rdb::zset::TYPE_ZSET_ZIPLIST
+            | rdb::zset::TYPE_ZSET_LISTPACK),
+        ) => rdb::zset::read(&mut r, ty, limits.zset).map(Value::ZSet),
         _ => return Err(RestoreError::BadFormat),
     };
     value.map_err(|_| RestoreError::BadFormat)

@@ -12,11 +12,14 @@ pub mod hash;
 pub mod raw_str;
 pub mod set;
 pub mod string;
+pub mod zset;
+mod zset_tree;
 
 pub use hash::{Hash, HashLimits};
 pub use raw_str::RawStr;
 pub use set::Set;
 pub use string::{EmbStr, Str};
+pub use zset::{ZLimits, ZSet};
 
 /// A value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +27,7 @@ pub enum Value {
     Str(Str),
     Hash(Hash),
     Set(Set),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -33,6 +37,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -42,6 +47,7 @@ impl Value {
             Value::Str(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -61,6 +67,10 @@ impl Value {
             // with the next one (sets keep no lineage count yet): such a
             // version flushes the thread's garbage when retired.
             Value::Set(s) => s.heap_bytes() >= LARGE,
+            // As hashes: a large sorted set's version shares all but a
+            // path or two with the next one.
+            Value::ZSet(ZSet::Listpack(_)) => self.retained_bytes() >= LARGE,
+            Value::ZSet(ZSet::Skiplist(_)) => false,
         }
     }
 
@@ -73,6 +83,7 @@ impl Value {
         const LARGE: usize = 64 * 1024;
         match self {
             Value::Hash(h) => h.whole_bytes() >= LARGE,
+            Value::ZSet(z) => z.whole_bytes() >= LARGE,
             _ => self.is_large(),
         }
     }
@@ -83,6 +94,7 @@ impl Value {
     pub fn shares_lineage(&self, new: &Value) -> bool {
         match (self, new) {
             (Value::Hash(a), Value::Hash(b)) => a.same_lineage(b),
+            (Value::ZSet(a), Value::ZSet(b)) => a.same_lineage(b),
             _ => false,
         }
     }
@@ -96,6 +108,7 @@ impl Value {
             Value::Str(_) => inline,
             Value::Hash(h) => inline + h.heap_bytes(),
             Value::Set(s) => inline + s.heap_bytes(),
+            Value::ZSet(z) => inline + z.heap_bytes(),
         }
     }
 
@@ -110,7 +123,7 @@ impl Value {
     /// never change a value's variant (a conversion publishes a new value).
     pub fn is_mutated_in_place(&self) -> bool {
         match self {
-            Value::Str(_) | Value::Hash(_) | Value::Set(_) => false,
+            Value::Str(_) | Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => false,
         }
     }
 
