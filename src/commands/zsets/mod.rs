@@ -40,6 +40,7 @@ const FAST_READ_ACL: u64 = acl::READ | acl::SORTEDSET | acl::FAST;
 const SLOW_READ_ACL: u64 = acl::READ | acl::SORTEDSET | acl::SLOW;
 
 const KEY_RW_UPDATE: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | UPDATE)];
+const KEY_RW_ACCESS_UPDATE: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | ACCESS | UPDATE)];
 const KEY_RW_DELETE: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | DELETE)];
 const KEY_RW_ACCESS_DELETE: &[KeySpecEntry] = &[KeySpecEntry::one(1, RW | ACCESS | DELETE)];
 const KEY_RO: &[KeySpecEntry] = &[KeySpecEntry::one(1, RO)];
@@ -96,7 +97,7 @@ pub static COMMANDS: &[Command] = &[
         .key_specs(KEY_RW_UPDATE)
         .doc(G, "1.2.0", "Add one or more members to a sorted set, or update its score if it already exists", "O(log(N)) for each item added, where N is the number of elements in the sorted set."),
     Command::new("zincrby", 4, WRITE | DENYOOM | FAST, KeySpec::one(1), FAST_WRITE_ACL, zincrby)
-        .key_specs(KEY_RW_UPDATE)
+        .key_specs(KEY_RW_ACCESS_UPDATE)
         .doc(G, "1.2.0", "Increment the score of a member in a sorted set", LOG_N),
     Command::new("zrem", -3, WRITE | FAST, KeySpec::one(1), FAST_WRITE_ACL, zrem)
         .key_specs(KEY_RW_DELETE)
@@ -111,16 +112,16 @@ pub static COMMANDS: &[Command] = &[
         .key_specs(KEY_RO_ACCESS)
         .doc(G, "6.2.0", "Get the score associated with the given members in a sorted set", "O(N) where N is the number of members being requested."),
     Command::new("zrank", 3, READONLY | FAST, KeySpec::one(1), FAST_READ_ACL, zrank)
-        .key_specs(KEY_RO)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "2.0.0", "Determine the index of a member in a sorted set", "O(log(N))"),
     Command::new("zrevrank", 3, READONLY | FAST, KeySpec::one(1), FAST_READ_ACL, zrevrank)
-        .key_specs(KEY_RO)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "2.0.0", "Determine the index of a member in a sorted set, with scores ordered from high to low", "O(log(N))"),
     Command::new("zcount", 4, READONLY | FAST, KeySpec::one(1), FAST_READ_ACL, ranges::zcount)
-        .key_specs(KEY_RO)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "2.0.0", "Count the members in a sorted set with scores within the given values", LOG_N_WITH),
     Command::new("zlexcount", 4, READONLY | FAST, KeySpec::one(1), FAST_READ_ACL, ranges::zlexcount)
-        .key_specs(KEY_RO)
+        .key_specs(KEY_RO_ACCESS)
         .doc(G, "2.8.9", "Count the number of members in a sorted set between a given lexicographical range", LOG_N_WITH),
     Command::new("zrange", -4, READONLY, KeySpec::one(1), SLOW_READ_ACL, ranges::zrange)
         .key_specs(KEY_RO_ACCESS)
