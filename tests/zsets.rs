@@ -825,3 +825,30 @@ fn concurrent_zincrby_totals_are_exact() {
     }
     assert_eq!(total, 8000.0);
 }
+
+/// Negative zero: kept by a skiplist, stored as 0 by a listpack (also when a result is
+/// converted to one), as Redis 7.0 does.
+#[test]
+fn diff_negative_zero() {
+    let mut d = Differential::new();
+    d.check_all(
+        r#"
+        ZADD l -0 a 0 b
+        ZRANGE l 0 -1 WITHSCORES
+        DUMP l
+        ZADD k 0 x 0 y 0 z
+        ZINTERSTORE i 1 k WEIGHTS -1
+        ZRANGE i 0 -1 WITHSCORES
+        DUMP i
+        ZUNION 1 k WEIGHTS -1 WITHSCORES
+        CONFIG SET zset-max-listpack-entries 0
+        ZADD s -0 a
+        ZRANGE s 0 -1 WITHSCORES
+        ZSCAN s 0
+        DUMP s
+        CONFIG SET zset-max-listpack-entries 128
+        ZUNIONSTORE u 1 s
+        ZRANGE u 0 -1 WITHSCORES
+        "#,
+    );
+}

@@ -252,8 +252,13 @@ impl ZSet {
             if s.tree.len() as u64 <= limits.entries
                 && s.tree.iter().all(|e| e.member.len() as u64 <= limits.value)
             {
-                *self =
-                    ZSet::Listpack(s.tree.iter().map(|e| (e.score, e.member.clone())).collect());
+                // A listpack holds no negative zero (Redis stores it as 0).
+                *self = ZSet::Listpack(
+                    s.tree
+                        .iter()
+                        .map(|e| (e.score + 0.0, e.member.clone()))
+                        .collect(),
+                );
             }
         }
     }

@@ -200,6 +200,9 @@ fn select(
                 }
             }
         },
+        Kind::Lex if matches!(z, ZSet::Listpack(_)) => {
+            lex_listpack(z, lex.expect("parsed"), rev, offset, limit)
+        }
         Kind::Score | Kind::Lex => {
             let (start, end) = match kind {
                 Kind::Score => score.expect("parsed").ranks(z),
@@ -221,6 +224,56 @@ fn select(
             }
         }
     }
+}
+
+/// A lex range of a listpack exactly as Redis walks one (linear, members
+/// compared alone, so also for members not in byte order): from the first
+/// entry at or above min (the last at or below max for REV), which must be
+/// in range, skip `offset` entries, then take entries while they stay
+/// within the other bound.
+fn lex_listpack(z: &ZSet, r: &LexRange, rev: bool, offset: i64, limit: i64) -> (usize, usize) {
+    let len = z.len();
+    if len == 0 || r.is_empty() {
+        return (0, 0);
+    }
+    let (first, last) = (
+        z.get(0).expect("not empty").0,
+        z.get(len - 1).expect("not empty").0,
+    );
+    if !r.gte_min(last) || !r.lte_max(first) {
+        return (0, 0);
+    }
+    let start = if rev {
+        (0..len)
+            .rev()
+            .find(|&i| r.lte_max(z.get(i).expect("in range").0))
+    } else {
+        (0..len).find(|&i| r.gte_min(z.get(i).expect("in range").0))
+    };
+    let Some(start) = start else {
+        return (0, 0);
+    };
+    let m = z.get(start).expect("in range").0;
+    if !(r.gte_min(m) && r.lte_max(m)) || offset < 0 {
+        return (0, 0);
+    }
+    let offset = offset as usize;
+    let from = if rev {
+        match start.checked_sub(offset) {
+            Some(f) => f,
+            None => return (0, 0),
+        }
+    } else if start + offset < len {
+        start + offset
+    } else {
+        return (0, 0);
+    };
+    let n = z
+        .iter_from(from, rev)
+        .take_while(|(m, _)| if rev { r.gte_min(m) } else { r.lte_max(m) })
+        .count();
+    let n = if limit >= 0 { n.min(limit as usize) } else { n };
+    (from, n)
 }
 
 /// Redis's `zrangeGenericCommand`: `first` is the index of the source key;
@@ -422,8 +475,7 @@ pub(super) fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     super::with_zset(ctx, args[1], |out, z| {
         out.int(z.map_or(0, |z| {
-            let (s, e) = r.ranks(z);
-            e - s
+            select(z, Kind::Lex, false, (0, 0), None, Some(&r), 0, -1).1
         }) as i64)
     });
 }
