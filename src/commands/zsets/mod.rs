@@ -89,6 +89,7 @@ const RANGE_BY: &str = "O(log(N)+M) with N being the number of elements in the s
 const REMRANGE: &str = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.";
 const POP: &str = "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.";
 const UNION: &str = "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.";
+const UNIONSTORE: &str = "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.";
 const INTER: &str = "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.";
 const DIFF: &str = "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.";
 
@@ -182,7 +183,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("zunionstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, KeySpec::one(1), SLOW_WRITE_ACL, setops::zunionstore)
         .key_specs(KEYNUM_STORE)
         .keys_with(store_keys)
-        .doc(G, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", UNION),
+        .doc(G, "2.0.0", "Add multiple sorted sets and store the resulting sorted set in a new key", UNIONSTORE),
     Command::new("zinterstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, KeySpec::one(1), SLOW_WRITE_ACL, setops::zinterstore)
         .key_specs(KEYNUM_STORE)
         .keys_with(store_keys)
