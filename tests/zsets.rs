@@ -852,3 +852,79 @@ fn diff_negative_zero() {
         "#,
     );
 }
+
+/// Random writes and reads on skiplist-encoded sorted sets of a few thousand members (the
+/// B+tree splits, merges and path copies), compared with redis-server after every command.
+#[test]
+fn diff_random_skiplist_operations() {
+    let mut d = Differential::new();
+    d.check_all("CONFIG SET zset-max-listpack-entries 16");
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for _ in 0..30 {
+        let mut add = vec!["ZADD".to_string(), format!("z{}", next(3))];
+        for _ in 0..200 {
+            add.push((next(400) as f64 / 4.0).to_string());
+            add.push(format!("m{}", next(3000)));
+        }
+        d.check(&add);
+    }
+    for _ in 0..3000 {
+        let key = format!("z{}", next(3));
+        let m = format!("m{}", next(3000));
+        let r = |v: u64| (v as i64 - 1500).to_string();
+        let cmd: Vec<String> = match next(16) {
+            0 | 1 => vec!["ZADD".into(), key, (next(400) as f64 / 4.0).to_string(), m],
+            2 => vec!["ZINCRBY".into(), key, "2.5".into(), m],
+            3 | 4 => vec!["ZREM".into(), key, m],
+            5 => vec!["ZRANK".into(), key, m],
+            6 => vec!["ZREVRANK".into(), key, m],
+            7 => vec![
+                "ZRANGE".into(),
+                key,
+                r(next(3000)),
+                r(next(3000)),
+                "WITHSCORES".into(),
+            ],
+            8 => vec![
+                "ZRANGE".into(),
+                key,
+                (next(100)).to_string(),
+                format!("({}", next(100)),
+                "BYSCORE".into(),
+                "LIMIT".into(),
+                next(5).to_string(),
+                next(8).to_string(),
+            ],
+            9 => vec![
+                "ZREMRANGEBYRANK".into(),
+                key,
+                next(50).to_string(),
+                (50 + next(30)).to_string(),
+            ],
+            10 => vec![
+                "ZREMRANGEBYSCORE".into(),
+                key,
+                next(100).to_string(),
+                (next(100) + 1).to_string(),
+            ],
+            11 => vec!["ZPOPMIN".into(), key, next(4).to_string()],
+            12 => vec!["ZPOPMAX".into(), key],
+            13 => vec!["ZCOUNT".into(), key, next(100).to_string(), "+inf".into()],
+            14 => vec!["ZCARD".into(), key],
+            _ => vec!["ZSCORE".into(), key, m],
+        };
+        d.check(&cmd);
+    }
+    for k in 0..3 {
+        let key = format!("z{k}");
+        d.check(&["ZRANGE", &key, "0", "-1", "WITHSCORES"]);
+        d.check(&["OBJECT", "ENCODING", &key]);
+        d.check(&["DUMP", &key]);
+    }
+}
