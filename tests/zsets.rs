@@ -926,5 +926,36 @@ fn diff_random_skiplist_operations() {
         d.check(&["ZRANGE", &key, "0", "-1", "WITHSCORES"]);
         d.check(&["OBJECT", "ENCODING", &key]);
         d.check(&["DUMP", &key]);
+        d.check(&["ZRANDMEMBER", &key, "100000", "WITHSCORES"]);
+        d.check(&[
+            "ZRANGESTORE",
+            "dst",
+            &key,
+            "5",
+            "40",
+            "BYSCORE",
+            "REV",
+            "LIMIT",
+            "3",
+            "20",
+        ]);
+        d.check(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]);
+        d.check(&["OBJECT", "ENCODING", "dst"]);
     }
+    d.check(&[
+        "ZUNIONSTORE",
+        "u",
+        "3",
+        "z0",
+        "z1",
+        "z2",
+        "WEIGHTS",
+        "1",
+        "2",
+        "4",
+    ]);
+    d.check(&["ZRANGE", "u", "0", "-1", "WITHSCORES"]);
+    d.check(&["ZINTERCARD", "3", "z0", "z1", "z2"]);
+    d.check(&["ZINTER", "2", "z0", "z1", "AGGREGATE", "MAX", "WITHSCORES"]);
+    d.check(&["ZDIFF", "3", "z0", "z1", "z2", "WITHSCORES"]);
 }
