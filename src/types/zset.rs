@@ -401,8 +401,17 @@ impl ZSet {
     pub fn heap_bytes(&self) -> usize {
         match self {
             ZSet::Skiplist(s) if Arc::strong_count(&s.lineage) > 1 => {
-                const NODE: usize = 64 * 40;
-                (2 * s.tree.depth() * NODE).min(s.bytes)
+                use super::zset_tree::{INNER_MAX, LEAF_MAX};
+                // One path of the tree (a leaf of 32-byte entries, inner nodes of
+                // 48-byte children) and of the map (nodes of 64 40-byte slots).
+                let tree = LEAF_MAX * 32 + s.tree.depth() * INNER_MAX * 48;
+                let mut map_depth = 1;
+                let mut n = s.map.len();
+                while n > 64 {
+                    n /= 64;
+                    map_depth += 1;
+                }
+                (tree + map_depth * 64 * 40).min(s.bytes)
             }
             _ => self.whole_bytes(),
         }

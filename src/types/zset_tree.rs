@@ -14,8 +14,8 @@ use super::hash::SmallBytes;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-pub const LEAF_MAX: usize = 64;
-pub const INNER_MAX: usize = 32;
+pub const LEAF_MAX: usize = 32;
+pub const INNER_MAX: usize = 8;
 const LEAF_MIN: usize = LEAF_MAX / 4;
 const INNER_MIN: usize = INNER_MAX / 4;
 
