@@ -150,7 +150,8 @@ impl PartialEq for Skiplist {
 pub enum ZSet {
     /// Entries in order (the listpack encoding).
     Listpack(Vec<(f64, SmallBytes)>),
-    Skiplist(Skiplist),
+    /// Boxed: a `Value` stays the size of a string.
+    Skiplist(Box<Skiplist>),
 }
 
 impl PartialEq for Entry {
@@ -189,7 +190,7 @@ impl ZSet {
     /// `first` (Redis's check on a new key).
     pub fn for_first(first_len: usize, limits: ZLimits) -> ZSet {
         if limits.entries == 0 || first_len as u64 > limits.value {
-            ZSet::Skiplist(Skiplist::new())
+            ZSet::Skiplist(Box::new(Skiplist::new()))
         } else {
             ZSet::Listpack(Vec::new())
         }
@@ -202,7 +203,7 @@ impl ZSet {
 
     /// An empty skiplist.
     pub fn new_skiplist() -> ZSet {
-        ZSet::Skiplist(Skiplist::new())
+        ZSet::Skiplist(Box::new(Skiplist::new()))
     }
 
     pub fn encoding(&self) -> &'static str {
@@ -240,7 +241,7 @@ impl ZSet {
             for (score, m) in v.iter() {
                 s.insert_new(m, *score);
             }
-            *self = ZSet::Skiplist(s);
+            *self = ZSet::Skiplist(Box::new(s));
         }
     }
 
@@ -392,7 +393,7 @@ impl ZSet {
                         .map(|e| SmallBytes::heap_bytes(e.1.len()))
                         .sum::<usize>()
             }
-            ZSet::Skiplist(s) => s.bytes,
+            ZSet::Skiplist(s) => std::mem::size_of::<Skiplist>() + s.bytes,
         }
     }
 
