@@ -214,6 +214,28 @@ mod tests {
         p
     }
 
+    /// The fuzz seeds made from redis-server 7.0.15 DUMPs of sorted sets (a listpack and a
+    /// 150-member skiplist) load with their encodings and DUMP back byte for byte.
+    #[test]
+    fn redis_zset_dumps_round_trip() {
+        let seeds: [(&[u8], &str); 2] = [
+            (
+                include_bytes!("../../fuzz/seeds/restore_payload/zset_listpack"),
+                "listpack",
+            ),
+            (
+                include_bytes!("../../fuzz/seeds/restore_payload/zset_skiplist"),
+                "skiplist",
+            ),
+        ];
+        for (seed, encoding) in seeds {
+            let p = with_footer(&seed[1..], 10);
+            let v = load(&p, Limits::DEFAULT).unwrap();
+            assert_eq!(v.encoding(), encoding);
+            assert_eq!(create(&v, true), p, "{encoding}");
+        }
+    }
+
     #[test]
     fn damaged_payloads_are_refused() {
         let good = REDIS_DUMPS[4].1;
