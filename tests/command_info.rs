@@ -355,6 +355,10 @@ fn sample_lines(name: &str, arity: i64) -> Vec<Vec<String>> {
             l
         })
         .collect();
+    if matches!(name, "zunionstore" | "zinterstore" | "zdiffstore") {
+        // numkeys, then the keys.
+        return vec![[name, "k1", "2", "k3", "k4"].map(String::from).to_vec()];
+    }
     if name == "set" {
         // SET's key flags depend on GET (key spec flag variable_flags).
         for extra in [&["GET"][..], &["EX", "10", "get"], &["NX"]] {

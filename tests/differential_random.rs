@@ -1,4 +1,5 @@
-//! Seeded random differential test: the same generated command sequence (string, hash, set, list and
+//! Seeded random differential test: the same generated command sequence (string, hash, set, list,
+//! sorted set and
 //! generic key commands on shared keys, see `common::gen`) is sent to Ferrite and to a real redis-server, and every
 //! reply must be identical (sorted for KEYS, clock tolerance for TTL-like replies).
 //!

@@ -787,3 +787,143 @@ fn emptied_lists_are_freed() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sorted sets
+// ---------------------------------------------------------------------------------------------
+
+/// Small (listpack) sorted sets created, updated and emptied by ZREM (which deletes the key).
+#[test]
+fn emptied_small_zsets_are_freed() {
+    let s = Server::start();
+    let mut c = s.raw();
+    path_returns_memory(
+        &mut c,
+        "ZADD z:i 1 a 2 b 3 c; ZINCRBY z:i 1 a; ZREM z:i a b c",
+        0,
+        |b, i| {
+            let k = key("z", i);
+            b.push(&[b"ZADD".as_slice(), &k, b"1", b"a", b"2", b"b", b"3", b"c"]);
+            b.push(&[b"ZINCRBY".as_slice(), &k, b"1", b"a"]);
+            b.push(&[b"ZREM".as_slice(), &k, b"a", b"b", b"c"]);
+        },
+    );
+}
+
+/// A large (skiplist) sorted set: every ZADD path-copies both persistent trees and retires
+/// the replaced nodes; overwriting scores 200,000 times, then building and deleting 20 more
+/// such sorted sets (by DEL, ZREMRANGEBYRANK and FLUSHDB-free paths), must come back to the
+/// baseline taken with the sorted set at full size.
+#[test]
+fn large_zset_writes_and_deletes_free_memory() {
+    const MEMBERS: usize = 20_000;
+    let s = Server::start();
+    let mut c = s.raw();
+    let fill = |c: &mut RawConn, key: &[u8], salt: &str| {
+        repeat(c, 0..MEMBERS / 100, |b, chunk| {
+            let vals: Vec<(Vec<u8>, Vec<u8>)> = (chunk * 100..chunk * 100 + 100)
+                .map(|i| (((i * 7) % 1000).to_string().into_bytes(), value(salt, i)))
+                .collect();
+            let mut args: Vec<&[u8]> = vec![b"ZADD", key];
+            for (s, m) in &vals {
+                args.push(s);
+                args.push(m);
+            }
+            b.push(&args);
+        });
+    };
+    fill(&mut c, b"big", "first");
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "big"]), b"$8\r\nskiplist\r\n");
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..ITERATIONS, |b, i| {
+        let m = value("first", i % MEMBERS);
+        let score = (i % 5000).to_string().into_bytes();
+        b.push(&[b"ZADD".as_slice(), b"big", &score, &m]);
+    });
+    for round in 0..20 {
+        fill(&mut c, b"tmp", "tmp");
+        assert_eq!(
+            c.cmd(&["ZCARD", "tmp"]),
+            format!(":{MEMBERS}\r\n").as_bytes(),
+            "round {round}"
+        );
+        if round % 2 == 0 {
+            assert_eq!(c.cmd(&["DEL", "tmp"]), b":1\r\n");
+        } else {
+            assert_eq!(
+                c.cmd(&["ZREMRANGEBYRANK", "tmp", "0", "-1"]),
+                format!(":{MEMBERS}\r\n").as_bytes()
+            );
+        }
+    }
+    assert_eq!(dbsize(&mut c), 1);
+    assert_returns_to(
+        &mut c,
+        baseline,
+        BOUND,
+        "200,000 ZADDs into a 20,000-member sorted set and 20 such sorted sets deleted",
+    );
+}
+
+/// The last version of a large sorted set dropped by DEL with nothing written after it is
+/// freed at once (as for hashes).
+#[test]
+fn deleted_large_zset_is_freed_without_later_writes() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..1_000, |b, chunk| {
+        let vals: Vec<(Vec<u8>, Vec<u8>)> = (chunk * 100..chunk * 100 + 100)
+            .map(|i| (i.to_string().into_bytes(), value("big", i)))
+            .collect();
+        let mut args: Vec<&[u8]> = vec![b"ZADD", b"big"];
+        for (s, m) in &vals {
+            args.push(s);
+            args.push(m);
+        }
+        b.push(&args);
+    });
+    assert_eq!(c.cmd(&["ZCARD", "big"]), b":100000\r\n");
+    let grown = used_memory(&mut c);
+    assert!(
+        grown > baseline + 5 * MB,
+        "100,000 members should be counted: baseline {baseline}, now {grown}"
+    );
+    assert_eq!(c.cmd(&["DEL", "big"]), b":1\r\n");
+    assert_returns_to(
+        &mut c,
+        baseline,
+        BOUND,
+        "DEL of a 100,000-member sorted set",
+    );
+}
+
+/// FLUSHALL of big sorted sets returns their memory.
+#[test]
+fn flushall_frees_large_zsets() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let baseline = used_memory(&mut c);
+    for k in 0..5 {
+        let key = format!("z{k}").into_bytes();
+        repeat(&mut c, 0..200, |b, chunk| {
+            let vals: Vec<(Vec<u8>, Vec<u8>)> = (chunk * 100..chunk * 100 + 100)
+                .map(|i| ((i % 77).to_string().into_bytes(), value("fl", i)))
+                .collect();
+            let mut args: Vec<&[u8]> = vec![b"ZADD", &key];
+            for (s, m) in &vals {
+                args.push(s);
+                args.push(m);
+            }
+            b.push(&args);
+        });
+    }
+    assert_eq!(dbsize(&mut c), 5);
+    assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n");
+    assert_returns_to(
+        &mut c,
+        baseline,
+        BOUND,
+        "FLUSHALL of five 20,000-member sorted sets",
+    );
+}

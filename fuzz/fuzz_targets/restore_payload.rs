@@ -6,7 +6,7 @@
 #![no_main]
 
 use ferrite::persistence::dump;
-use ferrite::types::HashLimits;
+use ferrite::types::{HashLimits, ZLimits};
 use libfuzzer_sys::fuzz_target;
 
 const CRC64: crc::Crc<u64, crc::Table<16>> =
@@ -27,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
             hash: HashLimits { entries: 2, value: 4 },
             max_intset: 2,
             list_fill: 2,
+            zset: ZLimits { entries: 2, value: 4 },
         }
     } else {
         dump::Limits::DEFAULT

@@ -696,6 +696,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
         hash: super::hashes::limits(ctx),
         max_intset: ctx.shared.config.set_max_intset_entries(),
         list_fill: ctx.shared.config.list_max_listpack_size(),
+        zset: crate::commands::zsets::limits(ctx),
     };
     let input = restore_input(args, limits);
     let now = ctx.clock.now_ms;

@@ -26,6 +26,7 @@ pub mod sets;
 pub mod strings;
 #[cfg(feature = "test-commands")]
 pub mod testing;
+pub mod zsets;
 
 pub use access::{Access, Busy, HeldKeys, Keys};
 pub use ctx::{Ctx, Unpinned};
@@ -140,6 +141,7 @@ fn families() -> Vec<&'static [Command]> {
         sets::COMMANDS,
         list_blocking::COMMANDS,
         lists::COMMANDS,
+        zsets::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

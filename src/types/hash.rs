@@ -209,7 +209,7 @@ pub enum SmallBytes {
 const INLINE_MAX: usize = 22;
 
 impl SmallBytes {
-    fn new(b: &[u8]) -> SmallBytes {
+    pub(crate) fn new(b: &[u8]) -> SmallBytes {
         if b.len() <= INLINE_MAX {
             let mut buf = [0u8; INLINE_MAX];
             buf[..b.len()].copy_from_slice(b);
@@ -224,7 +224,7 @@ impl SmallBytes {
 
     /// Heap bytes behind it, roughly (an `Arc`'s two counters and the data,
     /// rounded to a size class).
-    fn heap_bytes(len: usize) -> usize {
+    pub(crate) fn heap_bytes(len: usize) -> usize {
         if len <= INLINE_MAX {
             0
         } else {

@@ -3,22 +3,24 @@
 //! A value reachable from a slot is immutable once published: writers build a
 //! new value and swap the slot's pointer (copy-on-write), and the old value is
 //! reclaimed only after every reader pinned at the time has unpinned. Large
-//! hashes, sets and lists stay copy-on-write too, as persistent trees a
-//! writer path-copies (`hash`, `set`, `list`); other large collections (later issues) may
-//! instead be mutated in place under the slot latch; see docs/ARCHITECTURE.md,
-//! "Hashes", "Sets" and "Lists".
+//! hashes, sets, lists and sorted sets stay copy-on-write too, as persistent
+//! structures a writer path-copies (`hash`, `set`, `list`, `zset`); see
+//! docs/ARCHITECTURE.md, "Hashes", "Sets", "Lists" and "Sorted sets".
 
 pub mod hash;
 pub mod list;
 pub mod raw_str;
 pub mod set;
 pub mod string;
+pub mod zset;
+mod zset_tree;
 
 pub use hash::{Hash, HashLimits};
 pub use list::List;
 pub use raw_str::RawStr;
 pub use set::Set;
 pub use string::{EmbStr, Str};
+pub use zset::{ZLimits, ZSet};
 
 /// A value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,7 @@ pub enum Value {
     Hash(Hash),
     Set(Set),
     List(List),
+    ZSet(ZSet),
 }
 
 impl Value {
@@ -37,6 +40,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -47,6 +51,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -69,6 +74,10 @@ impl Value {
             // Like a hash table: a version shares all but an end node and a
             // path of its node vector with the next one.
             Value::List(_) => false,
+            // As hashes: a large sorted set's version shares all but a
+            // path or two with the next one.
+            Value::ZSet(ZSet::Listpack(_)) => self.retained_bytes() >= LARGE,
+            Value::ZSet(ZSet::Skiplist(_)) => false,
         }
     }
 
@@ -82,6 +91,7 @@ impl Value {
         match self {
             Value::Hash(h) => h.whole_bytes() >= LARGE,
             Value::List(l) => l.whole_bytes() >= LARGE,
+            Value::ZSet(z) => z.whole_bytes() >= LARGE,
             _ => self.is_large(),
         }
     }
@@ -94,6 +104,7 @@ impl Value {
         match (self, new) {
             (Value::Hash(a), Value::Hash(b)) => a.same_lineage(b),
             (Value::List(a), Value::List(b)) => a.same_lineage(b),
+            (Value::ZSet(a), Value::ZSet(b)) => a.same_lineage(b),
             _ => false,
         }
     }
@@ -108,6 +119,7 @@ impl Value {
             Value::Hash(h) => inline + h.heap_bytes(),
             Value::Set(s) => inline + s.heap_bytes(),
             Value::List(l) => inline + l.heap_bytes(),
+            Value::ZSet(z) => inline + z.heap_bytes(),
         }
     }
 
@@ -122,7 +134,9 @@ impl Value {
     /// never change a value's variant (a conversion publishes a new value).
     pub fn is_mutated_in_place(&self) -> bool {
         match self {
-            Value::Str(_) | Value::Hash(_) | Value::Set(_) | Value::List(_) => false,
+            Value::Str(_) | Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_) => {
+                false
+            }
         }
     }
 

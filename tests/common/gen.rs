@@ -249,6 +249,38 @@ const TABLE: &[(&str, u32)] = &[
     ("BLMOVE", 2),
     ("BRPOPLPUSH", 2),
     ("BLMPOP", 2),
+    ("ZADD", 25),
+    ("ZINCRBY", 8),
+    ("ZREM", 8),
+    ("ZCARD", 4),
+    ("ZSCORE", 6),
+    ("ZMSCORE", 4),
+    ("ZRANK", 4),
+    ("ZREVRANK", 4),
+    ("ZCOUNT", 5),
+    ("ZLEXCOUNT", 4),
+    ("ZRANGE", 10),
+    ("ZRANGESTORE", 4),
+    ("ZREVRANGE", 4),
+    ("ZRANGEBYSCORE", 5),
+    ("ZREVRANGEBYSCORE", 4),
+    ("ZRANGEBYLEX", 4),
+    ("ZREVRANGEBYLEX", 4),
+    ("ZREMRANGEBYRANK", 3),
+    ("ZREMRANGEBYSCORE", 3),
+    ("ZREMRANGEBYLEX", 3),
+    ("ZPOPMIN", 4),
+    ("ZPOPMAX", 4),
+    ("ZMPOP", 4),
+    ("ZRANDMEMBER", 3),
+    ("ZUNION", 4),
+    ("ZINTER", 4),
+    ("ZDIFF", 4),
+    ("ZUNIONSTORE", 4),
+    ("ZINTERSTORE", 4),
+    ("ZDIFFSTORE", 4),
+    ("ZINTERCARD", 4),
+    ("ZSCAN", 3),
     ("UNKNOWN", 1),
 ];
 
@@ -291,13 +323,9 @@ impl Generator {
         let mut cmd = self.build(name);
         // Junk appended to SADD would be a non-integer member, making a hashtable set whose
         // order (SMEMBERS, DUMP) Redis leaves unspecified.
-        if cmd.payload_from_previous.is_none()
-            && self.pending.is_empty()
-            && name != "SADD"
-            && name != "LISTFILL"
-            // Dropping the count would leave HRANDFIELD's random one-field form.
-            && name != "HRANDFIELD"
-        {
+        // HRANDFIELD and ZRANDMEMBER lose their count to a dropped argument: a random reply.
+        let keep_arity = matches!(name, "SADD" | "LISTFILL" | "HRANDFIELD" | "ZRANDMEMBER");
+        if cmd.payload_from_previous.is_none() && self.pending.is_empty() && !keep_arity {
             self.maybe_mutate_arity(&mut cmd);
         }
         if self.rng.chance(10) {
@@ -346,7 +374,9 @@ impl Generator {
     /// A blocking command's timeout: short (never 0, which would wait
     /// forever on an empty key), or invalid.
     fn block_timeout(&mut self) -> Vec<u8> {
-        b(*self.rng.pick(&["0.01", "0.01", "0.01", "0.005", "-1", "x", "inf"]))
+        b(*self
+            .rng
+            .pick(&["0.01", "0.01", "0.01", "0.005", "-1", "x", "inf"]))
     }
 
     fn key(&mut self) -> Vec<u8> {
@@ -458,6 +488,80 @@ impl Generator {
                 .rng
                 .pick(&["70000", "-70000", "9000000000", "-9223372036854775808"])),
             _ => b(self.rng.range(-20, 30).to_string()),
+        }
+    }
+
+    /// A sorted set member: few of them, so sorted sets stay listpacks (their order, ZSCAN
+    /// and DUMP replies are then Redis's exactly).
+    fn zset_member(&mut self) -> Vec<u8> {
+        b(*self
+            .rng
+            .pick(&["a", "b", "c", "d", "e", "ab", "1", "2", "10", "-1", ""]))
+    }
+
+    /// A score: dyadic fractions only, so sums are exact whatever order Redis adds them in
+    /// (ZUNION sorts its inputs with an unstable sort), and no infinities (inf + -inf is a
+    /// NaN that ZUNION turns into 0 at an order-dependent point).
+    fn zscore(&mut self) -> Vec<u8> {
+        if self.rng.chance(3) {
+            return b(*self.rng.pick(&["x", "nan", "", "1e400"]));
+        }
+        b(*self
+            .rng
+            .pick(&["0", "1", "1.5", "-2", "2", "10", "3", "0.25", "-0.5", "-0"]))
+    }
+
+    /// A score range bound.
+    fn zbound(&mut self) -> Vec<u8> {
+        b(*self.rng.pick(&[
+            "-inf", "+inf", "0", "1", "(1", "1.5", "(2", "3", "10", "(10", "-2", "x", "(",
+        ]))
+    }
+
+    /// A lex range bound.
+    fn zlex(&mut self) -> Vec<u8> {
+        b(*self
+            .rng
+            .pick(&["-", "+", "[a", "(a", "[c", "(c", "[1", "[", "(", "a", "[zz"]))
+    }
+
+    /// A rank.
+    fn zrank_arg(&mut self) -> Vec<u8> {
+        b(*self
+            .rng
+            .pick(&["0", "1", "2", "-1", "-2", "5", "-100", "100", "x"]))
+    }
+
+    /// Optional LIMIT offset count.
+    fn zlimit(&mut self, a: &mut Vec<Vec<u8>>) {
+        if self.rng.chance(30) {
+            a.push(b("LIMIT"));
+            a.push(b(*self.rng.pick(&["0", "1", "2", "-1", "x"])));
+            a.push(b(*self.rng.pick(&["0", "1", "2", "-1", "10"])));
+        }
+    }
+
+    /// numkeys, keys, then options of ZUNION & co.
+    fn zsetop(&mut self, a: &mut Vec<Vec<u8>>, weights: bool, withscores: bool) {
+        let keys = self.keys(1, 3);
+        a.push(match self.rng.below(12) {
+            0 => b(*self.rng.pick(&["0", "-1", "x", "9"])),
+            _ => b(keys.len().to_string()),
+        });
+        let n = keys.len();
+        a.extend(keys);
+        if weights && self.rng.chance(30) {
+            a.push(b("WEIGHTS"));
+            for _ in 0..n {
+                a.push(b(*self.rng.pick(&["1", "2", "0.5", "-1", "0", "x"])));
+            }
+        }
+        if weights && self.rng.chance(30) {
+            a.push(b("AGGREGATE"));
+            a.push(b(*self.rng.pick(&["SUM", "MIN", "max", "foo"])));
+        }
+        if withscores && self.rng.chance(40) {
+            a.push(b("WITHSCORES"));
         }
     }
 
@@ -1196,6 +1300,157 @@ impl Generator {
                 a.push(b(*self.rng.pick(&["0", "0", "0", "abc", "-1"])));
                 match self.rng.below(5) {
                     0 => a.extend([b("MATCH"), b(*self.rng.pick(&["f*", "*", "[ab]"]))]),
+                    1 => a.extend([b("COUNT"), b(*self.rng.pick(&["1", "100", "0", "x"]))]),
+                    2 => a.push(b("MATCH")),
+                    _ => {}
+                }
+            }
+            "ZADD" => {
+                a.push(self.key());
+                for o in ["NX", "XX", "GT", "LT", "CH", "INCR"] {
+                    if self.rng.chance(8) {
+                        a.push(b(o));
+                    }
+                }
+                for _ in 0..self.rng.range(1, 4) {
+                    a.push(self.zscore());
+                    a.push(self.zset_member());
+                }
+            }
+            "ZINCRBY" => {
+                a.push(self.key());
+                a.push(self.zscore());
+                a.push(self.zset_member());
+            }
+            "ZREM" | "ZMSCORE" => {
+                a.push(self.key());
+                for _ in 0..self.rng.range(1, 3) {
+                    a.push(self.zset_member());
+                }
+            }
+            "ZCARD" => a.push(self.key()),
+            "ZSCORE" | "ZRANK" | "ZREVRANK" => {
+                a.push(self.key());
+                a.push(self.zset_member());
+            }
+            "ZCOUNT" | "ZREMRANGEBYSCORE" => {
+                a.push(self.key());
+                a.push(self.zbound());
+                a.push(self.zbound());
+            }
+            "ZLEXCOUNT" | "ZREMRANGEBYLEX" => {
+                a.push(self.key());
+                a.push(self.zlex());
+                a.push(self.zlex());
+            }
+            "ZREMRANGEBYRANK" => {
+                a.push(self.key());
+                a.push(self.zrank_arg());
+                a.push(self.zrank_arg());
+            }
+            "ZRANGE" | "ZRANGESTORE" => {
+                if name == "ZRANGESTORE" {
+                    a.push(self.key());
+                }
+                a.push(self.key());
+                let kind = self.rng.below(3);
+                let (min, max) = match kind {
+                    0 => (self.zrank_arg(), self.zrank_arg()),
+                    1 => (self.zbound(), self.zbound()),
+                    _ => (self.zlex(), self.zlex()),
+                };
+                a.push(min);
+                a.push(max);
+                match kind {
+                    1 => a.push(b("BYSCORE")),
+                    2 => a.push(b("BYLEX")),
+                    _ => {}
+                }
+                if self.rng.chance(30) {
+                    a.push(b("REV"));
+                }
+                if kind != 0 || self.rng.chance(5) {
+                    self.zlimit(&mut a);
+                }
+                if self.rng.chance(30) {
+                    a.push(b("WITHSCORES"));
+                }
+            }
+            "ZREVRANGE" => {
+                a.push(self.key());
+                a.push(self.zrank_arg());
+                a.push(self.zrank_arg());
+                if self.rng.chance(40) {
+                    a.push(b("WITHSCORES"));
+                }
+            }
+            "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" => {
+                a.push(self.key());
+                a.push(self.zbound());
+                a.push(self.zbound());
+                if self.rng.chance(40) {
+                    a.push(b("WITHSCORES"));
+                }
+                self.zlimit(&mut a);
+            }
+            "ZRANGEBYLEX" | "ZREVRANGEBYLEX" => {
+                a.push(self.key());
+                a.push(self.zlex());
+                a.push(self.zlex());
+                self.zlimit(&mut a);
+            }
+            "ZPOPMIN" | "ZPOPMAX" => {
+                a.push(self.key());
+                if self.rng.chance(50) {
+                    a.push(b(*self.rng.pick(&["0", "1", "2", "10", "-1", "x"])));
+                }
+            }
+            "ZMPOP" => {
+                let keys = self.keys(1, 3);
+                a.push(match self.rng.below(12) {
+                    0 => b(*self.rng.pick(&["0", "-1", "x", "9"])),
+                    _ => b(keys.len().to_string()),
+                });
+                a.extend(keys);
+                a.push(b(*self.rng.pick(&["MIN", "MAX", "min", "foo"])));
+                if self.rng.chance(40) {
+                    a.push(b("COUNT"));
+                    a.push(b(*self.rng.pick(&["1", "2", "10", "0", "x"])));
+                }
+            }
+            "ZRANDMEMBER" => {
+                // Only the deterministic forms (the whole sorted set, count 0, errors).
+                a.push(self.key());
+                match self.rng.below(5) {
+                    0 => a.push(b("0")),
+                    1 => a.extend([b("50"), b("WITHSCORES")]),
+                    2 => a.push(b("50")),
+                    3 => a.push(b(*self.rng.pick(&["abc", "-9223372036854775808", ""]))),
+                    _ => a.extend([b("-4611686018427387905"), b("withscores")]),
+                }
+            }
+            "ZUNION" | "ZINTER" => self.zsetop(&mut a, true, true),
+            "ZDIFF" => self.zsetop(&mut a, false, true),
+            "ZUNIONSTORE" | "ZINTERSTORE" => {
+                a.push(self.key());
+                self.zsetop(&mut a, true, false);
+            }
+            "ZDIFFSTORE" => {
+                a.push(self.key());
+                self.zsetop(&mut a, false, false);
+            }
+            "ZINTERCARD" => {
+                self.zsetop(&mut a, false, false);
+                if self.rng.chance(40) {
+                    a.push(b("LIMIT"));
+                    a.push(b(*self.rng.pick(&["0", "1", "2", "-1", "x"])));
+                }
+            }
+            "ZSCAN" => {
+                a.push(self.key());
+                a.push(b(*self.rng.pick(&["0", "0", "0", "abc", "-1"])));
+                match self.rng.below(5) {
+                    0 => a.extend([b("MATCH"), b(*self.rng.pick(&["a*", "*", "[ab]"]))]),
                     1 => a.extend([b("COUNT"), b(*self.rng.pick(&["1", "100", "0", "x"]))]),
                     2 => a.push(b("MATCH")),
                     _ => {}

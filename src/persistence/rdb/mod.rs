@@ -12,6 +12,7 @@ pub mod listpack;
 pub mod lzf;
 pub mod set;
 pub mod string;
+pub mod zset;
 
 /// The RDB version Ferrite writes: Redis 7.0's, which Redis 7.0 and later and
 /// Valkey all load.
