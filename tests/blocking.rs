@@ -1,4 +1,5 @@
-//! The blocking list commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP) and
+//! The blocking list and sorted set commands (BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP,
+//! BZPOPMIN BZPOPMAX BZMPOP) and
 //! CLIENT UNBLOCK: multi-connection scenarios run the same steps against
 //! Ferrite and a real redis-server 7.0 and compare every reply (serving
 //! order, keys that become ready through pushes, LMOVE, RENAME, MOVE,
@@ -45,6 +46,7 @@ impl Scenario {
                 continue;
             }
             let what = format!("line {}: {line}", no + 1);
+            eprintln!("step {what}");
             if let Some(k) = line.strip_prefix("blocked ") {
                 self.wait_blocked(k.parse().unwrap(), &what);
                 continue;
@@ -423,6 +425,90 @@ fn timeouts_unblock_and_closed_clients() {
     );
 }
 
+#[test]
+fn sorted_set_waiters() {
+    let mut s = Scenario::new(4);
+    s.run(
+        r#"
+        0: ZADD z 1 a 2 b 3 c 4 d 5 e
+        1: BZPOPMIN z 0
+        1: BZPOPMAX z 0
+        1: BZPOPMIN nokey z 0
+        1: BZMPOP 0 2 nokey z MIN COUNT 5
+        1: EXISTS z
+        0: SET str x
+        1: BZPOPMIN nokey str 0
+        1: BZMPOP 0 1 str MAX
+        1: BZPOPMIN z -1
+        1: BZPOPMIN z abc
+        1: BZPOPMAX z 0.01
+        1: BZMPOP 0.01 1 z MIN
+        1: BZMPOP 0 0 z MIN
+        1: BZMPOP 0 1 z MIDDLE
+        1: BZMPOP 0 1 z MIN COUNT 0
+        1: BZMPOP -1 1 z MIN
+        1: BZMPOP x 1 z MIN
+        1: BZMPOP 0 1 z MIN COUNT 1 COUNT 2
+        1: BZPOPMIN z
+        # Served by ZADD in blocking order; ZINCRBY creates too.
+        1> BZPOPMIN z 0
+        blocked 1
+        2> BZPOPMAX z other 0
+        blocked 2
+        3> BZMPOP 0 2 other z MIN COUNT 2
+        blocked 3
+        0: ZADD z 5 e 1 a 3 c 2 b 4 d 0 zero
+        1<
+        2<
+        3<
+        0: ZRANGE z 0 -1 WITHSCORES
+        0: DEL z
+        1> BZPOPMAX z 0
+        blocked 1
+        0: ZINCRBY z 2.5 m
+        1<
+        # XX on a missing key adds nothing: the waiter stays.
+        1> BZPOPMIN z 0
+        blocked 1
+        0: ZADD z XX 1 a
+        0: ZADD z 1e300 big
+        1<
+        # A store command fills the key: served after it.
+        0: ZADD src 1 x 2 y
+        1> BZMPOP 0 1 dst MAX COUNT 10
+        blocked 1
+        0: ZUNIONSTORE dst 1 src WEIGHTS 2
+        1<
+        1> BZPOPMIN dst2 0
+        blocked 1
+        0: ZRANGESTORE dst2 src 0 0
+        1<
+        # A list waiter and a sorted set waiter on one key: each type
+        # serves only its own.
+        1> BLPOP mixed 0
+        blocked 1
+        2> BZPOPMIN mixed 0
+        blocked 2
+        0: ZADD mixed 1 m
+        2<
+        blocked 1
+        0: RPUSH mixed2 x
+        0: RENAME mixed2 mixed
+        1<
+        # RESP3: scores as doubles.
+        1? HELLO 3
+        0: ZADD r3 1.5 a 2 b inf c
+        1: BZPOPMIN r3 0
+        1: BZMPOP 0 1 r3 MAX COUNT 2
+        1: BZPOPMAX r3 0.01
+        1> BZPOPMAX r3 0
+        blocked 1
+        0: ZADD r3 -inf x
+        1<
+        "#,
+    );
+}
+
 /// A blocked client's pipelined commands run after it is served, in order.
 #[test]
 fn pipelined_commands_after_a_blocked_one() {
@@ -471,6 +557,81 @@ fn blocked_client_is_listed_with_the_b_flag() {
         fmt_reply(&c.read_reply()),
         fmt_reply(b"*2\r\n$1\r\nk\r\n$1\r\nv\r\n")
     );
+}
+
+/// Concurrent ZINCRBY on shared keys from several clients gives exact
+/// totals, while BZPOPMIN consumers take members of another key exactly
+/// once.
+#[test]
+fn zincrby_totals_and_bzpopmin_consumers() {
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 2_000;
+    let server = common::Server::with_args(&["--threads", "4"]);
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let client = server.client();
+            std::thread::spawn(move || {
+                let mut con = client.get_connection().unwrap();
+                for i in 0..ROUNDS {
+                    let _: f64 = redis::cmd("ZINCRBY")
+                        .arg("totals")
+                        .arg(1)
+                        .arg(format!("m{}", i % 10))
+                        .query(&mut con)
+                        .unwrap();
+                    let _: i64 = redis::cmd("ZADD")
+                        .arg("jobs")
+                        .arg(i)
+                        .arg(format!("{c}:{i}"))
+                        .query(&mut con)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let total = CLIENTS * ROUNDS;
+    let consumers: Vec<_> = (0..2)
+        .map(|_| {
+            let client = server.client();
+            let taken = taken.clone();
+            std::thread::spawn(move || {
+                let mut con = client.get_connection().unwrap();
+                let mut got = Vec::new();
+                while taken.load(std::sync::atomic::Ordering::SeqCst) < total {
+                    let r: Option<(String, String, f64)> = redis::cmd("BZPOPMIN")
+                        .arg("jobs")
+                        .arg(0.2)
+                        .query(&mut con)
+                        .unwrap();
+                    if let Some((_, m, _)) = r {
+                        got.push(m);
+                        taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let mut all = Vec::new();
+    for c in consumers {
+        all.extend(c.join().unwrap());
+    }
+    let mut con = server.conn();
+    for m in 0..10 {
+        let score: f64 = redis::cmd("ZSCORE")
+            .arg("totals")
+            .arg(format!("m{m}"))
+            .query(&mut con)
+            .unwrap();
+        assert_eq!(score, (CLIENTS * ROUNDS / 10) as f64, "member m{m}");
+    }
+    assert_eq!(all.len(), total, "members lost or doubled");
+    let unique: HashSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), total, "a member was popped twice");
 }
 
 /// P producers push while C consumers pop with BRPOP and BLMOVE on other

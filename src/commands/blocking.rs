@@ -297,6 +297,10 @@ fn serve_key(
                 };
                 super::list_blocking::serve_list(&mut env, &mut latch)
             }
+            Some(Value::ZSet(_)) => {
+                super::zset_blocking::serve_zset(shared, db, &mut latch);
+                None
+            }
             _ => None,
         };
         drop(latch);

@@ -26,6 +26,7 @@ pub mod sets;
 pub mod strings;
 #[cfg(feature = "test-commands")]
 pub mod testing;
+pub mod zset_blocking;
 pub mod zsets;
 
 pub use access::{Access, Busy, HeldKeys, Keys};
@@ -142,6 +143,7 @@ fn families() -> Vec<&'static [Command]> {
         list_blocking::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
+        zset_blocking::COMMANDS,
         keys::COMMANDS,
         db::COMMANDS,
         object::COMMANDS,

@@ -454,6 +454,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], scoreidx: usize, f: AddFlags) {
         pairs.push((s, args[scoreidx + 2 * j + 1]));
     }
     let lim = limits(ctx);
+    let at = super::list_blocking::PushedAt::of(ctx);
     let Ok(mut latch) = ctx.keys.write(args[1]) else {
         return;
     };
@@ -497,6 +498,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], scoreidx: usize, f: AddFlags) {
     }
     if added + updated > 0 {
         publish(&mut latch, z);
+        super::zset_blocking::serve_pushed(ctx.shared, ctx.client, at, &mut latch);
     }
     drop(latch);
     if nan {
@@ -676,16 +678,22 @@ fn zpop_generic(ctx: &mut Ctx, args: &[&[u8]], max: bool) {
     }
 }
 
-fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count], parsed from
+/// `numkeys_idx` (1 for ZMPOP, 2 for BZMPOP): the keys, whether MAX, and
+/// the count; or the error to reply.
+pub fn parse_zmpop<'a>(
+    args: &[&'a [u8]],
+    numkeys_idx: usize,
+) -> Result<(Vec<&'a [u8]>, bool, usize), &'static str> {
     const NUMKEYS: &str = "ERR numkeys should be greater than 0";
     const COUNT: &str = "ERR count should be greater than 0";
-    let numkeys = match crate::util::num::parse_i64(args[1]) {
+    let numkeys = match crate::util::num::parse_i64(args[numkeys_idx]) {
         Some(n) if n >= 1 => n as u64,
-        _ => return ctx.error(NUMKEYS),
+        _ => return Err(NUMKEYS),
     };
-    let where_idx = 2u64.saturating_add(numkeys);
+    let where_idx = (numkeys_idx as u64 + 1).saturating_add(numkeys);
     if where_idx >= args.len() as u64 {
-        return ctx.error(errors::SYNTAX);
+        return Err(errors::SYNTAX);
     }
     let where_idx = where_idx as usize;
     let max = if args[where_idx].eq_ignore_ascii_case(b"min") {
@@ -693,7 +701,7 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
     } else if args[where_idx].eq_ignore_ascii_case(b"max") {
         true
     } else {
-        return ctx.error(errors::SYNTAX);
+        return Err(errors::SYNTAX);
     };
     let mut count: Option<u64> = None;
     let mut j = where_idx + 1;
@@ -701,16 +709,35 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
         if count.is_none() && args[j].eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
             match crate::util::num::parse_i64(args[j + 1]) {
                 Some(n) if n >= 1 => count = Some(n as u64),
-                _ => return ctx.error(COUNT),
+                _ => return Err(COUNT),
             }
             j += 2;
         } else {
-            return ctx.error(errors::SYNTAX);
+            return Err(errors::SYNTAX);
         }
     }
     let count = count.unwrap_or(1).min(usize::MAX as u64) as usize;
-    let keys = &args[2..where_idx];
-    for key in keys {
+    Ok((args[numkeys_idx + 1..where_idx].to_vec(), max, count))
+}
+
+/// Replies `[key, [[member, score], ...]]` (ZMPOP, BZMPOP).
+pub fn reply_mpop(out: &mut crate::protocol::Reply, key: &[u8], popped: &[(Vec<u8>, f64)]) {
+    out.array(2);
+    out.bulk(key);
+    out.array(popped.len());
+    for (m, s) in popped {
+        out.array(2);
+        out.bulk(m);
+        out.double(*s);
+    }
+}
+
+fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
+    let (keys, max, count) = match parse_zmpop(args, 1) {
+        Ok(p) => p,
+        Err(e) => return ctx.error(e),
+    };
+    for key in &keys {
         let Ok(latch) = ctx.keys.write_existing(key) else {
             return;
         };
@@ -728,15 +755,7 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
         let popped = pop_entries(&mut z, count, max);
         publish(&mut latch, z);
         drop(latch);
-        ctx.out.array(2);
-        ctx.out.bulk(key);
-        ctx.out.array(popped.len());
-        for (m, s) in &popped {
-            ctx.out.array(2);
-            ctx.out.bulk(m);
-            ctx.out.double(*s);
-        }
-        return;
+        return reply_mpop(ctx.out, key, &popped);
     }
     ctx.out.null_array();
 }

@@ -424,6 +424,10 @@ fn range_generic(
                 }
             }
             drop(latches);
+            if len > 0 {
+                let db = ctx.keys.selected();
+                super::super::blocking::signal_ready(ctx.shared, ctx.client, db, dst);
+            }
             ctx.out.int(len as i64);
         }
     }

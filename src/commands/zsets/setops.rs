@@ -327,6 +327,10 @@ fn store_generic(ctx: &mut Ctx, args: &[&[u8]], op: Op) {
         dst.set_with_expire(Value::ZSet(z), None);
     }
     drop(latches);
+    if len > 0 {
+        let db = ctx.keys.selected();
+        super::super::blocking::signal_ready(ctx.shared, ctx.client, db, args[1]);
+    }
     ctx.out.int(len as i64);
 }
 
