@@ -55,6 +55,9 @@
 //! | `snapshot`: snapshot vs an MSET keeping two keys equal | never an unequal pair, each key once | `snapshot::WRITERS_SKIP_HANDOVER`, `keyspace::COMMIT_WITHOUT_GATE`, `snapshot::START_SKIPS_DRAIN` |
 //! | `snapshot`: snapshot vs SET a then SET b on one thread (single-key commits) | never the new b with the old a | `snapshot::WRITERS_SKIP_HANDOVER` |
 //! | `snapshot`: snapshot vs a SET of a value and a deadline | the record is the old or the new pair, never torn | `keyspace::SINGLE_KEY_WITHOUT_GATE` |
+//! | `waiters`: a blocker, a pusher and a popper on one list (BLPOP's park and the push's serve under the key's latch) | the element ends in exactly one place; no waiter left beside an element; a waiter parked before the push is served first | — |
+//! | `waiters`: a waiter cancelling (timeout) while a push serves it | never swallows an element | `waiters::CLAIM_IGNORES_CANCEL` |
+//! | `waiters`: two waiters in order, the second cancelling | the first is served | — |
 //! | `raw_str`: APPEND's claim of spare bytes | no byte written twice or read while written | (loom cells; see `tests/raw_str.rs`) |
 //!
 //! A deadlock shows as loom's "maximum number of branches": both threads
