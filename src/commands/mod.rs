@@ -23,6 +23,7 @@ pub mod lists;
 pub mod object;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 #[cfg(feature = "test-commands")]
 pub mod testing;
@@ -140,6 +141,7 @@ fn families() -> Vec<&'static [Command]> {
         strings::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        sort::COMMANDS,
         list_blocking::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
