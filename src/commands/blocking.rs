@@ -310,3 +310,40 @@ fn serve_key(
         drop(ks.lock(&dst, clock, guard));
     }
 }
+
+/// Where a push ran, for the `serve_pushed` of lists and sorted sets: taken from the command's
+/// context before it latched its key.
+#[derive(Clone, Copy)]
+pub struct PushedAt<'g> {
+    pub db: usize,
+    pub in_held: bool,
+    pub clock: Clock,
+    pub guard: &'g Guard,
+    pub fill: i32,
+}
+
+impl<'g> PushedAt<'g> {
+    pub fn of(ctx: &Ctx<'_, 'g>) -> PushedAt<'g> {
+        PushedAt {
+            db: ctx.keys.selected(),
+            in_held: ctx.keys.in_held(),
+            clock: ctx.clock,
+            guard: ctx.guard,
+            fill: ctx.shared.config.list_max_listpack_size(),
+        }
+    }
+
+    /// Whether `key`'s waiters are to be served now, under its latch: false
+    /// if none waits, or (inside a transaction) once the key is marked ready
+    /// for after it.
+    pub fn serve_now(&self, shared: &Shared, client: &mut Client, key: &[u8]) -> bool {
+        if !shared.blocked.has_waiters(self.db, key) {
+            return false;
+        }
+        if self.in_held {
+            client.ready.push((self.db, key.to_vec()));
+            return false;
+        }
+        true
+    }
+}

@@ -7,7 +7,7 @@
 //! client under those latches. A push serves the key's waiters under its
 //! latch ([`serve_under_latch`]).
 
-use super::blocking::{self, Served, Want};
+use super::blocking::{self, PushedAt, Served, Want};
 use super::flags::*;
 use super::key_flags::*;
 use super::lists::{fill, list_of, move_latched, parse_mpop, pop_latched, reply_mpop};
@@ -55,19 +55,9 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "6.2.0", MOVE_SUMMARY, "O(1)"),
     Command::new("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, KeySpec::NONE, ACL, blmpop)
         .key_specs(MPOP_KEYS)
-        .keys_with(blmpop_keys)
+        .keys_with(super::table::keynum_keys::<2>)
         .doc(G, "7.0.0", "Pop elements from a list, or block until one is available", "O(N+M) where N is the number of provided keys and M is the number of elements returned."),
 ];
-
-/// BLMPOP's keys: `numkeys` (argument 2) of them after it.
-fn blmpop_keys(args: &[&[u8]]) -> Vec<usize> {
-    let n = args
-        .get(2)
-        .and_then(|a| crate::util::num::parse_i64(a))
-        .unwrap_or(0)
-        .max(0) as usize;
-    (3..args.len()).take(n).collect()
-}
 
 fn blpop(ctx: &mut Ctx, args: &[&[u8]]) {
     pop_generic(ctx, args, End::Head);
@@ -305,11 +295,7 @@ pub fn serve_pushed<'g>(
     at: PushedAt<'g>,
     latch: &mut Locked<'g>,
 ) {
-    if !shared.blocked.has_waiters(at.db, latch.key()) {
-        return;
-    }
-    if at.in_held {
-        client.ready.push((at.db, latch.key().to_vec()));
+    if !at.serve_now(shared, client, latch.key()) {
         return;
     }
     let mut env = ServeEnv {
@@ -322,28 +308,5 @@ pub fn serve_pushed<'g>(
     };
     if serve_list(&mut env, latch).is_some() {
         client.ready.push((at.db, latch.key().to_vec()));
-    }
-}
-
-/// Where a push ran, for [`serve_pushed`]: taken from the command's
-/// context before it latched its key.
-#[derive(Clone, Copy)]
-pub struct PushedAt<'g> {
-    pub db: usize,
-    pub in_held: bool,
-    pub clock: Clock,
-    pub guard: &'g Guard,
-    pub fill: i32,
-}
-
-impl<'g> PushedAt<'g> {
-    pub fn of(ctx: &Ctx<'_, 'g>) -> PushedAt<'g> {
-        PushedAt {
-            db: ctx.keys.selected(),
-            in_held: ctx.keys.in_held(),
-            clock: ctx.clock,
-            guard: ctx.guard,
-            fill: fill(ctx),
-        }
     }
 }

@@ -110,19 +110,9 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "1.2.0", "Remove the last element in a list, prepend it to another list and return it", "O(1)"),
     Command::new("lmpop", -4, WRITE | MOVABLE_KEYS, KeySpec::NONE, SLOW_WRITE_ACL, lmpop)
         .key_specs(LMPOP_KEYS)
-        .keys_with(lmpop_keys)
+        .keys_with(super::table::keynum_keys::<1>)
         .doc(G, "7.0.0", "Pop elements from a list", "O(N+M) where N is the number of provided keys and M is the number of elements returned."),
 ];
-
-/// LMPOP's keys: `numkeys` of them after the count.
-fn lmpop_keys(args: &[&[u8]]) -> Vec<usize> {
-    let n = args
-        .get(1)
-        .and_then(|a| crate::util::num::parse_i64(a))
-        .unwrap_or(0)
-        .max(0) as usize;
-    (2..args.len()).take(n).collect()
-}
 
 /// Reads a list value, or WRONGTYPE. `Ok(None)` = no such key.
 pub fn list_of(v: Option<&Value>) -> Result<Option<&List>, &'static str> {
@@ -224,7 +214,7 @@ pub fn move_latched(
 
 fn push_generic(ctx: &mut Ctx, args: &[&[u8]], end: End, only_existing: bool) {
     let fill = fill(ctx);
-    let at = super::list_blocking::PushedAt::of(ctx);
+    let at = super::blocking::PushedAt::of(ctx);
     let Ok(mut latch) = ctx.keys.write(args[1]) else {
         return;
     };

@@ -103,7 +103,7 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "1.0.0", "Intersect multiple sets", INTER_COMPLEXITY),
     Command::new("sintercard", -3, READONLY | MOVABLE_KEYS, KeySpec::NONE, SLOW_READ_ACL, sintercard)
         .key_specs(SINTERCARD_KEYS)
-        .keys_with(sintercard_keys)
+        .keys_with(super::table::keynum_keys::<1>)
         .doc(G, "7.0.0", "Intersect multiple sets and return the cardinality of the result", INTER_COMPLEXITY),
     Command::new("sinterstore", -3, WRITE | DENYOOM, KeySpec::range(1, -1, 1), SLOW_WRITE_ACL, sinterstore)
         .key_specs(SINTERSTORE_KEYS)
@@ -127,16 +127,6 @@ pub static COMMANDS: &[Command] = &[
         .tips(RANDOM_TIPS)
         .doc(G, "2.8.0", "Incrementally iterate Set elements", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
 ];
-
-/// SINTERCARD's keys: `numkeys` of them after the count.
-fn sintercard_keys(args: &[&[u8]]) -> Vec<usize> {
-    let n = args
-        .get(1)
-        .and_then(|a| crate::util::num::parse_i64(a))
-        .unwrap_or(0)
-        .max(0) as usize;
-    (2..args.len()).take(n).collect()
-}
 
 /// Reads a set value, or WRONGTYPE. `Ok(None)` = no such key.
 pub(crate) fn set_of(v: Option<&Value>) -> Result<Option<&Set>, &'static str> {

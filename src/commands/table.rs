@@ -21,6 +21,17 @@ pub enum Handler {
 /// exact key set of one invocation.
 pub type KeysFn = fn(&[&[u8]]) -> Vec<usize>;
 
+/// The [`KeysFn`] of a command with `numkeys` at argument `IDX` and that
+/// many keys after it (LMPOP, BLMPOP, SINTERCARD, ZUNION, BZMPOP...).
+pub fn keynum_keys<const IDX: usize>(args: &[&[u8]]) -> Vec<usize> {
+    let n = args
+        .get(IDX)
+        .and_then(|a| crate::util::num::parse_i64(a))
+        .unwrap_or(0)
+        .max(0) as usize;
+    (IDX + 1..args.len()).take(n).collect()
+}
+
 /// Where a command's keys are (Redis's legacy first/last/step triple, which
 /// COMMAND INFO reports and COMMAND GETKEYS uses). `last` may be negative
 /// (counted from the end). `first == 0` means no keys.

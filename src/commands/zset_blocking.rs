@@ -2,10 +2,9 @@
 //! serving of clients blocked on a sorted set (`commands::blocking` has
 //! the machinery they share with the blocking list commands).
 
-use super::blocking::{self, Served, Want};
+use super::blocking::{self, PushedAt, Served, Want};
 use super::flags::*;
 use super::key_flags::*;
-use super::list_blocking::PushedAt;
 use super::zsets::{parse_zmpop, pop_entries, publish, zset_of};
 use super::{acl, BeginSearch, Command, Ctx, FindKeys, KeySpec, KeySpecEntry};
 use crate::server::{Client, Shared};
@@ -39,19 +38,9 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", POP_COMPLEXITY),
     Command::new("bzmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, KeySpec::NONE, SLOW_ACL, bzmpop)
         .key_specs(MPOP_KEYS)
-        .keys_with(bzmpop_keys)
+        .keys_with(super::table::keynum_keys::<2>)
         .doc(G, "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
 ];
-
-/// BZMPOP's keys: `numkeys` (argument 2) of them after it.
-fn bzmpop_keys(args: &[&[u8]]) -> Vec<usize> {
-    let n = args
-        .get(2)
-        .and_then(|a| crate::util::num::parse_i64(a))
-        .unwrap_or(0)
-        .max(0) as usize;
-    (3..args.len()).take(n).collect()
-}
 
 fn bzpopmin(ctx: &mut Ctx, args: &[&[u8]]) {
     bzpop_generic(ctx, args, false);
@@ -156,11 +145,7 @@ pub fn serve_pushed(
     at: PushedAt<'_>,
     latch: &mut Locked<'_>,
 ) {
-    if !shared.blocked.has_waiters(at.db, latch.key()) {
-        return;
-    }
-    if at.in_held {
-        client.ready.push((at.db, latch.key().to_vec()));
+    if !at.serve_now(shared, client, latch.key()) {
         return;
     }
     serve_zset(shared, at.db, latch);

@@ -162,7 +162,7 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "5.0.0", "Remove and return members with the highest scores in a sorted set", POP),
     Command::new("zmpop", -4, WRITE | MOVABLE_KEYS, KeySpec::NONE, SLOW_WRITE_ACL, zmpop)
         .key_specs(ZMPOP_KEYS)
-        .keys_with(keynum_keys::<1>)
+        .keys_with(super::table::keynum_keys::<1>)
         .doc(G, "7.0.0", "Remove and return members with scores in a sorted set", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped."),
     Command::new("zrandmember", -2, READONLY, KeySpec::one(1), SLOW_READ_ACL, zrandmember)
         .key_specs(KEY_RO_ACCESS)
@@ -170,15 +170,15 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "6.2.0", "Get one or multiple random elements from a sorted set", "O(N) where N is the number of elements returned"),
     Command::new("zunion", -3, READONLY | MOVABLE_KEYS, KeySpec::NONE, SLOW_READ_ACL, setops::zunion)
         .key_specs(KEYNUM_RO)
-        .keys_with(keynum_keys::<1>)
+        .keys_with(super::table::keynum_keys::<1>)
         .doc(G, "6.2.0", "Add multiple sorted sets", UNION),
     Command::new("zinter", -3, READONLY | MOVABLE_KEYS, KeySpec::NONE, SLOW_READ_ACL, setops::zinter)
         .key_specs(KEYNUM_RO)
-        .keys_with(keynum_keys::<1>)
+        .keys_with(super::table::keynum_keys::<1>)
         .doc(G, "6.2.0", "Intersect multiple sorted sets", INTER),
     Command::new("zdiff", -3, READONLY | MOVABLE_KEYS, KeySpec::NONE, SLOW_READ_ACL, setops::zdiff)
         .key_specs(KEYNUM_RO)
-        .keys_with(keynum_keys::<1>)
+        .keys_with(super::table::keynum_keys::<1>)
         .doc(G, "6.2.0", "Subtract multiple sorted sets", DIFF),
     Command::new("zunionstore", -4, WRITE | DENYOOM | MOVABLE_KEYS, KeySpec::one(1), SLOW_WRITE_ACL, setops::zunionstore)
         .key_specs(KEYNUM_STORE)
@@ -194,7 +194,7 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "6.2.0", "Subtract multiple sorted sets and store the resulting sorted set in a new key", DIFF),
     Command::new("zintercard", -3, READONLY | MOVABLE_KEYS, KeySpec::NONE, SLOW_READ_ACL, setops::zintercard)
         .key_specs(KEYNUM_RO)
-        .keys_with(keynum_keys::<1>)
+        .keys_with(super::table::keynum_keys::<1>)
         .doc(G, "7.0.0", "Intersect multiple sorted sets and return the cardinality of the result", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets."),
     Command::new("zscan", -3, READONLY, KeySpec::one(1), SLOW_READ_ACL, zscan)
         .key_specs(KEY_RO_ACCESS)
@@ -202,20 +202,10 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "2.8.0", "Incrementally iterate sorted sets elements and associated scores", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.."),
 ];
 
-/// The keys of a command with `numkeys` at argument `IDX`, keys after it.
-fn keynum_keys<const IDX: usize>(args: &[&[u8]]) -> Vec<usize> {
-    let n = args
-        .get(IDX)
-        .and_then(|a| crate::util::num::parse_i64(a))
-        .unwrap_or(0)
-        .max(0) as usize;
-    (IDX + 1..args.len()).take(n).collect()
-}
-
 /// ZUNIONSTORE & co: the destination, then `numkeys` keys.
 fn store_keys(args: &[&[u8]]) -> Vec<usize> {
     let mut keys = vec![1];
-    keys.extend(keynum_keys::<2>(args));
+    keys.extend(super::table::keynum_keys::<2>(args));
     keys
 }
 
@@ -454,7 +444,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], scoreidx: usize, f: AddFlags) {
         pairs.push((s, args[scoreidx + 2 * j + 1]));
     }
     let lim = limits(ctx);
-    let at = super::list_blocking::PushedAt::of(ctx);
+    let at = super::blocking::PushedAt::of(ctx);
     let Ok(mut latch) = ctx.keys.write(args[1]) else {
         return;
     };
