@@ -45,6 +45,69 @@ fn run(protocol: u8) {
     );
 }
 
+/// The generated commands sent in pipelines of 1 to 24, most of them on the key of the
+/// command before: consecutive requests on one key run under one latch (runs on one key,
+/// `server::connection::runs`), and every reply must still be Redis's.
+fn run_pipelined(protocol: u8) {
+    let seed = gen::seed_from_env();
+    let commands = gen::commands_from_env();
+    let mut diff = Differential::new();
+    diff.set_context(format!(
+        "replay with: FERRITE_DIFF_SEED={seed} FERRITE_DIFF_COMMANDS={commands} \
+         cargo test --release --test differential_random pipelined_resp{protocol}"
+    ));
+    if protocol == 3 {
+        diff.hello3();
+    }
+    let verbose = std::env::var("FERRITE_DIFF_VERBOSE").is_ok_and(|v| v == "1");
+    let mut generator = Generator::new(seed).with_sticky_keys(75);
+    let mut rng = gen::Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15);
+    let mut previous: Vec<u8> = Vec::new();
+    let mut sent = 0;
+    while sent < commands {
+        let size = 1 + rng.below(24) as usize;
+        let mut batch = Vec::with_capacity(size);
+        while batch.len() < size && sent < commands {
+            let mut cmd = generator.next_cmd();
+            sent += 1;
+            if let Some(idx) = cmd.payload_from_previous {
+                // Needs the reply before it: send what is batched, then it alone.
+                if !batch.is_empty() {
+                    previous = diff.check_pipeline(&batch).pop().unwrap_or_default();
+                    batch.clear();
+                }
+                if let Reply::Bulk(payload) = Reply::from_raw(&previous) {
+                    cmd.args[idx] = payload;
+                }
+                previous = diff.check_with(&cmd.args, cmd.compare);
+                continue;
+            }
+            batch.push((cmd.args, cmd.compare));
+        }
+        if !batch.is_empty() {
+            if verbose {
+                for (args, _) in &batch {
+                    eprintln!("[{}] {}", batch.len(), fmt_command(args));
+                }
+            }
+            previous = diff.check_pipeline(&batch).pop().unwrap_or_default();
+        }
+    }
+    eprintln!(
+        "differential_random pipelined RESP{protocol}: {commands} commands, no difference (seed {seed})"
+    );
+}
+
+#[test]
+fn pipelined_resp2() {
+    run_pipelined(2);
+}
+
+#[test]
+fn pipelined_resp3() {
+    run_pipelined(3);
+}
+
 #[test]
 fn random_resp2() {
     run(2);

@@ -128,24 +128,33 @@ fn update<T>(
     let Ok(mut latch) = ctx.keys.write(key) else {
         return None;
     };
-    let (mut h, existed) = match hash_of(latch.value()) {
-        Ok(Some(h)) => (h.clone(), true),
-        Ok(None) => (Hash::new(), false),
-        Err(e) => return Some(Err(e)),
-    };
-    match f(&mut h) {
-        Ok(r) => {
-            if h.is_empty() {
-                if existed {
-                    latch.delete();
-                }
-            } else {
+    match hash_of(latch.value()) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let mut h = Hash::new();
+            let r = f(&mut h);
+            if r.is_ok() && !h.is_empty() {
                 latch.set(Value::Hash(h));
             }
-            Some(Ok(r))
+            return Some(r);
         }
-        Err(e) => Some(Err(e)),
+        Err(e) => return Some(Err(e)),
     }
+    // `f` fails before it changes anything.
+    let mut out = None;
+    let mut empty = false;
+    latch.update(|v| {
+        let Value::Hash(h) = v else { return false };
+        let r = f(h);
+        let ok = r.is_ok();
+        empty = h.is_empty();
+        out = Some(r);
+        ok
+    });
+    if empty && matches!(out, Some(Ok(_))) {
+        latch.delete();
+    }
+    out
 }
 
 /// Replies with an `update` outcome; `None` (busy or nothing to reply) does nothing.
@@ -189,21 +198,30 @@ fn hsetnx(ctx: &mut Ctx, args: &[&[u8]]) {
     let Ok(mut latch) = ctx.keys.write(args[1]) else {
         return;
     };
-    let mut h = match hash_of(latch.value()) {
+    match hash_of(latch.value()) {
         Ok(Some(h)) if h.contains(args[2]) => {
             drop(latch);
             return ctx.out.int(0);
         }
-        Ok(Some(h)) => h.clone(),
-        Ok(None) => Hash::new(),
+        Ok(Some(_)) => {
+            latch.update(|v| {
+                let Value::Hash(h) = v else { return false };
+                h.convert_for_args(&args[2..4], lim);
+                h.set(args[2], args[3], lim);
+                true
+            });
+        }
+        Ok(None) => {
+            let mut h = Hash::new();
+            h.convert_for_args(&args[2..4], lim);
+            h.set(args[2], args[3], lim);
+            latch.set(Value::Hash(h));
+        }
         Err(e) => {
             drop(latch);
             return ctx.error(e);
         }
-    };
-    h.convert_for_args(&args[2..4], lim);
-    h.set(args[2], args[3], lim);
-    latch.set(Value::Hash(h));
+    }
     drop(latch);
     ctx.out.int(1);
 }
@@ -230,18 +248,21 @@ fn hdel(ctx: &mut Ctx, args: &[&[u8]]) {
         drop(latch);
         return ctx.out.int(0);
     }
-    let mut h = h.clone();
     let mut deleted = 0;
-    for f in &args[2..] {
-        deleted += h.remove(f) as i64;
-        if h.is_empty() {
-            break;
+    let mut empty = false;
+    latch.update(|v| {
+        let Value::Hash(h) = v else { return false };
+        for f in &args[2..] {
+            deleted += h.remove(f) as i64;
+            if h.is_empty() {
+                break;
+            }
         }
-    }
-    if h.is_empty() {
+        empty = h.is_empty();
+        true
+    });
+    if empty {
         latch.delete();
-    } else {
-        latch.set(Value::Hash(h));
     }
     drop(latch);
     ctx.out.int(deleted);

@@ -230,14 +230,17 @@ pub fn serve_list<'g>(env: &mut ServeEnv<'_, 'g>, latch: &mut Locked<'g>) -> Opt
             }
             Want::Move { from, to, dst } if dst[..] == *key => {
                 if w.claim() {
-                    let Some(Value::List(l)) = latch.value() else {
-                        unreachable!("checked above")
-                    };
-                    let mut l = l.clone();
-                    let e = l.pop(*from, 1).pop().expect("a live list is not empty");
-                    l.push(*to, &e);
-                    latch.set(Value::List(l));
-                    blocking::hand(w, Served::Moved(e));
+                    let mut moved = None;
+                    latch.update(|v| {
+                        let Value::List(l) = v else {
+                            unreachable!("checked above")
+                        };
+                        let e = l.pop(*from, 1).pop().expect("a live list is not empty");
+                        l.push(*to, &e);
+                        moved = Some(e);
+                        true
+                    });
+                    blocking::hand(w, Served::Moved(moved.expect("a list to rotate")));
                 }
                 Flow::Next
             }

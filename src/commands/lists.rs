@@ -153,12 +153,17 @@ pub fn store_or_delete(latch: &mut Locked<'_>, list: List) {
 /// when the last element goes. The elements in pop order; none if the key
 /// holds no list.
 pub fn pop_latched(latch: &mut Locked<'_>, end: End, n: usize) -> Vec<Vec<u8>> {
-    let Ok(Some(list)) = list_of(latch.value()) else {
-        return Vec::new();
-    };
-    let mut list = list.clone();
-    let popped = list.pop(end, n);
-    store_or_delete(latch, list);
+    let mut popped = Vec::new();
+    let mut empty = false;
+    latch.update(|v| {
+        let Value::List(list) = v else { return false };
+        popped = list.pop(end, n);
+        empty = list.is_empty();
+        !popped.is_empty()
+    });
+    if empty {
+        latch.delete();
+    }
     popped
 }
 
@@ -171,12 +176,20 @@ pub fn push_latched(
     elems: &[&[u8]],
     fill: i32,
 ) -> Result<usize, &'static str> {
-    let mut list = list_of(latch.value())?
-        .cloned()
-        .unwrap_or_else(|| List::new(fill));
-    list.push_many(end, elems);
-    let len = list.len();
-    latch.set(Value::List(list));
+    if list_of(latch.value())?.is_none() {
+        let mut list = List::new(fill);
+        list.push_many(end, elems);
+        let len = list.len();
+        latch.set(Value::List(list));
+        return Ok(len);
+    }
+    let mut len = 0;
+    latch.update(|v| {
+        let Value::List(list) = v else { return false };
+        list.push_many(end, elems);
+        len = list.len();
+        true
+    });
     Ok(len)
 }
 
@@ -196,11 +209,15 @@ pub fn move_latched(
         return Ok(None);
     };
     if same_key {
-        let mut list = src.clone();
-        let e = list.pop(from, 1).pop().expect("a live list is not empty");
-        list.push(to, &e);
-        latches.nth(0).set(Value::List(list));
-        return Ok(Some(e));
+        let mut moved = None;
+        latches.nth(0).update(|v| {
+            let Value::List(list) = v else { return false };
+            let e = list.pop(from, 1).pop().expect("a live list is not empty");
+            list.push(to, &e);
+            moved = Some(e);
+            true
+        });
+        return Ok(moved);
     }
     let dst = list_of(latches.nth_ref(1).value())?;
     let mut src = src.clone();

@@ -165,17 +165,24 @@ fn sadd(ctx: &mut Ctx, args: &[&[u8]]) {
     let Ok(mut latch) = ctx.keys.write(args[1]) else {
         return;
     };
-    let mut set = match set_of(latch.value()) {
-        Ok(Some(s)) => s.clone(),
-        Ok(None) => Set::for_first(args[2]),
+    let mut added = 0;
+    match set_of(latch.value()) {
+        Ok(Some(_)) => {
+            latch.update(|v| {
+                let Value::Set(set) = v else { return false };
+                added = args[2..].iter().filter(|m| set.insert(m, max)).count();
+                added > 0
+            });
+        }
+        Ok(None) => {
+            let mut set = Set::for_first(args[2]);
+            added = args[2..].iter().filter(|m| set.insert(m, max)).count();
+            latch.set(Value::Set(set));
+        }
         Err(e) => {
             drop(latch);
             return ctx.error(e);
         }
-    };
-    let added = args[2..].iter().filter(|m| set.insert(m, max)).count();
-    if added > 0 {
-        latch.set(Value::Set(set));
     }
     drop(latch);
     ctx.out.int(added as i64);
@@ -197,17 +204,20 @@ fn srem(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(mut latch) = latch else {
         return ctx.out.int(0);
     };
-    let mut set = match set_of(latch.value()) {
-        Ok(Some(s)) => s.clone(),
-        Ok(None) => unreachable!("write_existing hands out live keys"),
-        Err(e) => {
-            drop(latch);
-            return ctx.error(e);
-        }
-    };
-    let removed = args[2..].iter().filter(|m| set.remove(m)).count();
-    if removed > 0 {
-        store_or_delete(&mut latch, set);
+    if let Err(e) = set_of(latch.value()) {
+        drop(latch);
+        return ctx.error(e);
+    }
+    let mut removed = 0;
+    let mut empty = false;
+    latch.update(|v| {
+        let Value::Set(set) = v else { return false };
+        removed = args[2..].iter().filter(|m| set.remove(m)).count();
+        empty = set.is_empty();
+        removed > 0
+    });
+    if empty {
+        latch.delete();
     }
     drop(latch);
     ctx.out.int(removed as i64);
@@ -307,8 +317,8 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
             Some(_) => ctx.out.set(0),
         };
     };
-    let mut set = match set_of(latch.value()) {
-        Ok(Some(s)) => s.clone(),
+    let len = match set_of(latch.value()) {
+        Ok(Some(s)) => s.len() as u64,
         Ok(None) => unreachable!("write_existing hands out live keys"),
         Err(e) => {
             drop(latch);
@@ -317,12 +327,21 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
     };
     match count {
         None => {
-            let m = set
-                .random(rand::random())
-                .expect("a live set is not empty")
-                .to_vec();
-            set.remove(&m);
-            store_or_delete(&mut latch, set);
+            let mut m = Vec::new();
+            let mut empty = false;
+            latch.update(|v| {
+                let Value::Set(set) = v else { return false };
+                m = set
+                    .random(rand::random())
+                    .expect("a live set is not empty")
+                    .to_vec();
+                set.remove(&m);
+                empty = set.is_empty();
+                true
+            });
+            if empty {
+                latch.delete();
+            }
             drop(latch);
             ctx.out.bulk(&m);
         }
@@ -330,17 +349,25 @@ fn spop(ctx: &mut Ctx, args: &[&[u8]]) {
             drop(latch);
             ctx.out.set(0);
         }
-        Some(n) if n >= set.len() as u64 => {
+        Some(n) if n >= len => {
+            if let Ok(Some(set)) = set_of(latch.value()) {
+                reply_members(ctx.out, set);
+            }
             latch.delete();
             drop(latch);
-            reply_members(ctx.out, &set);
         }
         Some(n) => {
-            let picked = sample_distinct(&set, n as usize);
-            for m in &picked {
-                set.remove(m);
-            }
-            store_or_delete(&mut latch, set);
+            let Ok(Some(set)) = set_of(latch.value()) else {
+                unreachable!("a set was checked above")
+            };
+            let picked = sample_distinct(set, n as usize);
+            latch.update(|v| {
+                let Value::Set(set) = v else { return false };
+                for m in &picked {
+                    set.remove(m);
+                }
+                true
+            });
             drop(latch);
             ctx.out.set(picked.len());
             for m in &picked {

@@ -5,7 +5,7 @@
 use super::blocking::{self, PushedAt, Served, Want};
 use super::flags::*;
 use super::key_flags::*;
-use super::zsets::{parse_zmpop, pop_entries, publish, zset_of};
+use super::zsets::{parse_zmpop, pop_latched, zset_of};
 use super::{acl, BeginSearch, Command, Ctx, FindKeys, KeySpec, KeySpecEntry};
 use crate::server::{Client, Shared};
 use crate::store::waiters::Flow;
@@ -82,16 +82,15 @@ fn pop_or_park(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<usize>, d
         return;
     };
     for (i, key) in keys.iter().enumerate() {
-        let mut z = match zset_of(latches.nth_ref(i).value()) {
+        match zset_of(latches.nth_ref(i).value()) {
             Err(e) => {
                 drop(latches);
                 return ctx.error(e);
             }
             Ok(None) => continue,
-            Ok(Some(z)) => z.clone(),
-        };
-        let popped = pop_entries(&mut z, count.unwrap_or(1), max);
-        publish(latches.nth(i), z);
+            Ok(Some(_)) => {}
+        }
+        let popped = pop_latched(latches.nth(i), count.unwrap_or(1), max);
         drop(latches);
         let want = Want::ZPop { max, count };
         let served = Served::ZPop {
@@ -114,16 +113,14 @@ fn pop_or_park(ctx: &mut Ctx, keys: &[&[u8]], max: bool, count: Option<usize>, d
 pub fn serve_zset(shared: &Shared, db: usize, latch: &mut Locked<'_>) {
     let key = latch.key();
     shared.blocked.serve(db, key, |w| {
-        let Some(Value::ZSet(z)) = latch.value() else {
+        let Some(Value::ZSet(_)) = latch.value() else {
             return Flow::Stop;
         };
         let Want::ZPop { max, count } = w.request.want else {
             return Flow::Next;
         };
         if w.claim() {
-            let mut z = z.clone();
-            let items = pop_entries(&mut z, count.unwrap_or(1), max);
-            publish(latch, z);
+            let items = pop_latched(latch, count.unwrap_or(1), max);
             blocking::hand(
                 w,
                 Served::ZPop {

@@ -117,6 +117,12 @@ impl Parser {
         Parser::default()
     }
 
+    /// Forgets a request started but not finished (a look ahead that met
+    /// the end of the buffer): the next `parse` starts afresh.
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+
     /// True while a multibulk request has been started but not finished.
     pub fn in_request(&self) -> bool {
         self.pending.is_some()

@@ -4,7 +4,7 @@
 use super::client::ReplyMode;
 use super::{Client, ClientInfo, Shared};
 use crate::commands::blocking::{self, Blocked, Served};
-use crate::commands::{self, Ctx, Handler, Unpinned};
+use crate::commands::{self, Command, Ctx, Handler, Unpinned};
 use crate::protocol::parse::Limits;
 use crate::protocol::{Parser, Reply};
 use crate::store::waiters::{Cancel, State};
@@ -19,6 +19,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod runs;
+
 const READ_CHUNK: usize = 16 * 1024;
 /// An empty read buffer larger than this is replaced by a fresh one.
 const QUERY_BUF_KEEP: usize = 256 * 1024;
@@ -28,6 +30,8 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
     let authenticated = shared.config.requirepass().is_none();
     let mut client = Client::new(info.clone(), authenticated);
     let mut parser = Parser::new();
+    // Parses the request after the current one, for runs on one key.
+    let mut ahead = Parser::new();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::new();
     loop {
@@ -76,6 +80,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                 &shared,
                 &mut client,
                 &mut parser,
+                &mut ahead,
                 &mut inbuf,
                 &mut out,
                 &mut clock,
@@ -213,6 +218,11 @@ impl BatchClock {
         }
     }
 
+    /// The wall-clock time the next command runs at.
+    fn now_ms(&self) -> u64 {
+        self.ms + (self.last - self.start).as_millis() as u64
+    }
+
     fn run(
         &mut self,
         shared: &Shared,
@@ -221,7 +231,7 @@ impl BatchClock {
         args: &[&[u8]],
         pin: &mut Option<Guard>,
     ) {
-        let now_ms = self.ms + (self.last - self.start).as_millis() as u64;
+        let now_ms = self.now_ms();
         self.last = execute_timed(shared, client, out, args, now_ms, self.last, pin);
     }
 }
@@ -235,6 +245,7 @@ fn run_batch(
     shared: &Shared,
     client: &mut Client,
     parser: &mut Parser,
+    ahead: &mut Parser,
     inbuf: &mut BytesMut,
     out: &mut Reply,
     clock: &mut BatchClock,
@@ -260,7 +271,26 @@ fn run_batch(
                 if let Some(until) = pause_for(shared, &args) {
                     break BatchEnd::Paused(args.iter().map(|a| a.to_vec()).collect(), until);
                 }
-                clock.run(shared, client, out, &args, &mut pin);
+                if runs::starts_run(client, &args, &inbuf[pos..]) {
+                    drop(args);
+                    let end = pos;
+                    match runs::run(
+                        shared, client, parser, ahead, inbuf, end, out, clock, &mut pin,
+                    ) {
+                        runs::RunEnd::Ran(p) => {
+                            pos = p;
+                            if client.close_after_reply {
+                                break BatchEnd::Close;
+                            }
+                            continue;
+                        }
+                        runs::RunEnd::FirstBusy => {}
+                    }
+                    let args = parser.args(inbuf);
+                    clock.run(shared, client, out, &args, &mut pin);
+                } else {
+                    clock.run(shared, client, out, &args, &mut pin);
+                }
                 if client.close_after_reply {
                     break BatchEnd::Close;
                 }
@@ -461,27 +491,7 @@ fn execute_timed(
 ) -> Instant {
     let mark = out.len();
     out.resp3 = client.resp == 3;
-    let cached = client
-        .last_command
-        .filter(|(c, _)| args[0].eq_ignore_ascii_case(c.name.as_bytes()) && c.arity_ok(args.len()));
-    let resolved = cached.map_or_else(
-        || {
-            commands::resolve(args).map(|c| {
-                let id = commands::stat_id(c);
-                // The cache matches by the command's own name, so a command that
-                // `rename-command` moved to another name is never cached.
-                if c.subcommands.is_empty()
-                    && !c.name.contains('|')
-                    && commands::answers_to_own_name(c)
-                {
-                    client.last_command = Some((c, id));
-                }
-                (c, id)
-            })
-        },
-        Ok,
-    );
-    let (cmd, stat_id) = match resolved {
+    let (cmd, stat_id) = match resolve(client, args) {
         Ok(hit) => hit,
         Err(msg) => {
             out.error(&msg);
@@ -557,6 +567,39 @@ fn execute_timed(
         client.close_after_reply = true;
         return Instant::now();
     }
+    record(shared, client, out, mark, start, stat_id)
+}
+
+/// The command `args` names (the client's last command when it is the same
+/// one again), with its statistics index, or the error reply's text.
+fn resolve(client: &mut Client, args: &[&[u8]]) -> Result<(&'static Command, usize), String> {
+    let cached = client
+        .last_command
+        .filter(|(c, _)| args[0].eq_ignore_ascii_case(c.name.as_bytes()) && c.arity_ok(args.len()));
+    if let Some(hit) = cached {
+        return Ok(hit);
+    }
+    commands::resolve(args).map(|c| {
+        let id = commands::stat_id(c);
+        // The cache matches by the command's own name, so a command that
+        // `rename-command` moved to another name is never cached.
+        if c.subcommands.is_empty() && !c.name.contains('|') && commands::answers_to_own_name(c) {
+            client.last_command = Some((c, id));
+        }
+        (c, id)
+    })
+}
+
+/// Counts a finished command in INFO's statistics and applies CLIENT REPLY
+/// to its reply (written from `mark` on); returns when it finished.
+fn record(
+    shared: &Shared,
+    client: &mut Client,
+    out: &mut Reply,
+    mark: usize,
+    start: Instant,
+    stat_id: usize,
+) -> Instant {
     let end = Instant::now();
     let usec = (end - start).as_micros() as u64;
     let failed = out.buf.get(mark) == Some(&b'-');

@@ -641,6 +641,32 @@ impl<'g> Locked<'g> {
         self.new_value = Some(Some(v));
     }
 
+    /// Changes the value through `f`, which returns whether it changed
+    /// anything (and must change nothing when it returns false). `None`, and
+    /// `f` is not called, when the key has no value.
+    ///
+    /// The published value is never written: the first change under this
+    /// latch works on a copy (O(1) for the persistent collections, whose
+    /// writes then copy only the paths they change) and is kept only if `f`
+    /// changed it, so a write that changes nothing publishes no new version.
+    /// Later changes under the same latch (the next commands of a pipelined
+    /// run on one key, or of a transaction) find that copy unshared and
+    /// change it in place, copying nothing.
+    pub fn update(&mut self, f: impl FnOnce(&mut Value) -> bool) -> Option<bool> {
+        match &mut self.new_value {
+            Some(Some(v)) => Some(f(v)),
+            Some(None) => None,
+            None => {
+                let mut v = self.cur?.clone();
+                let changed = f(&mut v);
+                if changed {
+                    self.new_value = Some(Some(v));
+                }
+                Some(changed)
+            }
+        }
+    }
+
     /// Replaces the value and sets the expiry in one step (SET, SETEX...).
     pub fn set_with_expire(&mut self, v: Value, expire: Option<u64>) {
         self.new_value = Some(Some(v));
@@ -656,6 +682,9 @@ impl<'g> Locked<'g> {
     pub fn delete(&mut self) -> bool {
         let existed = self.exists();
         self.new_value = Some(None);
+        // The TTL goes with the key: a value set later under the same latch
+        // (the next command of a run or transaction) starts without one.
+        self.new_expire = Some(0);
         existed
     }
 
@@ -669,6 +698,7 @@ impl<'g> Locked<'g> {
         let expire = self.expire();
         let v = self.value().cloned()?;
         self.new_value = Some(None);
+        self.new_expire = Some(0);
         Some((v, expire))
     }
 

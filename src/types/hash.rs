@@ -251,6 +251,12 @@ impl PartialEq for SmallBytes {
 
 impl Eq for SmallBytes {}
 
+impl std::hash::Hash for SmallBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
 impl PartialOrd for SmallBytes {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))

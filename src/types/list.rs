@@ -56,7 +56,10 @@ impl End {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Node {
     count: u32,
-    lp: Box<[u8]>,
+    /// A `Vec` so that a node no other version shares can grow and shrink
+    /// in place (see [`List::push_many`]); nothing keeps spare capacity
+    /// beyond one entry's reservation.
+    lp: Vec<u8>,
 }
 
 impl Node {
@@ -73,15 +76,67 @@ impl Node {
     }
 
     /// Fills in the header of `lp` (entries and terminator written).
-    fn finish(mut lp: Vec<u8>, count: u32) -> Node {
-        let total = lp.len() as u32;
-        lp[..4].copy_from_slice(&total.to_le_bytes());
-        let n = count.min(65535) as u16;
-        lp[4..6].copy_from_slice(&n.to_le_bytes());
-        Node {
-            count,
-            lp: lp.into_boxed_slice(),
+    fn finish(lp: Vec<u8>, count: u32) -> Node {
+        let mut node = Node { count, lp };
+        node.seal();
+        node
+    }
+
+    /// Writes the header's total size and entry count.
+    fn seal(&mut self) {
+        let total = self.lp.len() as u32;
+        self.lp[..4].copy_from_slice(&total.to_le_bytes());
+        let n = self.count.min(65535) as u16;
+        self.lp[4..6].copy_from_slice(&n.to_le_bytes());
+    }
+
+    /// Adds already encoded `entries` (given in push order, each starting at
+    /// the offset `starts` names) at `end`, in place.
+    fn extend_in_place(&mut self, end: End, entries: &[u8], starts: &[usize]) {
+        self.lp.reserve_exact(entries.len());
+        match end {
+            End::Tail => {
+                self.lp.pop();
+                self.lp.extend_from_slice(entries);
+                self.lp.push(EOF);
+            }
+            End::Head => {
+                // Pushed one by one at the head, the last pushed comes first.
+                let old = self.lp.len();
+                let mut stop = entries.len();
+                for &st in starts.iter().rev() {
+                    self.lp.extend_from_slice(&entries[st..stop]);
+                    stop = st;
+                }
+                let added = self.lp.len() - old;
+                self.lp[HEADER..].rotate_right(added);
+            }
         }
+        self.count += starts.len() as u32;
+        self.seal();
+    }
+
+    /// Removes the first (`Head`) or last `n` entries (`n` < count), in place.
+    fn remove_in_place(&mut self, end: End, n: usize) {
+        match end {
+            End::Head => {
+                let mut p = HEADER;
+                for _ in 0..n {
+                    p += entry_at(&self.lp, p).1;
+                }
+                self.lp.drain(HEADER..p);
+            }
+            End::Tail => {
+                let mut p = self.lp.len() - 1;
+                for _ in 0..n {
+                    p = entry_before(&self.lp, p);
+                }
+                self.lp.truncate(p);
+                self.lp.push(EOF);
+            }
+        }
+        self.count -= n as u32;
+        self.seal();
     }
 
     pub fn len(&self) -> usize {
@@ -160,8 +215,13 @@ impl Node {
 
     /// Heap bytes of the node, its `Arc` included.
     fn heap_bytes(&self) -> usize {
-        self.lp.len() + std::mem::size_of::<Node>() + 16
+        self.lp.capacity() + std::mem::size_of::<Node>() + 16
     }
+}
+
+/// Listpack bytes of the node at `end` (there is one).
+fn edge_len(list: &List, end: End) -> usize {
+    list.edge(end).map_or(0, |n| n.lp.len())
 }
 
 /// Whether a node of `size` bytes and `count` entries is within `fill`.
@@ -314,11 +374,11 @@ impl List {
         }
     }
 
-    /// Replaces the node at `end` (there is one).
-    fn set_edge(&mut self, end: End, node: Arc<Node>) {
+    /// The node at `end`, mutably.
+    fn edge_mut(&mut self, end: End) -> Option<&mut Arc<Node>> {
         match end {
-            End::Head if self.head.is_some() => self.head = Some(node),
-            _ => self.tail = Some(node),
+            End::Head if self.head.is_some() => self.head.as_mut(),
+            _ => self.tail.as_mut(),
         }
     }
 
@@ -393,36 +453,25 @@ impl List {
     /// Adds `s` at `end`, in the end node if Redis's quicklist would put it
     /// there, else in a new node.
     pub fn push(&mut self, end: End, s: &[u8]) {
-        let fill = self.fill;
-        self.len += 1;
-        match self.edge(end) {
-            Some(n) if n.allows_insert(fill, s.len()) => {
-                let new = n.pushed(end, s);
-                self.bytes = self.bytes - n.lp.len() + new.lp.len();
-                self.set_edge(end, Arc::new(new));
-            }
-            _ => {
-                let node = Node::from_items([Elem::Bytes(s)]);
-                self.bytes += node.lp.len();
-                self.push_node(end, Arc::new(node));
-            }
-        }
+        self.push_many(end, &[s]);
     }
 
     /// Adds `elems` one by one at `end` (LPUSH/RPUSH with several elements), packed into
     /// nodes exactly as that many [`List::push`] calls would pack them, but building each
-    /// changed node once instead of copying it per element.
+    /// changed node once instead of copying it per element. An end node that no other
+    /// version of the list shares (a copy made earlier under the same latch) grows in
+    /// place; a shared one is copied.
     pub fn push_many(&mut self, end: End, elems: &[&[u8]]) {
         let fill = self.fill;
         let mut i = 0;
         while i < elems.len() {
-            let edge = self
+            let fits_edge = self
                 .edge(end)
-                .filter(|n| n.allows_insert(fill, elems[i].len()))
-                .cloned();
-            let (mut size, mut count) = edge
-                .as_ref()
-                .map_or((HEADER + 1, 0), |n| (n.lp.len(), n.count as usize));
+                .is_some_and(|n| n.allows_insert(fill, elems[i].len()));
+            let (mut size, mut count) = match self.edge(end) {
+                Some(n) if fits_edge => (n.lp.len(), n.count as usize),
+                _ => (HEADER + 1, 0),
+            };
             // The new entries in push order, encoded back to back, and where each starts.
             let mut entries = Vec::new();
             let mut starts = Vec::new();
@@ -437,33 +486,30 @@ impl List {
                 count += 1;
                 i += 1;
             }
-            let mut lp = Vec::with_capacity(size);
-            const EMPTY: [u8; HEADER + 1] = [0, 0, 0, 0, 0, 0, EOF];
-            let old: &[u8] = edge.as_ref().map_or(&EMPTY[..], |n| &n.lp[..]);
-            match end {
-                End::Tail => {
-                    lp.extend_from_slice(&old[..old.len() - 1]);
-                    lp.extend_from_slice(&entries);
-                    lp.push(EOF);
-                }
-                End::Head => {
-                    lp.extend_from_slice(&old[..HEADER]);
-                    let mut stop = entries.len();
-                    for &st in starts.iter().rev() {
-                        lp.extend_from_slice(&entries[st..stop]);
-                        stop = st;
-                    }
-                    lp.extend_from_slice(&old[HEADER..]);
-                }
-            }
-            let node = Arc::new(Node::finish(lp, count as u32));
             self.len += starts.len();
-            self.bytes += node.lp.len();
-            if let Some(old) = &edge {
-                self.bytes -= old.lp.len();
-                self.set_edge(end, node);
+            if fits_edge {
+                let edge = self.edge_mut(end).expect("an end node");
+                let before = edge.lp.len();
+                match Arc::get_mut(edge) {
+                    Some(node) => node.extend_in_place(end, &entries, &starts),
+                    None => {
+                        let mut node = Node {
+                            count: edge.count,
+                            lp: Vec::with_capacity(before + entries.len()),
+                        };
+                        node.lp.extend_from_slice(&edge.lp);
+                        node.extend_in_place(end, &entries, &starts);
+                        *edge = Arc::new(node);
+                    }
+                }
+                self.bytes = self.bytes + edge_len(self, end) - before;
             } else {
-                self.push_node(end, node);
+                let mut lp = Vec::with_capacity(size);
+                lp.extend_from_slice(&[0, 0, 0, 0, 0, 0, EOF]);
+                let mut node = Node { count: 0, lp };
+                node.extend_in_place(end, &entries, &starts);
+                self.bytes += node.lp.len();
+                self.push_node(end, Arc::new(node));
             }
         }
     }
@@ -486,11 +532,16 @@ impl List {
             self.bytes -= node.lp.len();
             if take == node.len() {
                 self.pop_node(end);
-            } else {
-                let rest = node.without(end, take);
-                self.bytes += rest.lp.len();
-                self.set_edge(end, Arc::new(rest));
+                continue;
             }
+            drop(node);
+            let edge = self.edge_mut(end).expect("an end node");
+            match Arc::get_mut(edge) {
+                // Not shared with another version: shrink it in place.
+                Some(n) => n.remove_in_place(end, take),
+                None => *edge = Arc::new(edge.without(end, take)),
+            }
+            self.bytes += edge_len(self, end);
         }
         out
     }
@@ -826,6 +877,61 @@ mod tests {
 
     fn items(l: &List) -> Vec<Vec<u8>> {
         l.iter().map(Elem::to_vec).collect()
+    }
+
+    /// Pushes and pops change end nodes in place only when no other version
+    /// shares them: a clone taken before stays as it was.
+    #[test]
+    fn versions_sharing_nodes_stay_unchanged() {
+        for fill in [-2, 3] {
+            let mut base = List::new(fill);
+            for i in 0..20 {
+                base.push(End::Tail, format!("b{i}").as_bytes());
+            }
+            let before = items(&base);
+            let mut next = base.clone();
+            let mut model: std::collections::VecDeque<Vec<u8>> = before.iter().cloned().collect();
+            for i in 0..50 {
+                let s = format!("n{i}");
+                match i % 5 {
+                    0 => {
+                        next.push(End::Head, s.as_bytes());
+                        model.push_front(s.into_bytes());
+                    }
+                    1 | 2 => {
+                        next.push_many(End::Tail, &[s.as_bytes(), b"x"]);
+                        model.push_back(s.into_bytes());
+                        model.push_back(b"x".to_vec());
+                    }
+                    3 => {
+                        let got = next.pop(End::Head, 2);
+                        let want: Vec<_> = (0..2).filter_map(|_| model.pop_front()).collect();
+                        assert_eq!(got, want);
+                    }
+                    _ => {
+                        let got = next.pop(End::Tail, 1);
+                        assert_eq!(got, vec![model.pop_back().unwrap()]);
+                    }
+                }
+                assert_eq!(items(&base), before, "fill {fill}, step {i}");
+                assert_eq!(
+                    items(&next),
+                    Vec::from(model.clone()),
+                    "fill {fill}, step {i}"
+                );
+                assert_eq!(next.len(), model.len());
+                let bytes: usize = next.nodes().map(|n| n.listpack().len()).sum();
+                assert_eq!(next.bytes, bytes);
+                for n in next.nodes() {
+                    let lp = n.listpack();
+                    assert_eq!(
+                        u32::from_le_bytes(lp[..4].try_into().unwrap()) as usize,
+                        lp.len()
+                    );
+                    assert_eq!(*lp.last().unwrap(), EOF);
+                }
+            }
+        }
     }
 
     #[test]

@@ -14,25 +14,27 @@
 //! Like Redis 7.0 a set only ever converts from intset to hashtable, never
 //! back.
 
-use bytes::Bytes;
+use super::hash::SmallBytes;
 use imbl::OrdSet;
 use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::sync::OnceLock;
 
 /// A hashtable member: its hash (never 0, so it can serve as an SSCAN
-/// cursor) and its bytes.
+/// cursor) and its bytes, inline when short: a write copies the tree nodes
+/// on its path, and copying an inline member is a plain copy where a shared
+/// buffer costs two atomic operations (and a short member's own allocation).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Member {
     hash: u64,
-    bytes: Bytes,
+    bytes: SmallBytes,
 }
 
 impl Member {
     fn new(m: &[u8]) -> Member {
         Member {
             hash: member_hash(m),
-            bytes: Bytes::copy_from_slice(m),
+            bytes: SmallBytes::new(m),
         }
     }
 
@@ -40,7 +42,7 @@ impl Member {
     fn bound(h: u64) -> Member {
         Member {
             hash: h,
-            bytes: Bytes::new(),
+            bytes: SmallBytes::new(&[]),
         }
     }
 
@@ -72,7 +74,7 @@ pub fn int_width(i: i64) -> u8 {
     }
 }
 
-/// A hashtable-encoded set and the total length of its members.
+/// A hashtable-encoded set and the heap bytes of its long members.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     set: OrdSet<Member>,
@@ -100,7 +102,7 @@ impl Table {
     fn insert(&mut self, m: &[u8]) -> bool {
         let added = self.set.insert(Member::new(m)).is_none();
         if added {
-            self.bytes += m.len();
+            self.bytes += SmallBytes::heap_bytes(m.len());
         }
         added
     }
@@ -108,11 +110,11 @@ impl Table {
     fn remove(&mut self, m: &[u8]) -> bool {
         let key = Member {
             hash: member_hash(m),
-            bytes: Bytes::copy_from_slice(m),
+            bytes: SmallBytes::new(m),
         };
         let removed = self.set.remove(&key).is_some();
         if removed {
-            self.bytes -= m.len();
+            self.bytes -= SmallBytes::heap_bytes(m.len());
         }
         removed
     }

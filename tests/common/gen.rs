@@ -290,6 +290,9 @@ pub struct Generator {
     used_rel: HashSet<u64>,
     pending: VecDeque<GenCmd>,
     total_weight: u64,
+    /// Percent of key picks that reuse the previous key ([`Generator::with_sticky_keys`]).
+    sticky: u64,
+    last_key: Option<Vec<u8>>,
 }
 
 fn b(s: impl AsRef<[u8]>) -> Vec<u8> {
@@ -303,7 +306,17 @@ impl Generator {
             used_rel: HashSet::new(),
             pending: VecDeque::new(),
             total_weight: TABLE.iter().map(|&(_, w)| w as u64).sum(),
+            sticky: 0,
+            last_key: None,
         }
+    }
+
+    /// Makes `percent` of key picks reuse the key picked before, so that consecutive
+    /// commands often address one key (pipelined runs on one key). Off (0) by default, and
+    /// then the generator draws exactly what it drew before this option existed.
+    pub fn with_sticky_keys(mut self, percent: u64) -> Generator {
+        self.sticky = percent;
+        self
     }
 
     /// The next command.
@@ -380,7 +393,18 @@ impl Generator {
     }
 
     fn key(&mut self) -> Vec<u8> {
-        b(self.rng.pick(&KEYS))
+        if self.sticky == 0 {
+            return b(self.rng.pick(&KEYS));
+        }
+        if let Some(k) = &self.last_key {
+            let k = k.clone();
+            if self.rng.chance(self.sticky) {
+                return k;
+            }
+        }
+        let k = b(self.rng.pick(&KEYS));
+        self.last_key = Some(k.clone());
+        k
     }
 
     fn keys(&mut self, min: i64, max: i64) -> Vec<Vec<u8>> {

@@ -1539,6 +1539,24 @@ impl Differential {
         r
     }
 
+    /// Sends `cmds` to both servers as one pipeline (all requests written before any reply
+    /// is read) and compares each reply with its own [`Compare`]. Returns Redis's replies.
+    pub fn check_pipeline(&mut self, cmds: &[(Vec<Vec<u8>>, Compare)]) -> Vec<Vec<u8>> {
+        let mut bytes = Vec::new();
+        for (args, _) in cmds {
+            bytes.extend_from_slice(&encode_command(args));
+        }
+        self.ferrite.send_raw(&bytes);
+        let f: Vec<Vec<u8>> = cmds.iter().map(|_| self.ferrite.read_reply()).collect();
+        self.redis.send_raw(&bytes);
+        let r: Vec<Vec<u8>> = cmds.iter().map(|_| self.redis.read_reply()).collect();
+        for (i, ((args, how), (f, r))) in cmds.iter().zip(f.iter().zip(&r)).enumerate() {
+            let shown = format!("{} [pipeline {}/{}]", fmt_command(args), i + 1, cmds.len());
+            self.compare(&shown, f, r, *how);
+        }
+        r
+    }
+
     /// Switches both connections to RESP3 (`HELLO 3`); the HELLO replies themselves differ
     /// (server name, version, id) and are only checked to be maps.
     pub fn hello3(&mut self) {

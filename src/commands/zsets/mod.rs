@@ -234,6 +234,28 @@ fn lookup_hit(shared: &crate::server::Shared, hit: bool) {
 /// Publishes a changed sorted set under its latch, or deletes the key if
 /// it is empty. Every write of a sorted set goes through here: the place
 /// to serve clients blocked on the key while the latch is still held.
+/// Pops up to `count` lowest (or, with `max`, highest) members of the
+/// sorted set `latch` holds, changing it under the latch and deleting the
+/// key when the last member goes. Nothing if it holds no sorted set.
+pub fn pop_latched(
+    latch: &mut crate::store::Locked<'_>,
+    count: usize,
+    max: bool,
+) -> Vec<(Vec<u8>, f64)> {
+    let mut popped = Vec::new();
+    let mut empty = false;
+    latch.update(|v| {
+        let Value::ZSet(z) = v else { return false };
+        popped = pop_entries(z, count, max);
+        empty = z.is_empty();
+        !popped.is_empty()
+    });
+    if empty {
+        latch.delete();
+    }
+    popped
+}
+
 pub fn publish(latch: &mut crate::store::Locked<'_>, z: ZSet) {
     if z.is_empty() {
         latch.delete();
@@ -448,8 +470,8 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], scoreidx: usize, f: AddFlags) {
     let Ok(mut latch) = ctx.keys.write(args[1]) else {
         return;
     };
-    let mut z = match zset_of(latch.value()) {
-        Ok(Some(z)) => z.clone(),
+    let mut fresh = match zset_of(latch.value()) {
+        Ok(Some(_)) => None,
         Ok(None) if f.xx => {
             drop(latch);
             return if f.incr {
@@ -458,7 +480,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], scoreidx: usize, f: AddFlags) {
                 ctx.out.int(0)
             };
         }
-        Ok(None) => ZSet::for_first(pairs[0].1.len(), lim),
+        Ok(None) => Some(ZSet::for_first(pairs[0].1.len(), lim)),
         Err(e) => {
             drop(latch);
             return ctx.error(e);
@@ -467,27 +489,42 @@ fn zadd_generic(ctx: &mut Ctx, args: &[&[u8]], scoreidx: usize, f: AddFlags) {
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut score = 0.0;
     let mut nan = false;
-    for (s, m) in pairs {
-        match add_member(&mut z, m, s, f, lim) {
-            Err(NanScore) => {
-                nan = true;
-                break;
-            }
-            Ok((o, new)) => {
-                match o {
-                    AddOutcome::Added => added += 1,
-                    AddOutcome::Updated => updated += 1,
-                    _ => {}
+    // A NaN result (INCR only, so a single pair) stops before any change.
+    let mut apply = |z: &mut ZSet| {
+        for &(s, m) in &pairs {
+            match add_member(z, m, s, f, lim) {
+                Err(NanScore) => {
+                    nan = true;
+                    break;
                 }
-                if o != AddOutcome::Skipped {
-                    processed += 1;
+                Ok((o, new)) => {
+                    match o {
+                        AddOutcome::Added => added += 1,
+                        AddOutcome::Updated => updated += 1,
+                        _ => {}
+                    }
+                    if o != AddOutcome::Skipped {
+                        processed += 1;
+                    }
+                    score = new;
                 }
-                score = new;
             }
         }
-    }
-    if added + updated > 0 {
-        publish(&mut latch, z);
+        added + updated > 0
+    };
+    let changed = match fresh.as_mut() {
+        Some(z) => apply(z),
+        None => latch
+            .update(|v| match v {
+                Value::ZSet(z) => apply(z),
+                _ => false,
+            })
+            .unwrap_or(false),
+    };
+    if changed {
+        if let Some(z) = fresh {
+            publish(&mut latch, z);
+        }
         super::zset_blocking::serve_pushed(ctx.shared, ctx.client, at, &mut latch);
     }
     drop(latch);
@@ -511,25 +548,27 @@ fn zrem(ctx: &mut Ctx, args: &[&[u8]]) {
     let Some(mut latch) = latch else {
         return ctx.out.int(0);
     };
-    let mut z = match zset_of(latch.value()) {
-        Ok(Some(z)) => z.clone(),
-        Ok(None) => unreachable!("write_existing hands out live keys"),
-        Err(e) => {
-            drop(latch);
-            return ctx.error(e);
-        }
-    };
-    let mut removed = 0;
-    for m in &args[2..] {
-        if z.remove(m).is_some() {
-            removed += 1;
-        }
-        if z.is_empty() {
-            break;
-        }
+    if let Err(e) = zset_of(latch.value()) {
+        drop(latch);
+        return ctx.error(e);
     }
-    if removed > 0 {
-        publish(&mut latch, z);
+    let mut removed = 0;
+    let mut empty = false;
+    latch.update(|v| {
+        let Value::ZSet(z) = v else { return false };
+        for m in &args[2..] {
+            if z.remove(m).is_some() {
+                removed += 1;
+            }
+            if z.is_empty() {
+                break;
+            }
+        }
+        empty = z.is_empty();
+        removed > 0
+    });
+    if empty {
+        latch.delete();
     }
     drop(latch);
     ctx.out.int(removed);
@@ -637,21 +676,16 @@ fn zpop_generic(ctx: &mut Ctx, args: &[&[u8]], max: bool) {
     let Some(mut latch) = latch else {
         return ctx.out.array(0);
     };
-    let mut z = match zset_of(latch.value()) {
-        Ok(Some(z)) => z.clone(),
-        Ok(None) => unreachable!("write_existing hands out live keys"),
-        Err(e) => {
-            drop(latch);
-            return ctx.error(e);
-        }
-    };
+    if let Err(e) = zset_of(latch.value()) {
+        drop(latch);
+        return ctx.error(e);
+    }
     if count == Some(0) {
         drop(latch);
         return ctx.out.array(0);
     }
     let n = count.unwrap_or(1).min(usize::MAX as u64) as usize;
-    let popped = pop_entries(&mut z, n, max);
-    publish(&mut latch, z);
+    let popped = pop_latched(&mut latch, n, max);
     drop(latch);
     let nested = ctx.out.resp3 && count.is_some();
     if nested {
@@ -734,16 +768,15 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]]) {
         let Some(mut latch) = latch else {
             continue;
         };
-        let mut z = match zset_of(latch.value()) {
-            Ok(Some(z)) => z.clone(),
+        match zset_of(latch.value()) {
+            Ok(Some(_)) => {}
             Ok(None) => continue,
             Err(e) => {
                 drop(latch);
                 return ctx.error(e);
             }
-        };
-        let popped = pop_entries(&mut z, count, max);
-        publish(&mut latch, z);
+        }
+        let popped = pop_latched(&mut latch, count, max);
         drop(latch);
         return reply_mpop(ctx.out, key, &popped);
     }
