@@ -1349,6 +1349,14 @@ impl RawConn {
     /// Whether nothing more arrives and the server closes the connection within `timeout`
     /// (any bytes that do arrive are discarded).
     pub fn closed_within(&mut self, timeout: Duration) -> bool {
+        self.closed_within_collecting(timeout, &mut Vec::new())
+    }
+
+    /// [`RawConn::closed_within`], keeping the bytes that arrive before the close in `got`.
+    pub fn closed_within_collecting(&mut self, timeout: Duration, got: &mut Vec<u8>) -> bool {
+        got.extend_from_slice(&self.buf[self.pos..]);
+        self.buf.clear();
+        self.pos = 0;
         let deadline = Instant::now() + timeout;
         let mut chunk = [0u8; 4096];
         loop {
@@ -1359,7 +1367,7 @@ impl RawConn {
             let _ = self.stream.set_read_timeout(Some(deadline - now));
             match self.stream.read(&mut chunk) {
                 Ok(0) => return true,
-                Ok(_) => {}
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
