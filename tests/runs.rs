@@ -118,7 +118,7 @@ fn pipelines_on_one_key_reply_as_redis() {
         TYPE mixed
         SADD mixed x
         LRANGE mixed 0 -1
-        EXPIRE mixed 100
+        EXPIREAT mixed 4000000000
         PEXPIRETIME mixed
         ",
     );

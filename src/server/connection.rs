@@ -552,11 +552,7 @@ fn execute_timed(
         // key left as before the command (`Locked` rolls back when dropped
         // during a panic). The reply may be half-written: drop it and close
         // this connection; every other client carries on.
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let what = panic_message(&*panic);
         tracing::error!(
             id = client.id,
             command = cmd.name,
@@ -622,6 +618,15 @@ fn record(
     });
     finish_reply(client, out, mark);
     end
+}
+
+/// The text a panic was raised with, for the log.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn record_rejected(shared: &Shared, args: &[&[u8]], out: &Reply, mark: usize) {

@@ -24,7 +24,7 @@
 //! connection without sending the run's replies, so no reply ever speaks of
 //! a change that was not kept.
 
-use super::{pause_for, record, resolve, BatchClock};
+use super::{panic_message, pause_for, record, resolve, BatchClock};
 use crate::commands::{blocking, flags, Command, Ctx, Handler, HeldKeys, KeySpec};
 use crate::protocol::parse::Limits;
 use crate::protocol::{peek, Parser, Reply};
@@ -172,11 +172,7 @@ pub(super) fn run(
     if let Err(panic) = outcome {
         // Unwinding dropped the latch, rolling the key back to before the
         // run: its replies go too, so nothing is acknowledged that is lost.
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let what = panic_message(&*panic);
         tracing::error!(
             id = client.id,
             panic = %what,
