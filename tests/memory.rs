@@ -927,3 +927,38 @@ fn flushall_frees_large_zsets() {
         "FLUSHALL of five 20,000-member sorted sets",
     );
 }
+
+/// Pipelined writes to one collection key run under one latch, changing a private copy in
+/// place (runs on one key): 200,000 pushes and pops, adds and removes on a list, a set, a hash
+/// and a sorted set leave nothing behind once the keys are deleted.
+#[test]
+fn pipelined_collection_writes_on_one_key_free_their_copies() {
+    let s = Server::start();
+    let mut c = s.raw();
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..200_000, |b, i| {
+        let v = value("run", i);
+        let m = value("run", i % 5_000);
+        // Sixteen consecutive commands on one key, so the batch forms runs on it.
+        let add = i % 2 == 0;
+        let old = value("run", (i + 7) % 5_000);
+        match (i / 16 % 4, add) {
+            (0, true) => b.push(&[b"RPUSH".as_slice(), b"l", &v]),
+            (0, false) => b.push(&[b"LPOP".as_slice(), b"l"]),
+            (1, true) => b.push(&[b"SADD".as_slice(), b"s", &m]),
+            (1, false) => b.push(&[b"SREM".as_slice(), b"s", &old]),
+            (2, true) => b.push(&[b"HSET".as_slice(), b"h", &m, &v]),
+            (2, false) => b.push(&[b"HDEL".as_slice(), b"h", &old]),
+            (_, true) => b.push(&[b"ZADD".as_slice(), b"z", b"1", &m]),
+            (_, false) => b.push(&[b"ZREM".as_slice(), b"z", &old]),
+        }
+    });
+    // The list ends empty (each push is popped next); the others keep members.
+    assert_eq!(c.cmd_parsed(&["DEL", "l", "s", "h", "z"]).as_int(), Some(3));
+    assert_returns_to(
+        &mut c,
+        baseline,
+        BOUND,
+        "200,000 pipelined collection writes on four keys, then DEL",
+    );
+}
