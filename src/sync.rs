@@ -190,6 +190,11 @@ mod model_epoch {
         pub fn new(value: T) -> Owned<T> {
             Owned(Box::new(value))
         }
+
+        /// Shares it (crossbeam-epoch's `Owned::into_shared`).
+        pub fn into_shared<'g>(self, _guard: &'g Guard) -> Shared<'g, T> {
+            Shared::from_raw(Box::into_raw(self.0))
+        }
     }
 
     impl<T> Deref for Owned<T> {
@@ -238,11 +243,28 @@ mod model_epoch {
         }
 
         pub fn is_null(&self) -> bool {
-            self.raw.is_null()
+            self.untagged().is_null()
         }
 
+        /// The pointer without its tag (crossbeam-epoch's `as_raw`).
         pub fn as_raw(&self) -> *const T {
-            self.raw
+            self.untagged()
+        }
+
+        fn untagged(&self) -> *mut T {
+            (self.raw as *mut u8).wrapping_sub(self.tag()) as *mut T
+        }
+
+        /// The tag in the pointer's low bits (those its alignment leaves
+        /// free), as crossbeam-epoch's `Shared::tag`.
+        pub fn tag(&self) -> usize {
+            self.raw as usize & (std::mem::align_of::<T>() - 1)
+        }
+
+        /// The same pointer with tag `tag` (crossbeam-epoch's `with_tag`).
+        pub fn with_tag(&self, tag: usize) -> Shared<'g, T> {
+            let tag = tag & (std::mem::align_of::<T>() - 1);
+            Shared::from_raw((self.untagged() as *mut u8).wrapping_add(tag) as *mut T)
         }
 
         /// # Safety
@@ -250,14 +272,14 @@ mod model_epoch {
         /// (under the model nothing is ever freed while it runs).
         pub unsafe fn as_ref(&self) -> Option<&'g T> {
             // SAFETY: per the contract.
-            unsafe { self.raw.as_ref() }
+            unsafe { self.untagged().as_ref() }
         }
 
         /// # Safety
         /// As [`Shared::as_ref`], and the pointer is not null.
         pub unsafe fn deref(&self) -> &'g T {
             // SAFETY: per the contract.
-            unsafe { &*self.raw }
+            unsafe { &*self.untagged() }
         }
 
         /// # Safety
@@ -265,7 +287,7 @@ mod model_epoch {
         /// [`Owned`], and nobody else can reach it any more.
         pub unsafe fn into_owned(self) -> Owned<T> {
             // SAFETY: per the contract, a `Box` that is ours alone.
-            Owned(unsafe { Box::from_raw(self.raw) })
+            Owned(unsafe { Box::from_raw(self.untagged()) })
         }
     }
 

@@ -256,7 +256,9 @@ enum ReadInner<'r, 'g> {
 impl Read<'_, '_> {
     pub fn value(&self) -> &Value {
         match &self.0 {
-            ReadInner::View(v) => v.value,
+            ReadInner::View(v) => v
+                .value()
+                .expect("only a copy-on-write value is read through a view"),
             ReadInner::Latched(l) => l.value().expect("a read key has a value"),
         }
     }
@@ -387,13 +389,22 @@ impl<'a, 'g> Keys<'a, 'g> {
         Err(Busy)
     }
 
-    /// Whether `v` must be read under its key's latch.
-    fn latched_read(&self, v: &Value) -> bool {
+    /// Whether the value `view` saw must be read under its key's latch.
+    fn latched_read(&self, view: &ReadView<'_>) -> bool {
         #[cfg(test)]
         if self.latch_every_read {
             return true;
         }
-        v.is_mutated_in_place()
+        view.in_place()
+    }
+
+    /// Whether every read must latch (a test of the latched read path).
+    fn latch_all(&self) -> bool {
+        #[cfg(test)]
+        if self.latch_every_read {
+            return true;
+        }
+        false
     }
 
     /// Reads `key` (recording the access, as Redis's lookups do); `None` if
@@ -426,7 +437,7 @@ impl<'a, 'g> Keys<'a, 'g> {
         let Some(view) = ks.get(key, clock, self.guard) else {
             return Ok(None);
         };
-        if !self.latched_read(view.value) {
+        if !self.latched_read(&view) {
             return Ok(Some(Read(ReadInner::View(view))));
         }
         // Changed in place by writers: read it under its latch. The lookup
@@ -456,7 +467,7 @@ impl<'a, 'g> Keys<'a, 'g> {
         }
         let ks = self.keyspace(self.db);
         let values = store::read_many(ks, keys, clock, self.guard);
-        if !values.iter().flatten().any(|v| self.latched_read(v)) {
+        if let Some(values) = values.filter(|_| !self.latch_all()) {
             return Ok(Reads(ReadsInner::Values(values)));
         }
         // Some value is changed in place: read them all under their latches

@@ -578,7 +578,7 @@ fn scan(ctx: &mut Unpinned, args: &[&[u8]]) {
     let next = db.scan(cursor, ctx.clock.no_touch(), max_buckets, |k, view| {
         visited += 1;
         let matches = pattern.is_none_or(|p| glob_match(p, k, false))
-            && type_name.is_none_or(|t| t.eq_ignore_ascii_case(view.value.type_name().as_bytes()));
+            && type_name.is_none_or(|t| t.eq_ignore_ascii_case(view.type_name().as_bytes()));
         if matches {
             found.push(k.to_vec());
         }

@@ -86,12 +86,51 @@ pub const WALK_CHUNK: usize = 256;
 static NEXT_KEYSPACE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A consistent view of a live key, valid while the guard is pinned.
+///
+/// Its value can be read only if it is copy-on-write: a value that writers
+/// change in place under the key's latch (a large collection, see
+/// [`Locked::update`]) is read under the latch, never through a view.
 pub struct ReadView<'g> {
-    pub value: &'g Value,
+    /// The slot's pointer, tagged with [`Value::in_place_tag`] for a value
+    /// changed in place.
+    value: Shared<'g, Value>,
     /// Absolute expiry in ms, 0 = persistent.
     pub expire: u64,
     pub slot: &'g Slot,
     pub stamp: u64,
+}
+
+impl<'g> ReadView<'g> {
+    /// The value, if it is copy-on-write: `None` for a value changed in
+    /// place, which must be read under its latch.
+    pub fn value(&self) -> Option<&'g Value> {
+        if self.value.tag() != 0 {
+            return None;
+        }
+        // SAFETY: loaded under the guard of `'g` (values are retired only
+        // through the epoch), non-null (a view is of a live key), and
+        // untagged: no writer changes it in place, it is immutable.
+        Some(unsafe { self.value.deref() })
+    }
+
+    /// Whether the value is changed in place (read it under its latch).
+    pub fn in_place(&self) -> bool {
+        self.value.tag() != 0
+    }
+
+    /// The TYPE name of the value, read without the latch either way.
+    pub fn type_name(&self) -> &'static str {
+        match self.value() {
+            Some(v) => v.type_name(),
+            None => Value::type_name_of_tag(self.value.tag()),
+        }
+    }
+}
+
+/// The tag of a slot pointer to `v`: non-zero marks a value that writers
+/// change in place from now on (see [`Locked::update`]).
+fn tag_of(v: &Value) -> usize {
+    v.in_place_tag()
 }
 
 pub struct Keyspace {
@@ -233,10 +272,10 @@ impl Keyspace {
     pub fn get<'g>(&'g self, key: &[u8], clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
         let k = KeyRef::new(key);
         let slot = &self.node(k, guard)?.slot;
-        let (v, expire, stamp) = slot.read(guard);
-        // SAFETY: the pointer was loaded under `guard`; values are retired
-        // only through `guard.defer_destroy`, so it stays valid while pinned.
-        let value = unsafe { v.as_ref() }?;
+        let (value, expire, stamp) = slot.read(guard);
+        if value.is_null() {
+            return None;
+        }
         if expire != 0 && expire <= clock.now_ms {
             // Deleted if still expired once latched (`Locked::new` looks
             // again): a writer may have set a new value meanwhile.
@@ -511,11 +550,8 @@ impl Keyspace {
 /// A consistent view of a node's key if it is live at `clock`.
 fn view<'g>(node: &'g Node, clock: Clock, guard: &'g Guard) -> Option<ReadView<'g>> {
     let slot = &node.slot;
-    let (v, expire, stamp) = slot.read(guard);
-    // SAFETY: loaded under `guard`; values are retired only through the
-    // epoch, so it stays valid while pinned.
-    let value = unsafe { v.as_ref() }?;
-    if expire != 0 && expire <= clock.now_ms {
+    let (value, expire, stamp) = slot.read(guard);
+    if value.is_null() || (expire != 0 && expire <= clock.now_ms) {
         return None;
     }
     Some(ReadView {
@@ -535,8 +571,9 @@ pub struct Locked<'g> {
     hash: u64,
     held: Option<Held>,
     guard: &'g Guard,
-    /// The value the key logically has at lock time (None if absent/expired).
-    cur: Option<&'g Value>,
+    /// The slot's pointer to the value the key logically has at lock time
+    /// (None if absent/expired), tagged if the value is changed in place.
+    cur: Option<Shared<'g, Value>>,
     cur_expire: u64,
     /// What the slot physically holds (differs from `cur_expire` when expired).
     phys_expire: u64,
@@ -551,6 +588,12 @@ pub struct Locked<'g> {
     /// The snapshot word a multi-key command commits under (its gate's);
     /// `None`: enter this thread's gate at commit (single-key commands).
     snap_word: Option<u64>,
+    /// Set once this latch changed its value in place: the word of the
+    /// gate it entered before that change (and holds until released).
+    in_place_word: Option<u64>,
+    /// The value was changed in place (a new version is published even if
+    /// the command then panics: an in-place change cannot be undone).
+    changed_in_place: bool,
 }
 
 impl<'g> Locked<'g> {
@@ -565,9 +608,7 @@ impl<'g> Locked<'g> {
         let slot = &node.slot;
         let v = slot.value.load(Ordering::Acquire, guard);
         let phys_expire = slot.expire.load(Ordering::Acquire);
-        // SAFETY: loaded under `guard` while latched; values are retired only
-        // through `defer_destroy` on this same collector.
-        let mut cur = unsafe { v.as_ref() };
+        let mut cur = (!v.is_null()).then_some(v);
         let expired = cur.is_some() && phys_expire != 0 && phys_expire <= clock.now_ms;
         if expired {
             cur = None;
@@ -590,7 +631,20 @@ impl<'g> Locked<'g> {
             touched: false,
             now_ms: clock.now_ms,
             snap_word: None,
+            in_place_word: None,
+            changed_in_place: false,
         }
+    }
+
+    /// The value latched (as changed in place through this latch, if so).
+    fn cur_value(&self) -> Option<&Value> {
+        // SAFETY: loaded under `guard` (values are retired only through the
+        // epoch) and non-null. While this latch is held nobody else changes
+        // it: a copy-on-write value is immutable, and a value changed in
+        // place is changed only by its latch holder, us; the reference
+        // borrows `self`, so it cannot outlive the latch or overlap our own
+        // in-place change (`update` takes `&mut self`).
+        self.cur.map(|p| unsafe { p.deref() })
     }
 
     pub fn key(&self) -> &'g [u8] {
@@ -611,18 +665,12 @@ impl<'g> Locked<'g> {
     pub fn value(&self) -> Option<&Value> {
         match &self.new_value {
             Some(v) => v.as_ref(),
-            None => self.cur,
+            None => self.cur_value(),
         }
     }
 
     pub fn exists(&self) -> bool {
         self.value().is_some()
-    }
-
-    /// The value as it was when latched, with the guard's lifetime: it stays
-    /// readable after the latch is released, for as long as the guard is pinned.
-    pub fn value_at_lock(&self) -> Option<&'g Value> {
-        self.cur
     }
 
     /// Absolute expiry in ms, or `None` if persistent or absent.
@@ -645,19 +693,34 @@ impl<'g> Locked<'g> {
     /// anything (and must change nothing when it returns false). `None`, and
     /// `f` is not called, when the key has no value.
     ///
-    /// The published value is never written: the first change under this
-    /// latch works on a copy (O(1) for the persistent collections, whose
-    /// writes then copy only the paths they change) and is kept only if `f`
-    /// changed it, so a write that changes nothing publishes no new version.
-    /// Later changes under the same latch (the next commands of a pipelined
-    /// run on one key, or of a transaction) find that copy unshared and
-    /// change it in place, copying nothing.
+    /// A copy-on-write value is never written once published: the first
+    /// change under this latch works on a copy (O(1) for the persistent
+    /// collections, whose writes then copy only the paths they change) and
+    /// is kept only if `f` changed it, so a write that changes nothing
+    /// publishes no new version. Later changes under the same latch (the
+    /// next commands of a pipelined run on one key, or of a transaction)
+    /// find that copy unshared and change it in place, copying nothing.
+    ///
+    /// A value published with an in-place tag (a large collection: see
+    /// `Value::in_place_tag`) is changed where it is, copying nothing:
+    /// readers latch it, so none can see it change. A running snapshot gets
+    /// the key's bucket first, and the change is made inside this thread's
+    /// snapshot gate, held until the latch is released, so the snapshot's
+    /// walk never copies the value while it changes (`store::snapshot`).
+    /// Such a change cannot be rolled back: if the command panics later,
+    /// it is published all the same (with a new version).
+    ///
+    /// `f` must not change the value's type.
     pub fn update(&mut self, f: impl FnOnce(&mut Value) -> bool) -> Option<bool> {
         match &mut self.new_value {
             Some(Some(v)) => Some(f(v)),
             Some(None) => None,
             None => {
-                let mut v = self.cur?.clone();
+                let cur = self.cur?;
+                if cur.tag() != 0 {
+                    return Some(self.update_in_place(cur, f));
+                }
+                let mut v = self.cur_value()?.clone();
                 let changed = f(&mut v);
                 if changed {
                     self.new_value = Some(Some(v));
@@ -665,6 +728,38 @@ impl<'g> Locked<'g> {
                 Some(changed)
             }
         }
+    }
+
+    fn update_in_place(
+        &mut self,
+        cur: Shared<'g, Value>,
+        f: impl FnOnce(&mut Value) -> bool,
+    ) -> bool {
+        if self.in_place_word.is_none() {
+            // Entered again by a multi-key command's commit, which then
+            // publishes all its keys under this same word.
+            let word = gate::enter(&self.ks.snap);
+            self.in_place_word = Some(word);
+            self.ks
+                .snap
+                .before_write(word, self.ks, self.hash, self.guard);
+        }
+        // The value is reachable only through this slot, and with its tag
+        // set nobody dereferences it but (a) the holder of this latch (a
+        // latched reader, or us), (b) a snapshot copying its bucket, which
+        // happens only before the hand-off above or not at all while this
+        // gate is held (`store::snapshot`), and (c) its retirement, by a
+        // later latch holder. It was allocated as a `Box` (`Owned::new`),
+        // so writing through the pointer is writing to our own allocation.
+        // SAFETY: we hold the latch, so nothing else reads or writes it now.
+        let v = unsafe { &mut *(cur.as_raw() as *mut Value) };
+        let changed = f(v);
+        self.changed_in_place |= changed;
+        if v.kind_tag() != cur.tag() {
+            // A new type: published as a new value (with its own tag).
+            self.new_value = Some(Some(v.clone()));
+        }
+        changed
     }
 
     /// Replaces the value and sets the expiry in one step (SET, SETEX...).
@@ -695,6 +790,9 @@ impl<'g> Locked<'g> {
 
     /// Takes the value out (for RENAME/MOVE), deleting the key.
     pub fn take(&mut self) -> Option<(Value, Option<u64>)> {
+        // A value changed in place is copied (O(1): a persistent
+        // collection's clone shares its nodes) and replaced: the copy is
+        // copy-on-write until it is published again.
         let expire = self.expire();
         let v = self.value().cloned()?;
         self.new_value = Some(None);
@@ -708,7 +806,10 @@ impl<'g> Locked<'g> {
             super::count_expired(self.hash);
         }
         let slot = &self.node.slot;
-        let changed = self.new_value.is_some() || self.new_expire.is_some() || self.touched;
+        let changed = self.new_value.is_some()
+            || self.new_expire.is_some()
+            || self.touched
+            || self.changed_in_place;
         if !changed && !self.expired {
             if self.cur.is_none() {
                 // A slot we created (or found empty) and left empty: unlink it.
@@ -723,7 +824,7 @@ impl<'g> Locked<'g> {
         // does (whose `LockSet` holds it already): a snapshot starting now
         // waits for the publish below instead of walking past a slot whose
         // value and deadline are half written.
-        let (word, own_gate) = match self.snap_word {
+        let (word, own_gate) = match self.snap_word.or(self.in_place_word) {
             Some(w) => (w, false),
             None if broken!(SINGLE_KEY_WITHOUT_GATE) => {
                 seq_cst_store_load();
@@ -758,8 +859,10 @@ impl<'g> Locked<'g> {
             // must not be ordered before this publish (see `snapshot`).
             // Under the latch the slot still holds what it held at lock time
             // (`cur`, unless that had expired: then nothing is shared).
-            let shared = self.cur.is_some_and(|c| c.shares_lineage(&v));
-            let old = slot.value.swap(Owned::new(v), Ordering::SeqCst, self.guard);
+            let shared = self.cur_value().is_some_and(|c| c.shares_lineage(&v));
+            let tag = tag_of(&v);
+            let new = Owned::new(v).into_shared(self.guard).with_tag(tag);
+            let old = slot.value.swap(new, Ordering::SeqCst, self.guard);
             if old.is_null() {
                 self.ks
                     .stripe(self.hash)
@@ -780,9 +883,17 @@ impl<'g> Locked<'g> {
         slot.stamp.unlatch(held, Some(next_version()));
     }
 
-    /// Releases the latch leaving the slot exactly as it was when latched.
+    /// Releases the latch leaving the slot exactly as it was when latched,
+    /// except for a change made in place, which cannot be undone: that is
+    /// published (the rest of the command's changes are not).
     fn rollback(&mut self) {
         let Some(held) = self.held.take() else { return };
+        if self.changed_in_place {
+            self.new_value = None;
+            self.new_expire = None;
+            self.publish(held);
+            return;
+        }
         let slot = &self.node.slot;
         if slot.value.load(Ordering::Acquire, self.guard).is_null() {
             // A slot created for this command (or found empty): it must not
@@ -829,10 +940,14 @@ impl Drop for Locked<'_> {
         if std::thread::panicking() {
             // The command panicked before finishing: publish none of its
             // changes. Every latch of the command is dropped this way while
-            // unwinding, so all its keys stay as they were.
+            // unwinding, so all its keys stay as they were (but for changes
+            // made in place: see `rollback`).
             self.rollback();
         } else {
             self.commit();
+        }
+        if self.in_place_word.take().is_some() {
+            gate::exit();
         }
     }
 }
@@ -852,12 +967,14 @@ fn retire(old: Shared<'_, Value>, guard: &Guard, shared: bool) {
 ///
 /// Optimistic first: read every key, then confirm no stamp moved; after a few
 /// failed attempts (heavy write contention) it latches them all instead.
+/// `None` if some value is changed in place (it cannot be read here without
+/// its latch held for as long as it is read: the caller latches the keys).
 pub fn read_many<'g>(
     ks: &'g Keyspace,
     keys: &[&[u8]],
     clock: Clock,
     guard: &'g Guard,
-) -> Vec<Option<&'g Value>> {
+) -> Option<Vec<Option<&'g Value>>> {
     for _ in 0..OPTIMISTIC_READS {
         let views: Vec<Option<ReadView<'g>>> = keys
             .iter()
@@ -892,13 +1009,30 @@ pub fn read_many<'g>(
                     }
                 }));
         if stable {
-            return views.into_iter().map(|v| v.map(|v| v.value)).collect();
+            // A present key's value, or `None` overall if one is in place.
+            return views
+                .into_iter()
+                .map(|v| match v {
+                    Some(v) => v.value().map(Some),
+                    None => Some(None),
+                })
+                .collect();
         }
     }
     let pairs: Vec<(&'g Keyspace, &[u8])> = keys.iter().map(|k| (ks, *k)).collect();
     let mut set = lock_many(&pairs, clock, guard);
     (0..keys.len())
-        .map(|i| set.nth(i).value_at_lock())
+        .map(|i| {
+            let l = set.nth(i);
+            // Read after the latch is gone: only a copy-on-write value.
+            match l.cur {
+                Some(p) if p.tag() != 0 => None,
+                // SAFETY: loaded under the latch and `guard`; untagged, so
+                // immutable, and retired only through the epoch.
+                Some(p) => Some(Some(unsafe { p.deref() })),
+                None => Some(None),
+            }
+        })
         .collect()
 }
 

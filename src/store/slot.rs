@@ -13,8 +13,11 @@ use std::sync::atomic::AtomicU32;
 #[repr(C)]
 pub struct Slot {
     pub(crate) stamp: Stamp,
-    /// Epoch-managed pointer to an immutable value; null while a freshly
-    /// created slot has no value yet, or after the key was deleted.
+    /// Epoch-managed pointer to the value; null while a freshly created slot
+    /// has no value yet, or after the key was deleted. Tagged
+    /// (`Value::in_place_tag`) for a value its latch holder changes in
+    /// place, which only the latch holder may read; untagged values are
+    /// immutable once published.
     pub(crate) value: Atomic<Value>,
     /// Absolute expiry in Unix milliseconds, 0 = persistent.
     pub(crate) expire: AtomicU64,
@@ -86,7 +89,7 @@ impl Drop for Slot {
             let guard = epoch::unprotected();
             let v = self.value.load(Ordering::Relaxed, guard);
             if !v.is_null() {
-                drop(v.into_owned());
+                drop(v.with_tag(0).into_owned());
             }
         }
     }

@@ -32,9 +32,10 @@
 //! before publishing (loom models `snapshot_never_holds_half_an_mset`,
 //! `snapshot_never_reorders_two_sets`, `snapshot_record_of_a_set_in_flight_is_whole`).
 //!
-//! Values are copied into records (strings are small or share their buffer);
-//! large collections will hand over a persistent (structurally shared) root,
-//! see docs/ARCHITECTURE.md.
+//! Values are copied into records (strings are small or share their buffer;
+//! a collection's copy shares its persistent tree, O(1), and a later
+//! in-place change of the live value then copies the paths it changes
+//! instead of writing nodes the record shares), see docs/ARCHITECTURE.md.
 
 use super::keyspace::{Keyspace, Node};
 use crate::sync::{
@@ -110,7 +111,12 @@ fn record(db: usize, node: &Node, guard: &Guard) -> Option<Record> {
     // bucket first): the raw fields are the cut's, without the seqlock (whose
     // holder may be waiting for this very bucket).
     let v = node.slot.value.load(Ordering::SeqCst, guard);
-    // SAFETY: loaded under `guard`; values are retired through the epoch.
+    // Loaded under `guard`, and values are retired through the epoch. A
+    // value changed in place (tagged) is not being changed now: its latch
+    // holder changes it only inside its gate after handing this bucket over
+    // (`Locked::update`), so such a change either ended before the drain
+    // let this snapshot start, or waits for this bucket's latch, held here.
+    // SAFETY: so the value is alive and nobody writes it while we copy it.
     let value = unsafe { v.as_ref() }?;
     Some(Record {
         db,
@@ -213,7 +219,12 @@ pub mod gate {
             loom::sync::Mutex::new(Vec::new());
     }
 
-    struct Local(Arc<Gate>);
+    /// This thread's gate, and how many times it is entered: a latch that
+    /// changed a value in place holds the gate from that change to its
+    /// commit, and the command's other commits (a multi-key command's
+    /// `LockSet`, the other keys of a run or transaction) enter it again
+    /// and commit under the same word (see `Locked::update`).
+    struct Local(Arc<Gate>, std::cell::Cell<usize>);
 
     impl Drop for Local {
         fn drop(&mut self) {
@@ -231,27 +242,44 @@ pub mod gate {
         static LOCAL: Local = {
             let g = Arc::new(Gate::default());
             GATES.lock().unwrap_or_else(|e| e.into_inner()).push(g.clone());
-            Local(g)
+            Local(g, std::cell::Cell::new(0))
         };
     }
 
-    /// Enters this thread's gate; returns the word to commit under.
+    /// Enters this thread's gate; returns the word to commit under. Entered
+    /// again while held, it returns the word it holds: everything one
+    /// command (or run, or transaction) publishes inside the gate goes
+    /// under one word, so a snapshot's cut never falls between its keys.
     pub fn enter(state: &SnapshotState) -> u64 {
-        LOCAL.with(|l| loop {
-            let w = state.word();
-            l.0 .0.store(w | IN_GATE, Ordering::SeqCst);
-            // Against the start's store of the word and load of the gates.
-            seq_cst_store_load();
-            if state.word() == w {
-                return w;
+        LOCAL.with(|l| {
+            let depth = l.1.get();
+            l.1.set(depth + 1);
+            if depth > 0 {
+                // Our own store: no other thread writes this gate.
+                return l.0 .0.load(Ordering::Relaxed) & !IN_GATE;
+            }
+            loop {
+                let w = state.word();
+                l.0 .0.store(w | IN_GATE, Ordering::SeqCst);
+                // Against the start's store of the word and load of the gates.
+                seq_cst_store_load();
+                if state.word() == w {
+                    return w;
+                }
             }
         })
     }
 
-    /// Leaves the gate. Release: a drain that sees it empty sees the
-    /// commit's publishes.
+    /// Leaves the gate (its outermost entry empties it). Release: a drain
+    /// that sees it empty sees the commit's publishes.
     pub fn exit() {
-        LOCAL.with(|l| l.0 .0.store(0, Ordering::Release));
+        LOCAL.with(|l| {
+            let depth = l.1.get() - 1;
+            l.1.set(depth);
+            if depth == 0 {
+                l.0 .0.store(0, Ordering::Release);
+            }
+        });
     }
 }
 

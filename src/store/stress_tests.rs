@@ -39,14 +39,20 @@ fn text(s: &str) -> Value {
 fn get_int(ks: &Keyspace, key: &[u8], clock: Clock) -> Option<i64> {
     let guard = epoch::pin();
     let v = ks.get(key, clock, &guard)?;
-    v.value.as_str().and_then(Str::as_int)
+    v.value()
+        .expect("copy-on-write")
+        .as_str()
+        .and_then(Str::as_int)
 }
 
 /// GET as the server does it: copy the bytes out while pinned.
 fn get_bytes(ks: &Keyspace, key: &[u8], clock: Clock) -> Option<Vec<u8>> {
     let guard = epoch::pin();
     let v = ks.get(key, clock, &guard)?;
-    v.value.as_str().map(|s| s.bytes().into_owned())
+    v.value()
+        .expect("copy-on-write")
+        .as_str()
+        .map(|s| s.bytes().into_owned())
 }
 
 /// Adds `by` to `key` under its latch (INCRBY).
@@ -122,7 +128,7 @@ fn scan_all(ks: &Keyspace) -> HashSet<Vec<u8>> {
     loop {
         let mut page = 0;
         cursor = ks.scan(cursor, at(T0), 30, |k, view| {
-            assert!(view.value.as_str().is_some());
+            assert!(view.value().expect("copy-on-write").as_str().is_some());
             seen.insert(k.to_vec());
             page += 1;
             page < 3
@@ -137,7 +143,8 @@ fn scan_all(ks: &Keyspace) -> HashSet<Vec<u8>> {
 /// written together, so they must always be equal.
 fn check_pair(ks: &Keyspace) {
     let guard = epoch::pin();
-    let vals = read_many(ks, &[b"pair:a", b"pair:b"], at(T0), &guard);
+    let vals =
+        read_many(ks, &[b"pair:a", b"pair:b"], at(T0), &guard).expect("strings are copy-on-write");
     let n: Vec<Option<i64>> = vals
         .iter()
         .map(|v| v.and_then(Value::as_str).and_then(Str::as_int))

@@ -22,6 +22,27 @@ pub use set::Set;
 pub use string::{EmbStr, Str};
 pub use zset::{ZLimits, ZSet};
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The size from which a table-encoded hash, set or sorted set is changed
+/// in place ([`Value::in_place_tag`]). Below it, a write's path copy is
+/// cheap and readers of small hot collections need no latch. Settable for
+/// benchmarks that compare the two ways (`usize::MAX`: never in place).
+static IN_PLACE_MIN: AtomicUsize = AtomicUsize::new(DEFAULT_IN_PLACE_MIN);
+
+/// The default of [`in_place_min`].
+pub const DEFAULT_IN_PLACE_MIN: usize = 1_024;
+
+/// See [`IN_PLACE_MIN`].
+pub fn in_place_min() -> usize {
+    IN_PLACE_MIN.load(Ordering::Relaxed)
+}
+
+/// Sets [`in_place_min`] (benchmarks; values published later follow it).
+pub fn set_in_place_min(n: usize) {
+    IN_PLACE_MIN.store(n, Ordering::Relaxed);
+}
+
 /// A value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -123,20 +144,48 @@ impl Value {
         }
     }
 
-    /// Whether writers change this value in place under the key's latch
-    /// instead of publishing a new one (large collections, in later issues).
-    /// A reader must then hold the latch to look inside it: the command
-    /// context's read path (`commands::access`) latches such values, and
-    /// reads every other value lock-free. False for every type today:
-    /// strings are copy-on-write.
-    ///
-    /// Only the variant is read without the latch, so an in-place write must
-    /// never change a value's variant (a conversion publishes a new value).
-    pub fn is_mutated_in_place(&self) -> bool {
+    /// The type's code in a slot's pointer tag (`store::keyspace`): 1 for
+    /// a hash, 2 a set, 3 a sorted set; 0 for the types never changed in
+    /// place.
+    pub fn kind_tag(&self) -> usize {
         match self {
-            Value::Str(_) | Value::Hash(_) | Value::Set(_) | Value::List(_) | Value::ZSet(_) => {
-                false
-            }
+            Value::Str(_) | Value::List(_) => 0,
+            Value::Hash(_) => 1,
+            Value::Set(_) => 2,
+            Value::ZSet(_) => 3,
+        }
+    }
+
+    /// The TYPE name of a value whose slot pointer carries tag `tag`.
+    pub fn type_name_of_tag(tag: usize) -> &'static str {
+        match tag {
+            1 => "hash",
+            2 => "set",
+            3 => "zset",
+            _ => unreachable!("tag {tag} marks no in-place type"),
+        }
+    }
+
+    /// Non-zero ([`Value::kind_tag`]) if writers change this value in place
+    /// under the key's latch once it is published, instead of publishing a
+    /// new version per write: a hash, set or sorted set in its table
+    /// encoding with at least [`in_place_min`] elements. Readers then hold
+    /// the latch to look inside it (the command context's read path does);
+    /// every other value is read lock-free. See docs/ARCHITECTURE.md,
+    /// "Large collections: changed in place".
+    pub fn in_place_tag(&self) -> usize {
+        let min = in_place_min();
+        let large = match self {
+            Value::Str(_) | Value::List(_) => false,
+            Value::Hash(h @ Hash::Table(_)) => h.len() >= min,
+            Value::Set(s @ Set::Table(_)) => s.len() >= min,
+            Value::ZSet(z @ ZSet::Skiplist(_)) => z.len() >= min,
+            Value::Hash(_) | Value::Set(_) | Value::ZSet(_) => false,
+        };
+        if large {
+            self.kind_tag()
+        } else {
+            0
         }
     }
 

@@ -65,7 +65,14 @@ fn latched(shared: &Shared, key: &[u8]) -> bool {
 fn committed(shared: &Shared, key: &[u8]) -> Option<Vec<u8>> {
     let guard = epoch::pin();
     let view = shared.store.db(0, &guard).get(key, Clock::now(), &guard)?;
-    Some(view.value.as_str().expect("a string").bytes().into_owned())
+    Some(
+        view.value()
+            .expect("copy-on-write")
+            .as_str()
+            .expect("a string")
+            .bytes()
+            .into_owned(),
+    )
 }
 
 #[test]
