@@ -153,11 +153,76 @@ pub mod raw_str;
 /// What the store needs of `src/types/`: a value type. The models store
 /// integers; no protocol looks inside a value.
 pub mod types {
-    /// A value stored under a key.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Value(pub u64);
+    use loom::cell::UnsafeCell;
+
+    /// A value stored under a key: an integer in a loom cell, so that a
+    /// model fails if anyone reads it while a writer changes it in place
+    /// (or two change it at once), and whether the store changes it in
+    /// place (as the server's large collections) or copy-on-write.
+    pub struct Value {
+        n: UnsafeCell<u64>,
+        in_place: bool,
+    }
 
     impl Value {
+        /// A copy-on-write value (as a string).
+        pub fn new(n: u64) -> Value {
+            Value {
+                n: UnsafeCell::new(n),
+                in_place: false,
+            }
+        }
+
+        /// A value the store changes in place once published (as a large
+        /// set).
+        pub fn in_place(n: u64) -> Value {
+            Value {
+                n: UnsafeCell::new(n),
+                in_place: true,
+            }
+        }
+
+        /// Reads the integer (a read of the cell, checked by loom).
+        pub fn get(&self) -> u64 {
+            // SAFETY: loom checks that no write overlaps this read.
+            self.n.with(|p| unsafe { *p })
+        }
+
+        /// Writes the integer (a write of the cell, checked by loom).
+        pub fn set(&mut self, n: u64) {
+            // SAFETY: `&mut self`; loom checks that no access overlaps.
+            self.n.with_mut(|p| unsafe { *p = n })
+        }
+
+        /// As the server's `Value::type_name`.
+        pub fn type_name(&self) -> &'static str {
+            if self.in_place {
+                "set"
+            } else {
+                "string"
+            }
+        }
+
+        /// As the server's `Value::type_name_of_tag`.
+        pub fn type_name_of_tag(_tag: usize) -> &'static str {
+            "set"
+        }
+
+        /// As the server's `Value::kind_tag`: a set's code for in-place
+        /// values, 0 for the others.
+        pub fn kind_tag(&self) -> usize {
+            if self.in_place {
+                2
+            } else {
+                0
+            }
+        }
+
+        /// As the server's `Value::in_place_tag`.
+        pub fn in_place_tag(&self) -> usize {
+            self.kind_tag()
+        }
+
         /// As the server's `Value::retained_bytes` (reclamation statistics).
         pub fn retained_bytes(&self) -> usize {
             std::mem::size_of::<Value>()
@@ -176,6 +241,35 @@ pub mod types {
         /// As the server's `Value::shares_lineage`: model values share nothing.
         pub fn shares_lineage(&self, _new: &Value) -> bool {
             false
+        }
+    }
+
+    // Shared between threads as the server's values are: loom's cell
+    // checks every access, which is what the models are for.
+    // SAFETY: a concurrent unsynchronized access fails the model.
+    unsafe impl Sync for Value {}
+
+    /// A copy reads the cell (as a snapshot's record copies a value).
+    impl Clone for Value {
+        fn clone(&self) -> Value {
+            Value {
+                n: UnsafeCell::new(self.get()),
+                in_place: self.in_place,
+            }
+        }
+    }
+
+    impl PartialEq for Value {
+        fn eq(&self, other: &Value) -> bool {
+            self.get() == other.get() && self.in_place == other.in_place
+        }
+    }
+
+    impl Eq for Value {}
+
+    impl std::fmt::Debug for Value {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Value({}, in_place: {})", self.get(), self.in_place)
         }
     }
 }

@@ -23,7 +23,7 @@ const KEY: &[u8] = b"k";
 /// The key's (value, deadline) as a reader sees it now.
 fn get(ks: &Keyspace) -> Option<(u64, u64)> {
     let g = pin();
-    ks.get(KEY, CLOCK, &g).map(|v| (v.value.0, v.expire))
+    ks.get(KEY, CLOCK, &g).map(|v| (v.value().expect("copy-on-write").get(), v.expire))
 }
 
 /// After the threads joined: the keyspace holds `KEY` = `value` (or
@@ -41,7 +41,7 @@ fn check(ks: &Keyspace, value: Option<u64>) {
 /// SET k 2 ...
 fn set(ks: &Keyspace, value: u64) {
     let g = pin();
-    ks.lock(KEY, CLOCK, &g).set(Value(value));
+    ks.lock(KEY, CLOCK, &g).set(Value::new(value));
 }
 
 // ---------------------------------------------------------------------------
@@ -86,7 +86,7 @@ fn delete_vs_set() {
         thread::spawn(move || {
             let g = pin();
             let mut l = ks.lock_existing(KEY, CLOCK, &g)?;
-            let deleted = l.value().map(|v| v.0);
+            let deleted = l.value().map(|v| v.get());
             l.delete();
             deleted
         })
@@ -96,8 +96,8 @@ fn delete_vs_set() {
         thread::spawn(move || {
             let g = pin();
             let mut l = ks.lock(KEY, CLOCK, &g);
-            let seen = l.value().map(|v| v.0);
-            l.set(Value(2));
+            let seen = l.value().map(|v| v.get());
+            l.set(Value::new(2));
             seen
         })
     };
@@ -135,7 +135,7 @@ fn lazy_expiry_vs_writer() {
             lru: None,
         };
         ks.lock(KEY, before, &g)
-            .set_with_expire(Value(1), Some(NOW - 1));
+            .set_with_expire(Value::new(1), Some(NOW - 1));
     }
     assert_eq!(ks.expires_len(), 1);
     let writer = {
@@ -144,7 +144,7 @@ fn lazy_expiry_vs_writer() {
             let g = pin();
             let mut l = ks.lock(KEY, CLOCK, &g);
             assert!(!l.exists(), "an expired key counts as absent");
-            l.set_with_expire(Value(2), None);
+            l.set_with_expire(Value::new(2), None);
         })
     };
     let reader = {

@@ -38,7 +38,7 @@ fn keyspace_with(keys: &[&[u8]], value: u64) -> Arc<Keyspace> {
     {
         let g = pin();
         for k in keys {
-            ks.lock(k, CLOCK, &g).set(Value(value));
+            ks.lock(k, CLOCK, &g).set(Value::new(value));
         }
     }
     Arc::new(ks)
@@ -50,7 +50,7 @@ fn mset(ks: &Keyspace, keys: &[&[u8]], value: u64) {
     let pairs: Vec<(&Keyspace, &[u8])> = keys.iter().map(|k| (ks, *k)).collect();
     let mut set = lock_many(&pairs, CLOCK, &g);
     for i in 0..keys.len() {
-        set.nth(i).set(Value(value));
+        set.nth(i).set(Value::new(value));
     }
 }
 
@@ -58,8 +58,9 @@ fn mset(ks: &Keyspace, keys: &[&[u8]], value: u64) {
 fn mget(ks: &Keyspace, keys: &[&[u8]]) -> Vec<u64> {
     let g = pin();
     read_many(ks, keys, CLOCK, &g)
+        .expect("copy-on-write values")
         .into_iter()
-        .map(|v| v.map_or(0, |v| v.0))
+        .map(|v| v.map_or(0, |v| v.get()))
         .collect()
 }
 

@@ -28,7 +28,7 @@ fn keyspace_with(value: u64, expire: u64) -> Arc<Keyspace> {
     {
         let g = pin();
         let mut l = ks.lock(KEY, CLOCK, &g);
-        l.set_with_expire(Value(value), (expire != 0).then_some(expire));
+        l.set_with_expire(Value::new(value), (expire != 0).then_some(expire));
     }
     Arc::new(ks)
 }
@@ -36,15 +36,15 @@ fn keyspace_with(value: u64, expire: u64) -> Arc<Keyspace> {
 /// The key's value and deadline as a reader sees them now.
 fn get(ks: &Keyspace) -> Option<(u64, u64)> {
     let g = pin();
-    ks.get(KEY, CLOCK, &g).map(|v| (v.value.0, v.expire))
+    ks.get(KEY, CLOCK, &g).map(|v| (v.value().expect("copy-on-write").get(), v.expire))
 }
 
 /// INCR: latch, read, write one more.
 fn incr(ks: &Keyspace) {
     let g = pin();
     let mut l = ks.lock(KEY, CLOCK, &g);
-    let n = l.value().map_or(0, |v| v.0);
-    l.set(Value(n + 1));
+    let n = l.value().map_or(0, |v| v.get());
+    l.set(Value::new(n + 1));
 }
 
 /// `writers` threads increment one key: no increment is lost.
@@ -86,7 +86,7 @@ fn torn_pair() {
         thread::spawn(move || {
             let g = pin();
             let mut l = ks.lock(KEY, CLOCK, &g);
-            l.set_with_expire(Value(2), Some(20_000));
+            l.set_with_expire(Value::new(2), Some(20_000));
         })
     };
     let reader = {
@@ -94,7 +94,7 @@ fn torn_pair() {
         thread::spawn(move || {
             let g = pin();
             let view = ks.get(KEY, CLOCK, &g).expect("the key is always there");
-            let pair = (view.value.0, view.expire);
+            let pair = (view.value().expect("copy-on-write").get(), view.expire);
             assert!(
                 pair == (1, 10_000) || pair == (2, 20_000),
                 "torn read: {pair:?}"

@@ -42,8 +42,8 @@ fn keyspace_with(a: &[u8], b: &[u8]) -> (Arc<SnapshotState>, Arc<Keyspace>) {
     let state = Arc::new(SnapshotState::default());
     let ks = Arc::new(Keyspace::with_snapshots(state.clone()));
     let g = pin();
-    ks.lock(a, CLOCK, &g).set(Value(0));
-    ks.lock(b, CLOCK, &g).set(Value(0));
+    ks.lock(a, CLOCK, &g).set(Value::new(0));
+    ks.lock(b, CLOCK, &g).set(Value::new(0));
     (state, ks)
 }
 
@@ -59,7 +59,7 @@ fn spawn_snapshot(
             for r in batch {
                 assert_eq!(r.db, 0);
                 assert!(
-                    values.insert(r.key.to_vec(), r.value.0).is_none(),
+                    values.insert(r.key.to_vec(), r.value.get()).is_none(),
                     "a key twice in one snapshot"
                 );
             }
@@ -81,8 +81,8 @@ fn snapshot_vs_mset() {
         thread::spawn(move || {
             let g = pin();
             let mut set = lock_many(&[(&*ks, &a[..]), (&*ks, &b[..])], CLOCK, &g);
-            set.nth(0).set(Value(1));
-            set.nth(1).set(Value(1));
+            set.nth(0).set(Value::new(1));
+            set.nth(1).set(Value::new(1));
         })
     };
     let snapshot = spawn_snapshot(state, ks);
@@ -110,8 +110,8 @@ fn snapshot_vs_two_sets() {
         let (ks, a, b) = (ks.clone(), a.clone(), b.clone());
         thread::spawn(move || {
             let g = pin();
-            ks.lock(&a, CLOCK, &g).set(Value(1));
-            ks.lock(&b, CLOCK, &g).set(Value(1));
+            ks.lock(&a, CLOCK, &g).set(Value::new(1));
+            ks.lock(&b, CLOCK, &g).set(Value::new(1));
         })
     };
     let snapshot = spawn_snapshot(state, ks);
@@ -141,7 +141,7 @@ fn snapshot_vs_set_with_deadline() {
         thread::spawn(move || {
             let g = pin();
             ks.lock(&a, CLOCK, &g)
-                .set_with_expire(Value(1), Some(50_000));
+                .set_with_expire(Value::new(1), Some(50_000));
         })
     };
     let snapshot = thread::spawn(move || {
@@ -152,7 +152,7 @@ fn snapshot_vs_set_with_deadline() {
                 batch
                     .into_iter()
                     .filter(|r| r.key == a)
-                    .map(|r| (r.value.0, r.expire)),
+                    .map(|r| (r.value.get(), r.expire)),
             );
         }
         seen

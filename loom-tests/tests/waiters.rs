@@ -26,14 +26,14 @@ type W = Waiter<(), u64>;
 type Ws = Waiters<(), u64>;
 
 fn len_of(l: &Locked<'_>) -> u64 {
-    l.value().map_or(0, |v| v.0)
+    l.value().map_or(0, |v| v.get())
 }
 
 /// The models keep the key present with 0 elements rather than deleting
 /// it: the latch is the same either way, and creating and unlinking a node
 /// from three threads multiplies the executions by orders of magnitude.
 fn store_len(l: &mut Locked<'_>, n: u64) {
-    l.set(Value(n));
+    l.set(Value::new(n));
 }
 
 /// An empty list under `K`.
@@ -41,7 +41,7 @@ fn empty_list() -> Arc<Keyspace> {
     let ks = Keyspace::new();
     {
         let g = pin();
-        ks.lock(K, CLOCK, &g).set(Value(0));
+        ks.lock(K, CLOCK, &g).set(Value::new(0));
     }
     Arc::new(ks)
 }

@@ -43,6 +43,12 @@ pub mod loom_breaks {
     /// A single-key command commits outside the snapshot gate, under the
     /// word it reads at its commit.
     pub static SINGLE_KEY_WITHOUT_GATE: AtomicBool = AtomicBool::new(false);
+    /// A view hands out a value changed in place, to be read without its
+    /// latch.
+    pub static VIEW_READS_IN_PLACE: AtomicBool = AtomicBool::new(false);
+    /// An in-place change is made without entering the snapshot gate and
+    /// handing the bucket over first (the commit still does both).
+    pub static IN_PLACE_OUTSIDE_THE_GATE: AtomicBool = AtomicBool::new(false);
 }
 
 /// Time as one command sees it: Redis evaluates expiry against a single
@@ -104,7 +110,7 @@ impl<'g> ReadView<'g> {
     /// The value, if it is copy-on-write: `None` for a value changed in
     /// place, which must be read under its latch.
     pub fn value(&self) -> Option<&'g Value> {
-        if self.value.tag() != 0 {
+        if self.value.tag() != 0 && !broken!(VIEW_READS_IN_PLACE) {
             return None;
         }
         // SAFETY: loaded under the guard of `'g` (values are retired only
@@ -735,7 +741,7 @@ impl<'g> Locked<'g> {
         cur: Shared<'g, Value>,
         f: impl FnOnce(&mut Value) -> bool,
     ) -> bool {
-        if self.in_place_word.is_none() {
+        if self.in_place_word.is_none() && !broken!(IN_PLACE_OUTSIDE_THE_GATE) {
             // Entered again by a multi-key command's commit, which then
             // publishes all its keys under this same word.
             let word = gate::enter(&self.ks.snap);

@@ -58,6 +58,9 @@ pub mod loom_breaks {
     /// The start goes from DRAINING to ACTIVE without waiting for the gates
     /// of commits that entered under the old generation.
     pub static START_SKIPS_DRAIN: AtomicBool = AtomicBool::new(false);
+    /// Entering a gate this thread already holds stores the word read now
+    /// instead of keeping the one it holds.
+    pub static GATE_REENTRY_TAKES_NEW_WORD: AtomicBool = AtomicBool::new(false);
 }
 
 const IDLE: u64 = 0;
@@ -254,7 +257,7 @@ pub mod gate {
         LOCAL.with(|l| {
             let depth = l.1.get();
             l.1.set(depth + 1);
-            if depth > 0 {
+            if depth > 0 && !broken!(GATE_REENTRY_TAKES_NEW_WORD) {
                 // Our own store: no other thread writes this gate.
                 return l.0 .0.load(Ordering::Relaxed) & !IN_GATE;
             }
@@ -415,6 +418,13 @@ impl<'s> Snapshot<'s> {
 
 impl Drop for Snapshot<'_> {
     fn drop(&mut self) {
+        // A model that failed inside the walk (a loom cell's causality
+        // check, in a record's copy) unwinds with a bucket latch held:
+        // finishing the walk would wait for it forever.
+        #[cfg(loom)]
+        if std::thread::panicking() {
+            return;
+        }
         // Every bucket must carry this snapshot's mark before the next one
         // starts (a mark is one parity bit), so finish the walk, discarding.
         while self.db < self.dbs.len() {
