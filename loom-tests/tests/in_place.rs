@@ -98,7 +98,10 @@ fn reader_vs_in_place_writer() {
         thread::spawn(move || {
             let first = read(&ks, &a);
             let second = read(&ks, &a);
-            assert!(first <= second && second <= 2, "reads went back: {first}, {second}");
+            assert!(
+                first <= second && second <= 2,
+                "reads went back: {first}, {second}"
+            );
         })
     };
     writer.join().unwrap();

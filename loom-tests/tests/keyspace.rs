@@ -23,7 +23,8 @@ const KEY: &[u8] = b"k";
 /// The key's (value, deadline) as a reader sees it now.
 fn get(ks: &Keyspace) -> Option<(u64, u64)> {
     let g = pin();
-    ks.get(KEY, CLOCK, &g).map(|v| (v.value().expect("copy-on-write").get(), v.expire))
+    ks.get(KEY, CLOCK, &g)
+        .map(|v| (v.value().expect("copy-on-write").get(), v.expire))
 }
 
 /// After the threads joined: the keyspace holds `KEY` = `value` (or

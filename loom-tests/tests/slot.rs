@@ -36,7 +36,8 @@ fn keyspace_with(value: u64, expire: u64) -> Arc<Keyspace> {
 /// The key's value and deadline as a reader sees them now.
 fn get(ks: &Keyspace) -> Option<(u64, u64)> {
     let g = pin();
-    ks.get(KEY, CLOCK, &g).map(|v| (v.value().expect("copy-on-write").get(), v.expire))
+    ks.get(KEY, CLOCK, &g)
+        .map(|v| (v.value().expect("copy-on-write").get(), v.expire))
 }
 
 /// INCR: latch, read, write one more.

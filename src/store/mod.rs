@@ -5,6 +5,8 @@ pub mod access;
 pub mod expiry;
 #[cfg(test)]
 mod expiry_tests;
+#[cfg(test)]
+mod in_place_tests;
 pub mod key;
 pub mod keyspace;
 pub mod latch;

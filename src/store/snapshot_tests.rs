@@ -163,3 +163,104 @@ fn an_abandoned_snapshot_leaves_the_next_one_whole() {
     }
     assert_eq!(n, [keys, keys]);
 }
+
+/// A large set changed in place (`Locked::update` on a value published
+/// with an in-place tag) is copied by snapshots as a consistent cut: two
+/// writers add the same member to both sets of a pair in one command while
+/// snapshots are taken, and every snapshot holds both sets of a pair with
+/// the same members, the ones added before its cut (each also checks, by
+/// the set's length, that none was copied while it changed).
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "a set large enough to be changed in place takes minutes under miri"
+)]
+fn snapshots_of_sets_changed_in_place_are_consistent() {
+    use crate::types::Set;
+    let store = Store::new(1);
+    let clock = Clock::at(T0);
+    let base = crate::types::in_place_min() + 10;
+    let pairs = 3;
+    let big = |tag: &str| {
+        let mut s = Set::new_table();
+        for i in 0..base {
+            s.insert(format!("{tag}{i}").as_bytes(), 512);
+        }
+        Value::Set(s)
+    };
+    {
+        let guard = epoch::pin();
+        let db = store.db(0, &guard);
+        for i in 0..pairs {
+            db.lock(format!("a:{i}").as_bytes(), clock, &guard)
+                .set(big("m"));
+            db.lock(format!("b:{i}").as_bytes(), clock, &guard)
+                .set(big("m"));
+            let l = db.lock(format!("a:{i}").as_bytes(), clock, &guard);
+            let v = l.value().expect("set");
+            assert_ne!(
+                v.in_place_tag(),
+                0,
+                "the test's sets must be changed in place"
+            );
+        }
+    }
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for w in 0..2u64 {
+            let (store, stop) = (&store, &stop);
+            s.spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) && n < 20_000 {
+                    n += 1;
+                    let i = (n * 7 + w * 13) as usize % pairs;
+                    let (a, b) = (format!("a:{i}"), format!("b:{i}"));
+                    let member = format!("w{w}-{n}");
+                    let guard = epoch::pin();
+                    let db = store.db(0, &guard);
+                    let mut set =
+                        lock_many(&[(db, a.as_bytes()), (db, b.as_bytes())], clock, &guard);
+                    for k in 0..2 {
+                        let added = set.nth(k).update(|v| match v {
+                            Value::Set(s) => s.insert(member.as_bytes(), 512),
+                            _ => unreachable!(),
+                        });
+                        assert_eq!(added, Some(true));
+                    }
+                }
+            });
+        }
+        let (store, stop) = (&store, &stop);
+        s.spawn(move || {
+            struct StopOnDrop<'a>(&'a AtomicBool);
+            impl Drop for StopOnDrop<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::Relaxed);
+                }
+            }
+            let _stop = StopOnDrop(stop);
+            for _ in 0..30 {
+                let mut snap = store.snapshot();
+                let mut sets: HashMap<Vec<u8>, Vec<Vec<u8>>> = HashMap::new();
+                while let Some(batch) = snap.next_batch() {
+                    for r in batch {
+                        let Value::Set(s) = &r.value else {
+                            panic!("not a set")
+                        };
+                        let mut members: Vec<Vec<u8>> =
+                            s.iter().map(|e| e.with_bytes(|b| b.to_vec())).collect();
+                        assert_eq!(members.len(), s.len(), "a set copied while it changed");
+                        members.sort();
+                        assert!(sets.insert(r.key.to_vec(), members).is_none());
+                    }
+                }
+                for i in 0..pairs {
+                    let a = &sets[format!("a:{i}").as_bytes()];
+                    let b = &sets[format!("b:{i}").as_bytes()];
+                    assert_eq!(a, b, "pair {i} torn in a snapshot");
+                    assert!(a.len() >= base);
+                }
+            }
+        });
+    });
+}

@@ -35,7 +35,19 @@ pub const DEFAULT_IN_PLACE_MIN: usize = 1_024;
 
 /// See [`IN_PLACE_MIN`].
 pub fn in_place_min() -> usize {
+    #[cfg(test)]
+    if let Some(n) = TEST_IN_PLACE_MIN.with(std::cell::Cell::get) {
+        return n;
+    }
     IN_PLACE_MIN.load(Ordering::Relaxed)
+}
+
+#[cfg(test)]
+std::thread_local! {
+    /// This thread's [`in_place_min`], for unit tests (under miri, whose
+    /// collections must stay small) without changing other tests' values.
+    pub static TEST_IN_PLACE_MIN: std::cell::Cell<Option<usize>> =
+        const { std::cell::Cell::new(None) };
 }
 
 /// Sets [`in_place_min`] (benchmarks; values published later follow it).
