@@ -189,7 +189,7 @@ fn get(ks: &Keyspace, key: &[u8], out: &mut Reply) {
     let guard = epoch::pin();
     let clock = Clock::now();
     match ks.get(key, clock, &guard) {
-        Some(view) => match view.value.as_str() {
+        Some(view) => match view.value().expect("strings are copy-on-write").as_str() {
             Some(s) => s.write_bulk(out),
             None => out.error("WRONGTYPE"),
         },

@@ -326,7 +326,11 @@ fn readers_never_see_half_a_write_to_a_large_key() {
                         cmd.push(v.clone().into_bytes());
                     }
                     assert!(matches!(conn.cmd_parsed(&cmd), Reply::Integer(_)));
-                    let (from, to) = if n % 2 == 0 { ("a", "b") } else { ("b", "a") };
+                    let (from, to) = if n.is_multiple_of(2) {
+                        ("a", "b")
+                    } else {
+                        ("b", "a")
+                    };
                     let m = format!("m{}", (n as usize * 13 + w) % BIG);
                     conn.cmd(&["SMOVE", from, to, &m]);
                 }

@@ -30,7 +30,9 @@
 //!   `sync::broken!` is the constant `false`.
 //!
 //! The store's value type is the one thing not compiled from `src/`:
-//! [`types::Value`] holds an integer (no protocol looks inside a value).
+//! [`types::Value`] holds an integer in a loom cell (no protocol looks inside
+//! a value, but a model fails if a read overlaps a write of a value changed
+//! in place), and says whether the store changes it in place.
 //!
 //! # Models and their negative controls
 //!
@@ -58,6 +60,9 @@
 //! | `waiters`: a blocker, a pusher and a popper on one list (BLPOP's park and the push's serve under the key's latch) | the element ends in exactly one place; no waiter left beside an element; a waiter parked before the push is served first | — |
 //! | `waiters`: a waiter cancelling (timeout) while a push serves it | never swallows an element | `waiters::CLAIM_IGNORES_CANCEL` |
 //! | `waiters`: two waiters in order, the second cancelling | the first is served | — |
+//! | `in_place`: a reader (as `Keys::read`: lock-free view, latch for a tagged value) vs two in-place increments | no access overlaps a write (loom cell); reads in order, none lost | `keyspace::VIEW_READS_IN_PLACE` |
+//! | `in_place`: a snapshot vs two single-key in-place increments | the walk never copies the value while it changes | `keyspace::IN_PLACE_OUTSIDE_THE_GATE` |
+//! | `in_place`: a snapshot vs one command changing `a` in place and setting `b` | never half the command | `snapshot::GATE_REENTRY_TAKES_NEW_WORD` |
 //! | `raw_str`: APPEND's claim of spare bytes | no byte written twice or read while written | (loom cells; see `tests/raw_str.rs`) |
 //!
 //! A deadlock shows as loom's "maximum number of branches": both threads
@@ -150,8 +155,7 @@ pub use store::{keyspace, latch, snapshot, table};
 #[path = "../../src/types/raw_str.rs"]
 pub mod raw_str;
 
-/// What the store needs of `src/types/`: a value type. The models store
-/// integers; no protocol looks inside a value.
+/// What the store needs of `src/types/`: a value type.
 pub mod types {
     use loom::cell::UnsafeCell;
 

@@ -25,13 +25,15 @@
 //! handler unwraps with `let Ok(..) = .. else { return };`.
 //!
 //! **The read rule.** A `&Value` is handed out without its key's latch only
-//! for values that are never changed in place ([`Value::is_mutated_in_place`]
-//! is false: every type today, strings being copy-on-write), under the
-//! command's epoch pin. A value that is changed in place is read under its
-//! latch instead ([`Read`] then holds it), so such a value is never read
-//! while a writer changes it. And no reference outlives the handle it came
-//! from: a handler writes its reply while it still holds the [`Read`],
-//! [`Latch`] or [`Latches`].
+//! for values that are never changed in place, under the command's epoch
+//! pin. A large hash, set or sorted set that writers change in place (its
+//! slot pointer carries [`Value::in_place_tag`]; the store's view then
+//! hands out no value) is read under its latch instead ([`Read`] then holds
+//! it), so such a value is never read while a writer changes it. And no
+//! reference outlives the handle it came from: a handler writes its reply
+//! while it still holds the [`Read`], [`Latch`] or [`Latches`]; and a
+//! handler never latches another key while it holds a latched read (two
+//! handlers doing so in opposite orders would wait for each other).
 
 use super::Ctx;
 use crate::protocol::Reply;

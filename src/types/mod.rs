@@ -1,11 +1,14 @@
 //! Value representations per data type.
 //!
-//! A value reachable from a slot is immutable once published: writers build a
-//! new value and swap the slot's pointer (copy-on-write), and the old value is
-//! reclaimed only after every reader pinned at the time has unpinned. Large
-//! hashes, sets, lists and sorted sets stay copy-on-write too, as persistent
-//! structures a writer path-copies (`hash`, `set`, `list`, `zset`); see
-//! docs/ARCHITECTURE.md, "Hashes", "Sets", "Lists" and "Sorted sets".
+//! A value reachable from a slot is immutable once published, with one
+//! exception: writers build a new value and swap the slot's pointer
+//! (copy-on-write), and the old value is reclaimed only after every reader
+//! pinned at the time has unpinned. The exception is a hash, set or sorted
+//! set of at least [`in_place_min`] elements in its table encoding: its
+//! writers change it in place under the key's latch and its readers latch
+//! too ([`Value::in_place_tag`]). All collections are persistent structures
+//! (`hash`, `set`, `list`, `zset`), so a copy of one is O(1) either way; see
+//! docs/ARCHITECTURE.md, "Large collections: changed in place".
 
 pub mod hash;
 pub mod list;

@@ -301,7 +301,6 @@ fn handlers_reach_keys_only_through_the_context() {
         ".lock_existing(",
         ".try_lock(",
         ".stamp_of(",
-        "value_at_lock(",
         "lock_many",
         "store::read_many",
         "db().get(",
