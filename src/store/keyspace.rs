@@ -759,8 +759,12 @@ impl<'g> Locked<'g> {
         // so writing through the pointer is writing to our own allocation.
         // SAFETY: we hold the latch, so nothing else reads or writes it now.
         let v = unsafe { &mut *(cur.as_raw() as *mut Value) };
+        // Until `f` returns, assume it changed something: if it panics
+        // half-way, `rollback` publishes what it did with a new version.
+        let before = self.changed_in_place;
+        self.changed_in_place = true;
         let changed = f(v);
-        self.changed_in_place |= changed;
+        self.changed_in_place = before || changed;
         if v.kind_tag() != cur.tag() {
             // A new type: published as a new value (with its own tag).
             self.new_value = Some(Some(v.clone()));

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Memory per element of large collections, Ferrite beside redis-server.
+
+usage: benches/collection_memory.py [FERRITE_BIN] [N]
+
+For each case, starts a fresh ferrite-server and a fresh redis-server (no persistence) on
+loopback ports, loads the same data into each (pipelined, 100 commands in flight), and prints
+the growth of resident memory (VmRSS from /proc, after minus before) and of INFO used_memory,
+per element, with the Ferrite/Redis ratio of RSS. Cases, N elements each (default 1,000,000):
+
+* hash: one hash of N fields `field:<i>` -> `value:<i>` (HSET of 100 pairs per command);
+* set: one set of N members `member:<i>` (SADD of 100);
+* list: one list of N elements `element:<i>` (RPUSH of 100);
+* zset: one sorted set of N members `member:<i>` with score i (ZADD of 100);
+* small-hashes: N/10 hashes `h:<i>` of 10 fields `f0..f9` -> 8-byte values each (one HSET
+  per hash), i.e. N fields in all, counted per hash and per field.
+
+The issue's target is Ferrite at most 1.0x redis-server's RSS.
+"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+FERRITE = sys.argv[1] if len(sys.argv) > 1 else "target/release/ferrite-server"
+N = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+
+
+def enc(args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Conn:
+    def __init__(self, port):
+        for _ in range(100):
+            try:
+                self.s = socket.create_connection(("127.0.0.1", port))
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("server did not start on port %d" % port)
+        self.buf = b""
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(1 << 16)
+            if not chunk:
+                raise RuntimeError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read(self):
+        line = self.line()
+        if line[:1] == b"-":
+            raise RuntimeError(line.decode())
+        if line[:1] == b"$":
+            n = int(line[1:])
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self.buf += self.s.recv(1 << 16)
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        return line
+
+    def call(self, *args):
+        self.s.sendall(enc(args))
+        return self.read()
+
+    def pipeline(self, commands):
+        """Sends commands in windows of 100, reading each window's replies."""
+        for i in range(0, len(commands), 100):
+            window = commands[i:i + 100]
+            self.s.sendall(b"".join(enc(c) for c in window))
+            for _ in window:
+                self.read()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start(kind, port, tmp):
+    if kind == "ferrite":
+        cmd = [FERRITE, "--port", str(port), "--bind", "127.0.0.1"]
+    else:
+        cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", tmp]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+def used_memory(conn):
+    info = conn.call("INFO", "memory").decode()
+    for line in info.split("\r\n"):
+        if line.startswith("used_memory:"):
+            return int(line.split(":")[1])
+    raise RuntimeError("no used_memory")
+
+
+def commands(case):
+    if case == "hash":
+        for i in range(0, N, 100):
+            args = ["HSET", "big"]
+            for j in range(i, min(i + 100, N)):
+                args += ["field:%d" % j, "value:%d" % j]
+            yield args
+    elif case == "set":
+        for i in range(0, N, 100):
+            yield ["SADD", "big"] + ["member:%d" % j for j in range(i, min(i + 100, N))]
+    elif case == "list":
+        for i in range(0, N, 100):
+            yield ["RPUSH", "big"] + ["element:%d" % j for j in range(i, min(i + 100, N))]
+    elif case == "zset":
+        for i in range(0, N, 100):
+            args = ["ZADD", "big"]
+            for j in range(i, min(i + 100, N)):
+                args += [str(j), "member:%d" % j]
+            yield args
+    else:
+        for i in range(N // 10):
+            args = ["HSET", "h:%d" % i]
+            for f in range(10):
+                args += ["f%d" % f, "%08d" % i]
+            yield args
+
+
+def measure(kind, case):
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        proc = start(kind, port, tmp)
+        try:
+            conn = Conn(port)
+            conn.call("PING")
+            time.sleep(0.3)
+            rss0, used0 = rss(proc.pid), used_memory(conn)
+            t0 = time.time()
+            batch = []
+            for c in commands(case):
+                batch.append(c)
+                if len(batch) == 10_000:
+                    conn.pipeline(batch)
+                    batch = []
+            conn.pipeline(batch)
+            secs = time.time() - t0
+            time.sleep(1.0)  # let deferred frees run
+            conn.call("PING")
+            return rss(proc.pid) - rss0, used_memory(conn) - used0, secs
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def main():
+    print("%-13s %-8s %12s %12s %8s" % ("case", "server", "RSS B/elem", "used B/elem", "load s"))
+    for case in ["hash", "set", "list", "zset", "small-hashes"]:
+        per = {}
+        for kind in ["ferrite", "redis"]:
+            d_rss, d_used, secs = measure(kind, case)
+            per[kind] = d_rss / N
+            print("%-13s %-8s %12.1f %12.1f %8.1f" % (case, kind, d_rss / N, d_used / N, secs),
+                  flush=True)
+        print("%-13s ratio RSS ferrite/redis: %.2f" % (case, per["ferrite"] / per["redis"]),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
