@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-FERRITE = sys.argv[1] if len(sys.argv) > 1 else "target/release/ferrite-server"
+FERRITE = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/ferrite-server")
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
 
 
