@@ -1,4 +1,4 @@
-//! Large hashes, sets and sorted sets are changed in place under their key's latch, and
+//! Large hashes, sets, sorted sets and lists are changed in place under their key's latch, and
 //! read under it (docs/ARCHITECTURE.md, "Large collections: changed in place"). Nothing of
 //! that may show:
 //!
@@ -32,6 +32,7 @@ fn fill(diff: &mut Differential) {
             cmds.push((args(&format!("SADD s m{i}")), Compare::Exact));
             cmds.push((args(&format!("HSET h f{i} v{i}")), Compare::Exact));
             cmds.push((args(&format!("ZADD z {} m{i}", i % 97)), Compare::Exact));
+            cmds.push((args(&format!("RPUSH l e{i}")), Compare::Exact));
         }
         diff.check_pipeline(&cmds);
     }
@@ -90,6 +91,25 @@ fn large_collections_reply_as_redis() {
         ZREMRANGEBYRANK z 0 9
         ZREMRANGEBYSCORE z 90 96
         ZCARD z
+        OBJECT ENCODING l
+        TYPE l
+        LLEN l
+        LPUSH l head1 head2
+        RPUSH l tail1
+        LPOP l
+        RPOP l 2
+        LINDEX l 1000
+        LINDEX l -5
+        LSET l 1500 changed
+        LRANGE l 1495 1505
+        LINSERT l BEFORE changed before-changed
+        LREM l 1 e7
+        LPOS l changed
+        LTRIM l 1 1800
+        LMOVE l l RIGHT LEFT
+        LRANGE l 0 9
+        LRANGE l -10 -1
+        LLEN l
         ",
     );
     // Members in no fixed order: compared sorted.
@@ -112,16 +132,19 @@ fn large_collections_reply_as_redis() {
                 (args(&format!("HINCRBY h f-run {i}")), Compare::Exact),
                 (args(&format!("ZINCRBY z 1 m{}", 200 + i)), Compare::Exact),
                 (args(&format!("ZSCORE z m{}", 200 + i)), Compare::Exact),
+                (args(&format!("RPUSH l run{i}")), Compare::Exact),
+                (args(&format!("LINDEX l {}", i * 3)), Compare::Exact),
             ]
         })
         .collect();
     diff.check_pipeline(&run);
-    for key in ["s", "h", "z"] {
+    for key in ["s", "h", "z", "l"] {
         let mut one: Vec<(Vec<Vec<u8>>, Compare)> = Vec::new();
         for i in 0..40 {
             let cmd = match key {
                 "s" => format!("SADD s p{i}"),
                 "h" => format!("HSET h p{i} {i}"),
+                "l" => format!("LPUSH l p{i}"),
                 _ => format!("ZADD z {i} p{i}"),
             };
             one.push((args(&cmd), Compare::Exact));
@@ -134,6 +157,13 @@ fn large_collections_reply_as_redis() {
         COPY s s2
         COPY h h2
         COPY z z2
+        COPY l l2
+        LPUSH l only-in-l
+        RPUSH l2 only-in-l2
+        LRANGE l 0 1
+        LRANGE l2 -1 -1
+        LLEN l
+        LLEN l2
         SADD s only-in-s
         SADD s2 only-in-s2
         HSET h f10 only-in-h
@@ -186,6 +216,17 @@ fn large_collections_reply_as_redis() {
     let mut keys = keys;
     keys.sort();
     assert_eq!(keys, vec![b"z".to_vec(), b"z2".to_vec()]);
+    let scan = diff
+        .ferrite
+        .cmd_parsed(&["SCAN", "0", "TYPE", "list", "COUNT", "1000"]);
+    let mut keys: Vec<Vec<u8>> = scan.as_array().expect("a SCAN reply")[1]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k.as_bytes().expect("a key").to_vec())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, vec![b"l".to_vec(), b"l2".to_vec()]);
     // Emptied, deleted and made again.
     let drain: Vec<(Vec<Vec<u8>>, Compare)> = (0..BIG + 100)
         .map(|_| (args("SPOP s3"), Compare::Exact))
@@ -206,8 +247,8 @@ fn large_collections_reply_as_redis() {
     diff.check_all(
         "
         EXISTS s3
-        DEL s h z
-        EXISTS s h z
+        DEL s h z l l2
+        EXISTS s h z l
         SADD s a b c
         OBJECT ENCODING s
         HSET h a 1

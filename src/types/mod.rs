@@ -3,8 +3,9 @@
 //! A value reachable from a slot is immutable once published, with one
 //! exception: writers build a new value and swap the slot's pointer
 //! (copy-on-write), and the old value is reclaimed only after every reader
-//! pinned at the time has unpinned. The exception is a hash, set or sorted
-//! set of at least [`in_place_min`] elements in its table encoding: its
+//! pinned at the time has unpinned. The exception is a hash, set, sorted
+//! set or list of at least [`in_place_min`] elements (hashes, sets and
+//! sorted sets in their table encoding): its
 //! writers change it in place under the key's latch and its readers latch
 //! too ([`Value::in_place_tag`]). All collections are persistent structures
 //! (`hash`, `set`, `list`, `zset`), so a copy of one is O(1) either way; see
@@ -27,7 +28,7 @@ pub use zset::{ZLimits, ZSet};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The size from which a table-encoded hash, set or sorted set is changed
+/// The size from which a table-encoded hash, set or sorted set, or a list, is changed
 /// in place ([`Value::in_place_tag`]). Below it, a write's path copy is
 /// cheap and readers of small hot collections need no latch. Settable for
 /// benchmarks that compare the two ways (`usize::MAX`: never in place).
@@ -160,14 +161,15 @@ impl Value {
     }
 
     /// The type's code in a slot's pointer tag (`store::keyspace`): 1 for
-    /// a hash, 2 a set, 3 a sorted set; 0 for the types never changed in
-    /// place.
+    /// a hash, 2 a set, 3 a sorted set, 4 a list; 0 for strings, never
+    /// changed in place.
     pub fn kind_tag(&self) -> usize {
         match self {
-            Value::Str(_) | Value::List(_) => 0,
+            Value::Str(_) => 0,
             Value::Hash(_) => 1,
             Value::Set(_) => 2,
             Value::ZSet(_) => 3,
+            Value::List(_) => 4,
         }
     }
 
@@ -177,6 +179,7 @@ impl Value {
             1 => "hash",
             2 => "set",
             3 => "zset",
+            4 => "list",
             _ => unreachable!("tag {tag} marks no in-place type"),
         }
     }
@@ -184,14 +187,15 @@ impl Value {
     /// Non-zero ([`Value::kind_tag`]) if writers change this value in place
     /// under the key's latch once it is published, instead of publishing a
     /// new version per write: a hash, set or sorted set in its table
-    /// encoding with at least [`in_place_min`] elements. Readers then hold
+    /// encoding, or a list, with at least [`in_place_min`] elements. Readers then hold
     /// the latch to look inside it (the command context's read path does);
     /// every other value is read lock-free. See docs/ARCHITECTURE.md,
     /// "Large collections: changed in place".
     pub fn in_place_tag(&self) -> usize {
         let min = in_place_min();
         let large = match self {
-            Value::Str(_) | Value::List(_) => false,
+            Value::Str(_) => false,
+            Value::List(l) => l.len() >= min,
             Value::Hash(h @ Hash::Table(_)) => h.len() >= min,
             Value::Set(s @ Set::Table(_)) => s.len() >= min,
             Value::ZSet(z @ ZSet::Skiplist(_)) => z.len() >= min,
