@@ -59,6 +59,10 @@ pub fn set_in_place_min(n: usize) {
     IN_PLACE_MIN.store(n, Ordering::Relaxed);
 }
 
+// The in-place tags (`Value::kind_tag`, up to 4) live in the low bits of a
+// slot's pointer to the value, which its alignment leaves free.
+const _: () = assert!(std::mem::align_of::<Value>() >= 8);
+
 /// A value stored under a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
