@@ -413,3 +413,71 @@ fn readers_never_see_half_a_write_to_a_large_key() {
     let b = conn.cmd_parsed(&["SCARD", "b"]).as_int().unwrap();
     assert_eq!(a + b, total, "SMOVE lost or doubled a member");
 }
+
+/// The rule for panics (docs/ARCHITECTURE.md, "Large collections: changed in place"): a change
+/// made in place cannot be rolled back, so when a pipelined run on a large list panics, the
+/// pushes it made in place stay (the panicking command's own push too, made before it panicked),
+/// its copy-on-write change (the TTL) is rolled back, none of its replies is sent, the
+/// connection closes and the latch is released.
+#[test]
+#[cfg_attr(
+    not(feature = "test-commands"),
+    ignore = "needs the test-only command: cargo test --features test-commands"
+)]
+fn a_panic_keeps_the_in_place_changes_and_drops_the_rest() {
+    let srv = Server::with_args(&["--threads", "2"]);
+    let mut other = srv.raw();
+    let mut fill = Vec::new();
+    for i in 0..BIG {
+        fill.extend(encode_command(&args(&format!("RPUSH big e{i}"))));
+    }
+    other.send_raw(&fill);
+    for _ in 0..BIG {
+        other.read_reply();
+    }
+    let mut victim = srv.raw();
+    let mut bytes = Vec::new();
+    for line in [
+        "RPUSH big a",
+        "RPUSH big b",
+        "EXPIRE big 100",
+        "FERRITE-TEST-PANIC-RPUSH big c",
+        "RPUSH big after",
+    ] {
+        bytes.extend(encode_command(&args(line)));
+    }
+    victim.send_raw(&bytes);
+    let mut got = Vec::new();
+    assert!(
+        victim.closed_within_collecting(Duration::from_secs(10), &mut got),
+        "the client whose run panicked is closed"
+    );
+    assert!(
+        got.is_empty(),
+        "no reply of the run is sent, got {}",
+        common::fmt_reply(&got)
+    );
+    assert_eq!(
+        other.cmd_parsed(&["LLEN", "big"]),
+        Reply::Integer(BIG as i64 + 3),
+        "the in-place pushes stay"
+    );
+    assert_eq!(
+        other.cmd_parsed(&["LRANGE", "big", "-3", "-1"]),
+        Reply::Array(vec![
+            Reply::Bulk(b"a".to_vec()),
+            Reply::Bulk(b"b".to_vec()),
+            Reply::Bulk(b"c".to_vec()),
+        ])
+    );
+    assert_eq!(
+        other.cmd_parsed(&["TTL", "big"]),
+        Reply::Integer(-1),
+        "the TTL is rolled back"
+    );
+    assert_eq!(
+        srv.raw().cmd_parsed(&["RPUSH", "big", "x"]),
+        Reply::Integer(BIG as i64 + 4),
+        "the latch was released"
+    );
+}
