@@ -365,3 +365,52 @@ pub mod harness {
         );
     }
 }
+
+/// What the snapshot models share (`tests/snapshot.rs`, `tests/in_place.rs`).
+pub mod snapshots {
+    use crate::snapshot::{Snapshot, SnapshotState};
+    use crate::store::key::hash_key;
+    use crate::store::Keyspace;
+    use loom::thread;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    /// Two keys whose buckets of the models' 4-bucket tables the walk visits
+    /// in this order (hashes use a fixed seed under loom, but the names are
+    /// still chosen here, so the models keep their shape if the seed changes).
+    pub fn two_keys() -> (Vec<u8>, Vec<u8>) {
+        let bucket = |k: &[u8]| hash_key(k) & 3;
+        let key = |prefix: &str, ok: &dyn Fn(u64) -> bool| {
+            (0..)
+                .map(|i| format!("{prefix}{i}").into_bytes())
+                .find(|k| ok(bucket(k)))
+                .expect("a key in the bucket wanted")
+        };
+        let a = key("a", &|b| b < 3);
+        let b = key("b", &|b| b > bucket(&a));
+        (a, b)
+    }
+
+    /// Takes a snapshot of `ks` (database 0, holding two keys) on a new
+    /// thread; returns its records by key.
+    pub fn spawn_snapshot(
+        state: Arc<SnapshotState>,
+        ks: Arc<Keyspace>,
+    ) -> thread::JoinHandle<HashMap<Vec<u8>, u64>> {
+        thread::spawn(move || {
+            let mut snap = Snapshot::start(&state, vec![ks]);
+            let mut values = HashMap::new();
+            while let Some(batch) = snap.next_batch() {
+                for r in batch {
+                    assert_eq!(r.db, 0);
+                    assert!(
+                        values.insert(r.key.to_vec(), r.value.get()).is_none(),
+                        "a key twice in one snapshot"
+                    );
+                }
+            }
+            assert_eq!(values.len(), 2, "a key is missing from the snapshot");
+            values
+        })
+    }
+}

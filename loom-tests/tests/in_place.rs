@@ -16,34 +16,18 @@
 
 use ferrite_loom_tests::harness::{model, model_broken};
 use ferrite_loom_tests::keyspace::loom_breaks as keyspace_breaks;
-use ferrite_loom_tests::snapshot::{loom_breaks as snapshot_breaks, Snapshot, SnapshotState};
-use ferrite_loom_tests::store::key::hash_key;
+use ferrite_loom_tests::snapshot::{loom_breaks as snapshot_breaks, SnapshotState};
+use ferrite_loom_tests::snapshots::{spawn_snapshot, two_keys};
 use ferrite_loom_tests::store::{lock_many, Clock, Keyspace};
 use ferrite_loom_tests::sync::pin;
 use ferrite_loom_tests::types::Value;
 use loom::thread;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 const CLOCK: Clock = Clock {
     now_ms: 1_000,
     lru: None,
 };
-
-/// Two keys in different buckets of the models' 4-bucket tables, `a`'s
-/// walked first.
-fn two_keys() -> (Vec<u8>, Vec<u8>) {
-    let bucket = |k: &[u8]| hash_key(k) & 3;
-    let key = |prefix: &str, ok: &dyn Fn(u64) -> bool| {
-        (0..)
-            .map(|i| format!("{prefix}{i}").into_bytes())
-            .find(|k| ok(bucket(k)))
-            .expect("a key in the bucket wanted")
-    };
-    let a = key("a", &|b| b < 3);
-    let b = key("b", &|b| b > bucket(&a));
-    (a, b)
-}
 
 /// A keyspace with snapshots holding `a` = 0 changed in place and `b` = 0
 /// copy-on-write.
@@ -56,16 +40,17 @@ fn keyspace_with(a: &[u8], b: &[u8]) -> (Arc<SnapshotState>, Arc<Keyspace>) {
     (state, ks)
 }
 
+/// Adds 1 to a value (an `update` that always changes it).
+fn bump(v: &mut Value) -> bool {
+    let n = v.get();
+    v.set(n + 1);
+    true
+}
+
 /// One command incrementing `key` through `Locked::update`.
 fn increment(ks: &Keyspace, key: &[u8]) {
     let g = pin();
-    let mut l = ks.lock(key, CLOCK, &g);
-    let changed = l.update(|v| {
-        let n = v.get();
-        v.set(n + 1);
-        true
-    });
-    assert_eq!(changed, Some(true));
+    assert_eq!(ks.lock(key, CLOCK, &g).update(bump), Some(true));
 }
 
 /// Reads `key` as the command context's read path does
@@ -114,27 +99,6 @@ fn reader_never_overlaps_an_in_place_write() {
     model(reader_vs_in_place_writer);
 }
 
-/// Takes a snapshot of `ks` on a new thread; returns its records by key.
-fn spawn_snapshot(
-    state: Arc<SnapshotState>,
-    ks: Arc<Keyspace>,
-) -> thread::JoinHandle<HashMap<Vec<u8>, u64>> {
-    thread::spawn(move || {
-        let mut snap = Snapshot::start(&state, vec![ks]);
-        let mut values = HashMap::new();
-        while let Some(batch) = snap.next_batch() {
-            for r in batch {
-                assert!(
-                    values.insert(r.key.to_vec(), r.value.get()).is_none(),
-                    "a key twice in one snapshot"
-                );
-            }
-        }
-        assert_eq!(values.len(), 2, "a key is missing from the snapshot");
-        values
-    })
-}
-
 /// Two single-key commands increment `a` in place while a snapshot is
 /// taken: the snapshot copies `a` before, between or after them, never
 /// while one of them writes.
@@ -170,12 +134,7 @@ fn snapshot_vs_in_place_and_set() {
         thread::spawn(move || {
             let g = pin();
             let mut set = lock_many(&[(&*ks, &a[..]), (&*ks, &b[..])], CLOCK, &g);
-            let changed = set.nth(0).update(|v| {
-                let n = v.get();
-                v.set(n + 1);
-                true
-            });
-            assert_eq!(changed, Some(true));
+            assert_eq!(set.nth(0).update(bump), Some(true));
             set.nth(1).set(Value::new(1));
         })
     };

@@ -8,34 +8,17 @@
 use ferrite_loom_tests::harness::{model, model_broken};
 use ferrite_loom_tests::keyspace::loom_breaks as keyspace_breaks;
 use ferrite_loom_tests::snapshot::{loom_breaks, Snapshot, SnapshotState};
-use ferrite_loom_tests::store::key::hash_key;
+use ferrite_loom_tests::snapshots::{spawn_snapshot, two_keys};
 use ferrite_loom_tests::store::{lock_many, Clock, Keyspace};
 use ferrite_loom_tests::sync::pin;
 use ferrite_loom_tests::types::Value;
 use loom::thread;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 const CLOCK: Clock = Clock {
     now_ms: 1_000,
     lru: None,
 };
-
-/// Two keys whose buckets of the models' 4-bucket tables the walk visits
-/// in this order (hashes use a fixed seed under loom, but the names are
-/// still chosen here, so the models keep their shape if the seed changes).
-fn two_keys() -> (Vec<u8>, Vec<u8>) {
-    let bucket = |k: &[u8]| hash_key(k) & 3;
-    let key = |prefix: &str, ok: &dyn Fn(u64) -> bool| {
-        (0..)
-            .map(|i| format!("{prefix}{i}").into_bytes())
-            .find(|k| ok(bucket(k)))
-            .expect("a key in the bucket wanted")
-    };
-    let a = key("a", &|b| b < 3);
-    let b = key("b", &|b| b > bucket(&a));
-    (a, b)
-}
 
 /// A keyspace of a store with snapshots, holding `a` = `b` = 0.
 fn keyspace_with(a: &[u8], b: &[u8]) -> (Arc<SnapshotState>, Arc<Keyspace>) {
@@ -45,28 +28,6 @@ fn keyspace_with(a: &[u8], b: &[u8]) -> (Arc<SnapshotState>, Arc<Keyspace>) {
     ks.lock(a, CLOCK, &g).set(Value::new(0));
     ks.lock(b, CLOCK, &g).set(Value::new(0));
     (state, ks)
-}
-
-/// Takes a snapshot of `ks` on a new thread; returns its records by key.
-fn spawn_snapshot(
-    state: Arc<SnapshotState>,
-    ks: Arc<Keyspace>,
-) -> thread::JoinHandle<HashMap<Vec<u8>, u64>> {
-    thread::spawn(move || {
-        let mut snap = Snapshot::start(&state, vec![ks]);
-        let mut values = HashMap::new();
-        while let Some(batch) = snap.next_batch() {
-            for r in batch {
-                assert_eq!(r.db, 0);
-                assert!(
-                    values.insert(r.key.to_vec(), r.value.get()).is_none(),
-                    "a key twice in one snapshot"
-                );
-            }
-        }
-        assert_eq!(values.len(), 2, "a key is missing from the snapshot");
-        values
-    })
 }
 
 /// A writer MSETs both keys from 0 to 1 while a snapshot of the database

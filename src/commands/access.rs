@@ -393,11 +393,7 @@ impl<'a, 'g> Keys<'a, 'g> {
 
     /// Whether the value `view` saw must be read under its key's latch.
     fn latched_read(&self, view: &ReadView<'_>) -> bool {
-        #[cfg(test)]
-        if self.latch_every_read {
-            return true;
-        }
-        view.in_place()
+        self.latch_all() || view.in_place()
     }
 
     /// Whether every read must latch (a test of the latched read path).

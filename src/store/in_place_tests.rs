@@ -28,6 +28,17 @@ fn small_threshold() {
     TEST_IN_PLACE_MIN.with(|c| c.set(Some(MIN)));
 }
 
+/// SADD (`add`) or SREM of `m` on the set under `key`, as one command.
+fn change(ks: &Keyspace, key: &[u8], m: &str, add: bool) -> Option<bool> {
+    let guard = epoch::pin();
+    let mut l = ks.lock(key, Clock::at(T0), &guard);
+    l.update(|v| match v {
+        Value::Set(s) if add => s.insert(m.as_bytes(), 512),
+        Value::Set(s) => s.remove(m.as_bytes()),
+        _ => unreachable!("only sets here"),
+    })
+}
+
 /// The set's members as the read path sees them, and whether it was read
 /// under the latch.
 fn read(ks: &Keyspace, key: &[u8]) -> Option<(usize, bool)> {
@@ -56,12 +67,7 @@ fn a_set_is_changed_in_place_and_read_under_its_latch() {
     let clock = Clock::at(T0);
     let guard = epoch::pin();
     let ks = store.db(0, &guard);
-    let add = |m: &str| {
-        ks.lock(b"s", clock, &guard).update(|v| match v {
-            Value::Set(s) => s.insert(m.as_bytes(), 512),
-            _ => unreachable!(),
-        })
-    };
+    let add = |m: &str| change(ks, b"s", m, true);
     ks.lock(b"s", clock, &guard)
         .set(Value::Set(Set::new_table()));
     for m in ["a", "b", "c"] {
@@ -116,11 +122,7 @@ fn in_place_changes_race_with_readers_and_snapshots() {
                     let guard = epoch::pin();
                     let ks = store.db(0, &guard);
                     let m = format!("w{w}-{}", n % 8);
-                    ks.lock(b"s", clock, &guard).update(|v| match v {
-                        Value::Set(s) if n % 3 == 2 => s.remove(m.as_bytes()),
-                        Value::Set(s) => s.insert(m.as_bytes(), 512),
-                        _ => unreachable!(),
-                    });
+                    change(ks, b"s", &m, n % 3 != 2);
                 }
             });
         }

@@ -110,12 +110,12 @@ impl<'g> ReadView<'g> {
     /// The value, if it is copy-on-write: `None` for a value changed in
     /// place, which must be read under its latch.
     pub fn value(&self) -> Option<&'g Value> {
-        if self.value.tag() != 0 && !broken!(VIEW_READS_IN_PLACE) {
+        if self.in_place() && !broken!(VIEW_READS_IN_PLACE) {
             return None;
         }
-        // SAFETY: loaded under the guard of `'g` (values are retired only
-        // through the epoch), non-null (a view is of a live key), and
-        // untagged: no writer changes it in place, it is immutable.
+        // Loaded under the guard of `'g` (values are retired only through
+        // the epoch), non-null (a view is of a live key), and untagged.
+        // SAFETY: so it is alive, and immutable: no writer changes it in place.
         Some(unsafe { self.value.deref() })
     }
 
@@ -131,12 +131,6 @@ impl<'g> ReadView<'g> {
             None => Value::type_name_of_tag(self.value.tag()),
         }
     }
-}
-
-/// The tag of a slot pointer to `v`: non-zero marks a value that writers
-/// change in place from now on (see [`Locked::update`]).
-fn tag_of(v: &Value) -> usize {
-    v.in_place_tag()
 }
 
 pub struct Keyspace {
@@ -644,13 +638,15 @@ impl<'g> Locked<'g> {
 
     /// The value latched (as changed in place through this latch, if so).
     fn cur_value(&self) -> Option<&Value> {
-        // SAFETY: loaded under `guard` (values are retired only through the
-        // epoch) and non-null. While this latch is held nobody else changes
-        // it: a copy-on-write value is immutable, and a value changed in
-        // place is changed only by its latch holder, us; the reference
-        // borrows `self`, so it cannot outlive the latch or overlap our own
-        // in-place change (`update` takes `&mut self`).
-        self.cur.map(|p| unsafe { p.deref() })
+        let p = self.cur?;
+        // Loaded under `guard` (values are retired only through the epoch)
+        // and non-null. While this latch is held nobody else changes it: a
+        // copy-on-write value is immutable, and a value changed in place is
+        // changed only by its latch holder, us; the reference borrows
+        // `self`, so it cannot outlive the latch or overlap our own in-place
+        // change (`update` takes `&mut self`).
+        // SAFETY: so it is alive and unchanged for as long as it is borrowed.
+        Some(unsafe { p.deref() })
     }
 
     pub fn key(&self) -> &'g [u8] {
@@ -870,7 +866,8 @@ impl<'g> Locked<'g> {
             // Under the latch the slot still holds what it held at lock time
             // (`cur`, unless that had expired: then nothing is shared).
             let shared = self.cur_value().is_some_and(|c| c.shares_lineage(&v));
-            let tag = tag_of(&v);
+            // A non-zero tag marks a value changed in place from now on.
+            let tag = v.in_place_tag();
             let new = Owned::new(v).into_shared(self.guard).with_tag(tag);
             let old = slot.value.swap(new, Ordering::SeqCst, self.guard);
             if old.is_null() {
@@ -994,6 +991,10 @@ pub fn read_many<'g>(
                 view
             })
             .collect();
+        // A value changed in place cannot be read here: the caller latches.
+        if views.iter().flatten().any(ReadView::in_place) {
+            return None;
+        }
         // A present key is re-checked by its stamp. An absent key has none: a
         // second "still absent" alone would miss a key created and deleted in
         // between (RENAME a b then b a), so note its stripe's creation count,
@@ -1019,14 +1020,8 @@ pub fn read_many<'g>(
                     }
                 }));
         if stable {
-            // A present key's value, or `None` overall if one is in place.
-            return views
-                .into_iter()
-                .map(|v| match v {
-                    Some(v) => v.value().map(Some),
-                    None => Some(None),
-                })
-                .collect();
+            // Every present value is copy-on-write (checked above).
+            return Some(views.into_iter().map(|v| v?.value()).collect());
         }
     }
     let pairs: Vec<(&'g Keyspace, &[u8])> = keys.iter().map(|k| (ks, *k)).collect();

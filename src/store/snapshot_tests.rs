@@ -22,6 +22,15 @@ fn as_text(v: &Value) -> String {
     String::from_utf8(v.as_str().unwrap().bytes().into_owned()).unwrap()
 }
 
+/// Stops the writers however the snapshot thread ends (a failed check).
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 fn scaled(small: usize, large: usize) -> usize {
     if cfg!(miri) {
         small
@@ -111,13 +120,6 @@ fn snapshots_are_consistent_cuts_under_concurrent_writers() {
         }
         let (store, stop) = (&store, &stop);
         s.spawn(move || {
-            /// Stops the writers however this thread ends (a failed check).
-            struct StopOnDrop<'a>(&'a AtomicBool);
-            impl Drop for StopOnDrop<'_> {
-                fn drop(&mut self) {
-                    self.0.store(true, Ordering::Relaxed);
-                }
-            }
             let _stop = StopOnDrop(stop);
             let mut with_pairs = 0;
             for _ in 0..snapshots {
@@ -232,12 +234,6 @@ fn snapshots_of_sets_changed_in_place_are_consistent() {
         }
         let (store, stop) = (&store, &stop);
         s.spawn(move || {
-            struct StopOnDrop<'a>(&'a AtomicBool);
-            impl Drop for StopOnDrop<'_> {
-                fn drop(&mut self) {
-                    self.0.store(true, Ordering::Relaxed);
-                }
-            }
             let _stop = StopOnDrop(stop);
             for _ in 0..30 {
                 let mut snap = store.snapshot();
