@@ -403,9 +403,10 @@ impl ZSet {
         match self {
             ZSet::Skiplist(s) if Arc::strong_count(&s.lineage) > 1 => {
                 use super::zset_tree::{INNER_MAX, LEAF_MAX};
-                // One path of the tree (a leaf of 32-byte entries, inner nodes of
-                // 48-byte children) and of the map (nodes of 64 40-byte slots).
-                let tree = LEAF_MAX * 32 + s.tree.depth() * INNER_MAX * 48;
+                // One path of the tree (a full leaf, inner nodes of 48-byte
+                // children) and of the map (nodes of 64 40-byte slots).
+                let tree =
+                    LEAF_MAX * std::mem::size_of::<Entry>() + s.tree.depth() * INNER_MAX * 48;
                 let mut map_depth = 1;
                 let mut n = s.map.len();
                 while n > 64 {

@@ -14,7 +14,10 @@ use super::hash::SmallBytes;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-pub const LEAF_MAX: usize = 32;
+/// Entries a leaf holds: a leaf's buffer is allocated for exactly this many
+/// (1 KiB, one jemalloc size class) and never grows past it, so a leaf costs
+/// its 1 KiB whatever order its entries arrived in.
+pub const LEAF_MAX: usize = 1024 / std::mem::size_of::<Entry>();
 pub const INNER_MAX: usize = 8;
 const LEAF_MIN: usize = LEAF_MAX / 4;
 const INNER_MIN: usize = INNER_MAX / 4;
@@ -98,27 +101,49 @@ impl Node {
     }
 
     /// Inserts `e` (absent); returns the right half if the node split.
-    fn insert(&mut self, e: Entry) -> Option<Node> {
+    /// `edge` says whether this node is the tree's first and/or last at its
+    /// depth: a full edge leaf that gets a new first or last entry splits off
+    /// just that entry, so ascending (or descending) loads, as ZADD with a
+    /// growing score, fill their leaves rather than leave each half empty.
+    fn insert(&mut self, e: Entry, edge: Edge) -> Option<Node> {
         match self {
             Node::Leaf(v) => {
                 let pos = v.partition_point(|x| cmp(x, &e) == Ordering::Less);
-                v.insert(pos, e);
-                if v.len() > LEAF_MAX {
-                    let right = v.split_off(v.len() / 2);
-                    return Some(Node::Leaf(right));
+                if v.len() < LEAF_MAX {
+                    leaf_room(v, 1);
+                    v.insert(pos, e);
+                    return None;
                 }
-                None
+                let mut right = new_leaf();
+                if pos == v.len() && edge.last {
+                    right.push(e);
+                } else if pos == 0 && edge.first {
+                    right.extend(v.drain(..));
+                    v.push(e);
+                } else {
+                    right.extend(v.drain(LEAF_MAX / 2..));
+                    if pos <= LEAF_MAX / 2 {
+                        v.insert(pos, e);
+                    } else {
+                        right.insert(pos - LEAF_MAX / 2, e);
+                    }
+                }
+                Some(Node::Leaf(right))
             }
             Node::Inner(c) => {
                 let i = c
                     .partition_point(|ch| cmp(&ch.max, &e) == Ordering::Less)
                     .min(c.len() - 1);
+                let edge = Edge {
+                    first: edge.first && i == 0,
+                    last: edge.last && i == c.len() - 1,
+                };
                 let ch = &mut c[i];
                 ch.len += 1;
                 if cmp(&e, &ch.max) == Ordering::Greater {
                     ch.max = e.clone();
                 }
-                if let Some(right) = Arc::make_mut(&mut ch.node).insert(e) {
+                if let Some(right) = Arc::make_mut(&mut ch.node).insert(e, edge) {
                     ch.len = ch.node.len();
                     ch.max = ch.node.max().expect("not empty").clone();
                     c.insert(i + 1, Node::child(right));
@@ -169,6 +194,25 @@ impl Node {
     }
 }
 
+/// Where a node sits at its depth (see [`Node::insert`]).
+#[derive(Clone, Copy)]
+struct Edge {
+    first: bool,
+    last: bool,
+}
+
+fn new_leaf() -> Vec<Entry> {
+    Vec::with_capacity(LEAF_MAX)
+}
+
+/// Makes room for `more` entries without growing past [`LEAF_MAX`] (a leaf
+/// copied by path copying has a buffer of its length only).
+fn leaf_room(v: &mut Vec<Entry>, more: usize) {
+    if v.capacity() - v.len() < more {
+        v.reserve_exact(LEAF_MAX - v.len());
+    }
+}
+
 /// Merges the underfull child `i` with a neighbour, splitting the result
 /// again if it is too wide.
 fn rebalance(c: &mut Vec<Child>, i: usize) {
@@ -182,8 +226,25 @@ fn rebalance(c: &mut Vec<Child>, i: usize) {
     let left = Arc::make_mut(&mut c[l].node);
     let split = match (left, right) {
         (Node::Leaf(a), Node::Leaf(b)) => {
-            a.extend(b);
-            (a.len() > LEAF_MAX).then(|| Node::Leaf(a.split_off(a.len() / 2)))
+            if a.len() + b.len() <= LEAF_MAX {
+                leaf_room(a, b.len());
+                a.extend(b);
+                None
+            } else {
+                // Both halves keep (or get) a full-size buffer.
+                let mut all = b;
+                let keep = (a.len() + all.len()) / 2;
+                let mut right = new_leaf();
+                if keep <= a.len() {
+                    right.extend(a.drain(keep..));
+                    right.append(&mut all);
+                } else {
+                    leaf_room(a, keep - a.len());
+                    a.extend(all.drain(..keep - a.len()));
+                    right.append(&mut all);
+                }
+                Some(Node::Leaf(right))
+            }
         }
         (Node::Inner(a), Node::Inner(b)) => {
             a.extend(b);
@@ -214,7 +275,7 @@ impl Default for Tree {
 impl Tree {
     pub fn new() -> Tree {
         Tree {
-            root: Arc::new(Node::Leaf(Vec::new())),
+            root: Arc::new(Node::Leaf(new_leaf())),
             len: 0,
         }
     }
@@ -230,7 +291,11 @@ impl Tree {
     /// Inserts an entry that is not in the tree.
     pub fn insert(&mut self, e: Entry) {
         let root = Arc::make_mut(&mut self.root);
-        if let Some(right) = root.insert(e) {
+        let edge = Edge {
+            first: true,
+            last: true,
+        };
+        if let Some(right) = root.insert(e, edge) {
             let left = std::mem::replace(root, Node::Inner(Vec::new()));
             *root = Node::Inner(vec![Node::child(left), Node::child(right)]);
         }
@@ -252,7 +317,7 @@ impl Tree {
             self.root = c[0].node.clone();
         }
         if self.len == 0 {
-            self.root = Arc::new(Node::Leaf(Vec::new()));
+            self.root = Arc::new(Node::Leaf(new_leaf()));
         }
         true
     }
@@ -533,6 +598,37 @@ mod tests {
                 assert_eq!(got, want);
             }
         }
+    }
+
+    fn leaves(n: &Node) -> usize {
+        match n {
+            Node::Leaf(_) => 1,
+            Node::Inner(c) => c.iter().map(|ch| leaves(&ch.node)).sum(),
+        }
+    }
+
+    #[test]
+    fn ascending_and_descending_loads_fill_their_leaves() {
+        let n = 100 * LEAF_MAX;
+        let mut up = Tree::new();
+        let mut down = Tree::new();
+        for i in 0..n {
+            up.insert(Entry::new(i as f64, b"m"));
+            down.insert(Entry::new((n - i) as f64, b"m"));
+        }
+        up.check();
+        down.check();
+        assert_eq!(leaves(&up.root), 100);
+        assert_eq!(leaves(&down.root), 100);
+        // A random load leaves them between half and fully used.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut t = Tree::new();
+        for _ in 0..n {
+            t.insert(Entry::new(rng.random::<f64>(), b"m"));
+        }
+        t.check();
+        let l = leaves(&t.root);
+        assert!((100..=200).contains(&l), "{l} leaves");
     }
 
     #[test]
