@@ -118,7 +118,7 @@ impl Node {
                 if pos == v.len() && edge.last {
                     right.push(e);
                 } else if pos == 0 && edge.first {
-                    right.extend(v.drain(..));
+                    right.append(v);
                     v.push(e);
                 } else {
                     right.extend(v.drain(LEAF_MAX / 2..));
