@@ -200,13 +200,22 @@ impl Listpack {
 /// table's nodes are copied on every write (path copying), and copying a
 /// short inline string is a plain copy where a shared one costs two atomic
 /// operations (and an allocation per string when it was made).
+///
+/// 16 bytes: a large hash's slot (field hash, field, value) is 40 bytes and
+/// 16 of them fill a 768-byte B-tree leaf, where 24-byte `SmallBytes` made
+/// 56-byte slots in a 1 KiB one, and a large hash took 1.22x redis-server's
+/// memory per field (`benches/collection_memory.py`). The heap form is a
+/// thin `triomphe::ThinArc` (its length lives in the allocation), so the
+/// enum needs no more room than its inline form.
 #[derive(Clone)]
 pub enum SmallBytes {
     Inline { len: u8, buf: [u8; INLINE_MAX] },
-    Heap(Arc<[u8]>),
+    Heap(triomphe::ThinArc<(), u8>),
 }
 
-const INLINE_MAX: usize = 22;
+const INLINE_MAX: usize = 14;
+
+const _: () = assert!(std::mem::size_of::<SmallBytes>() == 16);
 
 impl SmallBytes {
     pub(crate) fn new(b: &[u8]) -> SmallBytes {
@@ -218,11 +227,11 @@ impl SmallBytes {
                 buf,
             }
         } else {
-            SmallBytes::Heap(Arc::from(b))
+            SmallBytes::Heap(triomphe::ThinArc::from_header_and_slice((), b))
         }
     }
 
-    /// Heap bytes behind it, roughly (an `Arc`'s two counters and the data,
+    /// Heap bytes behind it, roughly (the counter, the length and the data,
     /// rounded to a size class).
     pub(crate) fn heap_bytes(len: usize) -> usize {
         if len <= INLINE_MAX {
@@ -238,7 +247,7 @@ impl std::ops::Deref for SmallBytes {
     fn deref(&self) -> &[u8] {
         match self {
             SmallBytes::Inline { len, buf } => &buf[..*len as usize],
-            SmallBytes::Heap(a) => a,
+            SmallBytes::Heap(a) => &a.slice,
         }
     }
 }
@@ -303,9 +312,10 @@ fn field_hash(field: &[u8]) -> u64 {
     state.hash_one(field).max(1)
 }
 
-/// Per-entry overhead of the B-tree: the slot (a 32-byte key and a 24-byte
-/// value) with leaves kept about two thirds full, and the branches.
-const TABLE_ENTRY_OVERHEAD: usize = 90;
+/// Per-entry overhead of the B-tree: the 40-byte slot (a 24-byte key and a
+/// 16-byte value) in leaves of 16 slots (768-byte allocations) kept about
+/// two thirds full, and the branches (73 bytes per field measured).
+const TABLE_ENTRY_OVERHEAD: usize = 72;
 
 fn entry_bytes(field: usize, value: usize) -> usize {
     SmallBytes::heap_bytes(field) + SmallBytes::heap_bytes(value) + TABLE_ENTRY_OVERHEAD
@@ -616,12 +626,12 @@ impl Hash {
             Hash::Listpack(l) => l.buf.capacity(),
             Hash::Table(t) if Arc::strong_count(&t.lineage) == 1 => t.bytes,
             Hash::Table(t) => {
-                // B-tree nodes of up to 64 slots of about 40 bytes.
-                const NODE: usize = 64 * 40;
+                // imbl's B-tree nodes: 16 slots of 40 bytes, 768 bytes.
+                const NODE: usize = 768;
                 let mut depth = 1;
                 let mut n = t.len();
-                while n > 64 {
-                    n /= 64;
+                while n > 16 {
+                    n /= 16;
                     depth += 1;
                 }
                 (depth * NODE).min(t.bytes)

@@ -63,9 +63,10 @@ fn probe(m: &[u8]) -> MKey {
 }
 
 /// Estimated heap bytes per large-form entry besides the member's own heap
-/// bytes: a 32-byte tree entry in leaves about 3/4 full, and a map slot of
-/// a 32-byte key and an 8-byte score with the B-tree's spare room.
-const ENTRY_OVERHEAD: usize = 43 + 75;
+/// bytes: a 24-byte tree entry in leaves 3/4 to wholly full, and a map slot
+/// of a 24-byte key and an 8-byte score in imbl's 16-slot leaves (640-byte
+/// allocations) about two thirds full (91 bytes per member measured).
+const ENTRY_OVERHEAD: usize = 30 + 60;
 
 fn entry_bytes(member_len: usize) -> usize {
     ENTRY_OVERHEAD + SmallBytes::heap_bytes(member_len)
@@ -404,16 +405,16 @@ impl ZSet {
             ZSet::Skiplist(s) if Arc::strong_count(&s.lineage) > 1 => {
                 use super::zset_tree::{INNER_MAX, LEAF_MAX};
                 // One path of the tree (a full leaf, inner nodes of 48-byte
-                // children) and of the map (nodes of 64 40-byte slots).
+                // children) and of the map (imbl's nodes of 16 32-byte slots).
                 let tree =
                     LEAF_MAX * std::mem::size_of::<Entry>() + s.tree.depth() * INNER_MAX * 48;
                 let mut map_depth = 1;
                 let mut n = s.map.len();
-                while n > 64 {
-                    n /= 64;
+                while n > 16 {
+                    n /= 16;
                     map_depth += 1;
                 }
-                (tree + map_depth * 64 * 40).min(s.bytes)
+                (tree + map_depth * 640).min(s.bytes)
             }
             _ => self.whole_bytes(),
         }
