@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bulk_bytes, framed_payload, Differential, Reply};
+use common::{bulk_bytes, framed_payload, Compare, Differential, Reply};
 use std::collections::{HashMap, HashSet};
 
 fn strings(reply: &Reply) -> Vec<Vec<u8>> {
@@ -713,16 +713,21 @@ fn corrupt_hash_payloads_are_refused() {
             let r = c.cmd(&[b"RESTORE".as_slice(), b"k", b"0", &good[..i], b"REPLACE"]);
             assert!(r.starts_with(b"-ERR"));
         }
-        // Valid checksum around every truncation of the body.
+        // Valid checksum around every truncation of the body. Both servers read a value from
+        // the whole payload, footer included, so a body cut inside its last string can be
+        // completed by footer bytes and load: each truncation must be refused or loaded by
+        // both alike, with the same value. (Which pair comes last depends on the process's
+        // hash seed, so this compares with redis-server rather than expecting a refusal.)
         let body = &good[..good.len() - 10];
         for cut in (1..body.len()).step_by(step) {
             let p = framed_payload(&body[..cut], 10);
-            let r = c.cmd(&[b"RESTORE".as_slice(), b"k", b"0", &p, b"REPLACE"]);
-            assert!(
-                r.starts_with(b"-ERR Bad data format"),
-                "cut {cut}: {}",
-                common::fmt_reply(&r)
-            );
+            let r = d.check(&[b"RESTORE".as_slice(), b"k", b"0", &p, b"REPLACE"]);
+            if r == b"+OK\r\n" {
+                d.check(&["HLEN", "k"]);
+                d.check_with(&["HGETALL", "k"], Compare::Sorted);
+            } else {
+                assert!(r.starts_with(b"-ERR Bad data format"), "cut {cut}");
+            }
         }
     }
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
