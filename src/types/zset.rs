@@ -127,6 +127,21 @@ impl Skiplist {
         }
     }
 
+    /// Removes the lowest (`max` false) or highest entry.
+    fn pop(&mut self, max: bool) -> Option<(SmallBytes, f64)> {
+        let e = self.tree.pop_edge(max)?;
+        let key = MKey {
+            hash: member_hash(&e.member),
+            member: e.member,
+        };
+        let (key, _) = self
+            .map
+            .remove_with_key(&key)
+            .expect("every tree entry is in the map");
+        self.bytes -= entry_bytes(key.member.len());
+        Some((key.member, e.score))
+    }
+
     fn remove(&mut self, m: &[u8]) -> Option<f64> {
         let score = self.map.remove(&probe(m))?;
         self.tree.remove(score, m);
@@ -295,6 +310,18 @@ impl ZSet {
     }
 
     /// Removes `m`, returning its score.
+    /// Removes and returns the lowest (`max` false) or highest entry.
+    pub fn pop(&mut self, max: bool) -> Option<(SmallBytes, f64)> {
+        match self {
+            ZSet::Listpack(v) if max => v.pop().map(|(s, m)| (m, s)),
+            ZSet::Listpack(v) => (!v.is_empty()).then(|| {
+                let (s, m) = v.remove(0);
+                (m, s)
+            }),
+            ZSet::Skiplist(s) => s.pop(max),
+        }
+    }
+
     pub fn remove(&mut self, m: &[u8]) -> Option<f64> {
         match self {
             ZSet::Listpack(v) => {

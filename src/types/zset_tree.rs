@@ -213,6 +213,33 @@ fn leaf_room(v: &mut Vec<Entry>, more: usize) {
     }
 }
 
+impl Node {
+    /// Removes the first (`last` false) or last entry, with no search.
+    fn pop_edge(&mut self, last: bool) -> Option<Entry> {
+        match self {
+            Node::Leaf(v) if last => v.pop(),
+            Node::Leaf(v) => (!v.is_empty()).then(|| v.remove(0)),
+            Node::Inner(c) => {
+                let i = if last { c.len().checked_sub(1)? } else { 0 };
+                let ch = &mut c[i];
+                let e = Arc::make_mut(&mut ch.node).pop_edge(last)?;
+                ch.len -= 1;
+                if ch.len == 0 {
+                    c.remove(i);
+                    return Some(e);
+                }
+                if last {
+                    ch.max = ch.node.max().expect("not empty").clone();
+                }
+                if ch.node.underfull() && c.len() > 1 {
+                    rebalance(c, i);
+                }
+                Some(e)
+            }
+        }
+    }
+}
+
 /// Merges the underfull child `i` with a neighbour, splitting the result
 /// again if it is too wide.
 fn rebalance(c: &mut Vec<Child>, i: usize) {
@@ -308,6 +335,19 @@ impl Tree {
         if !root.remove(score, member) {
             return false;
         }
+        self.removed_one();
+        true
+    }
+
+    /// Removes and returns the lowest (`last` false) or highest entry:
+    /// ZPOPMIN and ZPOPMAX, without the search a removal by entry makes.
+    pub fn pop_edge(&mut self, last: bool) -> Option<Entry> {
+        let e = Arc::make_mut(&mut self.root).pop_edge(last)?;
+        self.removed_one();
+        Some(e)
+    }
+
+    fn removed_one(&mut self) {
         self.len -= 1;
         // A root with one child gives way to it.
         while let Node::Inner(c) = &*self.root {
@@ -319,7 +359,6 @@ impl Tree {
         if self.len == 0 {
             self.root = Arc::new(Node::Leaf(new_leaf()));
         }
-        true
     }
 
     /// How many entries satisfy `pred`, which must hold for a prefix of the
@@ -629,6 +668,47 @@ mod tests {
         t.check();
         let l = leaves(&t.root);
         assert!((100..=200).contains(&l), "{l} leaves");
+    }
+
+    #[test]
+    fn pops_from_both_ends() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut t = Tree::new();
+        let mut model: Vec<(u64, Vec<u8>)> = Vec::new();
+        for i in 0..5_000u32 {
+            let score = rng.random_range(0..300) as f64;
+            let m = format!("m{i}").into_bytes();
+            t.insert(Entry::new(score, &m));
+            model.push((score.to_bits(), m));
+        }
+        model.sort_by(|a, b| {
+            f64::from_bits(a.0)
+                .partial_cmp(&f64::from_bits(b.0))
+                .unwrap()
+                .then(a.1.cmp(&b.1))
+        });
+        let old = t.clone();
+        let mut lo = 0;
+        let mut hi = model.len();
+        while lo < hi {
+            let last = rng.random_bool(0.5);
+            let e = t.pop_edge(last).unwrap();
+            let want = if last {
+                hi -= 1;
+                &model[hi]
+            } else {
+                lo += 1;
+                &model[lo - 1]
+            };
+            assert_eq!(key(&e), *want);
+            if lo % 397 == 0 {
+                t.check();
+            }
+        }
+        assert!(t.pop_edge(false).is_none());
+        t.check();
+        old.check();
+        assert_eq!(old.len(), model.len());
     }
 
     #[test]

@@ -637,18 +637,10 @@ fn rank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) {
 /// then [`publish`]ed.
 pub fn pop_entries(z: &mut ZSet, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
     let n = count.min(z.len());
-    let popped: Vec<(Vec<u8>, f64)> = if max {
-        z.iter_from(z.len().saturating_sub(1), true)
-            .take(n)
-            .map(|(m, s)| (m.to_vec(), s))
-            .collect()
-    } else {
-        z.iter().take(n).map(|(m, s)| (m.to_vec(), s)).collect()
-    };
-    for (m, _) in &popped {
-        z.remove(m);
-    }
-    popped
+    (0..n)
+        .map_while(|_| z.pop(max))
+        .map(|(m, s)| (m.to_vec(), s))
+        .collect()
 }
 
 fn zpopmin(ctx: &mut Ctx, args: &[&[u8]]) {
