@@ -238,6 +238,32 @@ impl Parser {
     }
 }
 
+/// The common length line, `<kind><digits>\r` with a canonical decimal of
+/// at most 18 digits (no sign, no leading zero), read in one pass: the
+/// number and the index of its `\r`. Anything else (or a line not yet
+/// complete) is `None`, for the general path, which finds the `\r` first
+/// and parses what is before it. A search for the `\r` then a parse of the
+/// digits took 8% of a pipelined LPUSH's CPU.
+fn canonical_len(buf: &[u8]) -> Option<(i64, usize)> {
+    if *buf.get(1)? == b'0' {
+        return (buf.get(2) == Some(&b'\r')).then_some((0, 2));
+    }
+    let mut n = 0i64;
+    let mut i = 1;
+    while let Some(&c) = buf.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if i > 18 {
+            return None;
+        }
+        n = n * 10 + i64::from(d);
+        i += 1;
+    }
+    (i > 1 && buf.get(i) == Some(&b'\r')).then_some((n, i))
+}
+
 /// Reads a `*<n>\r\n` or `$<n>\r\n` line at the start of `buf`.
 /// Returns the number and how many bytes the line took. As in Redis, only a
 /// line still without its `\r` past [`INLINE_MAX`] is "too big"; a complete
@@ -247,21 +273,25 @@ pub(super) fn read_len_line(
     kind: u8,
     limits: Limits,
 ) -> Result<Option<(i64, usize)>, ParseError> {
-    let Some(nl) = memchr::memchr(b'\r', buf) else {
-        if buf.len() > INLINE_MAX {
-            return Err(ParseError::new(if kind == b'*' {
-                "Protocol error: too big mbulk count string"
-            } else {
-                "Protocol error: too big bulk count string"
-            }));
+    let (parsed, nl) = match canonical_len(buf) {
+        Some((n, nl)) => (Some(n), nl),
+        None => {
+            let Some(nl) = memchr::memchr(b'\r', buf) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(ParseError::new(if kind == b'*' {
+                        "Protocol error: too big mbulk count string"
+                    } else {
+                        "Protocol error: too big bulk count string"
+                    }));
+                }
+                return Ok(None);
+            };
+            (crate::util::num::parse_i64(&buf[1..nl]), nl)
         }
-        return Ok(None);
     };
     if buf.len() < nl + 2 {
         return Ok(None);
     }
-    let digits = &buf[1..nl];
-    let parsed = crate::util::num::parse_i64(digits);
     if kind == b'*' {
         let n = match parsed {
             Some(n) if n <= MAX_MULTIBULK => n,
@@ -333,6 +363,61 @@ pub fn fuzz_entry(data: &[u8]) {
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    /// The one-pass reading of a length line agrees with finding the `\r`
+    /// and parsing the digits before it, whenever it answers.
+    #[test]
+    fn canonical_lengths_read_as_the_general_path_reads_them() {
+        let mut lines: Vec<Vec<u8>> = [
+            "$0\r\n",
+            "$00\r\n",
+            "$01\r\n",
+            "$-1\r\n",
+            "$+1\r\n",
+            "$1\r\n",
+            "$\r\n",
+            "$12a\r\n",
+            "$ 1\r\n",
+            "$1",
+            "$",
+            "$123456789012345678\r\n",
+            "$1234567890123456789\r\n",
+            "$9223372036854775807\r\n",
+            "$99999999999999999999\r\n",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = 1 + (x % 21) as usize;
+            let mut l = vec![b'*'];
+            for k in 0..digits {
+                l.push(b"0123456789-+\r"[((x >> (3 * k)) % 13) as usize]);
+            }
+            l.extend_from_slice(b"\r\n");
+            lines.push(l);
+        }
+        for l in &lines {
+            if let Some((n, nl)) = canonical_len(l) {
+                let general = memchr::memchr(b'\r', l).expect("it found one");
+                assert_eq!(nl, general, "{:?}", String::from_utf8_lossy(l));
+                assert_eq!(
+                    Some(n),
+                    crate::util::num::parse_i64(&l[1..nl]),
+                    "{:?}",
+                    String::from_utf8_lossy(l)
+                );
+            }
+        }
+        assert_eq!(canonical_len(b"$123\r\n"), Some((123, 4)));
+        assert_eq!(canonical_len(b"$0\r\n"), Some((0, 2)));
+        assert_eq!(canonical_len(b"$012\r\n"), None);
+        assert_eq!(canonical_len(b"$12"), None);
+    }
 
     /// The old consuming interface, for tests: parse at the front of `buf`
     /// and drop the request's bytes once it is complete.
