@@ -446,17 +446,7 @@ fn a_panic_keeps_the_in_place_changes_and_drops_the_rest() {
     ] {
         bytes.extend(encode_command(&args(line)));
     }
-    victim.send_raw(&bytes);
-    let mut got = Vec::new();
-    assert!(
-        victim.closed_within_collecting(Duration::from_secs(10), &mut got),
-        "the client whose run panicked is closed"
-    );
-    assert!(
-        got.is_empty(),
-        "no reply of the run is sent, got {}",
-        common::fmt_reply(&got)
-    );
+    victim.send_panicking_run(&bytes, "");
     assert_eq!(
         other.cmd_parsed(&["LLEN", "big"]),
         Reply::Integer(BIG as i64 + 3),

@@ -237,17 +237,7 @@ fn a_panic_in_a_run_rolls_back_the_run_and_sends_none_of_its_replies() {
         }
         bytes.extend(encode_command(&["FERRITE-TEST-PANIC-RPUSH", "k", "c"]));
         bytes.extend(encode_command(&["RPUSH", "k", "after"]));
-        victim.send_raw(&bytes);
-        let mut got = Vec::new();
-        assert!(
-            victim.closed_within_collecting(Duration::from_secs(10), &mut got),
-            "case {i}: the client whose run panicked is closed"
-        );
-        assert!(
-            got.is_empty(),
-            "case {i}: no reply of the run is sent, got {}",
-            common::fmt_reply(&got)
-        );
+        victim.send_panicking_run(&bytes, &format!("case {i}: "));
         assert_eq!(
             other.cmd_parsed(&["LRANGE", "k", "0", "-1"]),
             Reply::Array(vec![Reply::Bulk(b"before".to_vec())]),

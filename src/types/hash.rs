@@ -317,6 +317,17 @@ fn field_hash(field: &[u8]) -> u64 {
 /// two thirds full, and the branches (73 bytes per field measured).
 const TABLE_ENTRY_OVERHEAD: usize = 72;
 
+/// About how many levels an imbl B-tree of `n` entries has (16 a node):
+/// the nodes a version shares all but one path of.
+pub(super) fn imbl_depth(mut n: usize) -> usize {
+    let mut depth = 1;
+    while n > 16 {
+        n /= 16;
+        depth += 1;
+    }
+    depth
+}
+
 fn entry_bytes(field: usize, value: usize) -> usize {
     SmallBytes::heap_bytes(field) + SmallBytes::heap_bytes(value) + TABLE_ENTRY_OVERHEAD
 }
@@ -627,14 +638,7 @@ impl Hash {
             Hash::Table(t) if Arc::strong_count(&t.lineage) == 1 => t.bytes,
             Hash::Table(t) => {
                 // imbl's B-tree nodes: 16 slots of 40 bytes, 768 bytes.
-                const NODE: usize = 768;
-                let mut depth = 1;
-                let mut n = t.len();
-                while n > 16 {
-                    n /= 16;
-                    depth += 1;
-                }
-                (depth * NODE).min(t.bytes)
+                (imbl_depth(t.len()) * 768).min(t.bytes)
             }
         }
     }

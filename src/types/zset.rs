@@ -309,7 +309,6 @@ impl ZSet {
         }
     }
 
-    /// Removes `m`, returning its score.
     /// Removes and returns the lowest (`max` false) or highest entry.
     pub fn pop(&mut self, max: bool) -> Option<(SmallBytes, f64)> {
         match self {
@@ -322,6 +321,7 @@ impl ZSet {
         }
     }
 
+    /// Removes `m`, returning its score.
     pub fn remove(&mut self, m: &[u8]) -> Option<f64> {
         match self {
             ZSet::Listpack(v) => {
@@ -435,13 +435,7 @@ impl ZSet {
                 // children) and of the map (imbl's nodes of 16 32-byte slots).
                 let tree =
                     LEAF_MAX * std::mem::size_of::<Entry>() + s.tree.depth() * INNER_MAX * 48;
-                let mut map_depth = 1;
-                let mut n = s.map.len();
-                while n > 16 {
-                    n /= 16;
-                    map_depth += 1;
-                }
-                (tree + map_depth * 640).min(s.bytes)
+                (tree + super::hash::imbl_depth(s.map.len()) * 640).min(s.bytes)
             }
             _ => self.whole_bytes(),
         }

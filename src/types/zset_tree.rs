@@ -173,24 +173,46 @@ impl Node {
                 if i == c.len() {
                     return false;
                 }
-                let ch = &mut c[i];
-                if !Arc::make_mut(&mut ch.node).remove(score, member) {
+                if !Arc::make_mut(&mut c[i].node).remove(score, member) {
                     return false;
                 }
-                ch.len -= 1;
-                if ch.len == 0 {
-                    c.remove(i);
-                    return true;
-                }
-                if cmp_entry(score, member, &ch.max) == Ordering::Equal {
-                    ch.max = ch.node.max().expect("not empty").clone();
-                }
-                if ch.node.underfull() && c.len() > 1 {
-                    rebalance(c, i);
-                }
+                let max_gone = cmp_entry(score, member, &c[i].max) == Ordering::Equal;
+                lost_one(c, i, max_gone);
                 true
             }
         }
+    }
+
+    /// Removes the first (`last` false) or last entry, with no search.
+    fn pop_edge(&mut self, last: bool) -> Option<Entry> {
+        match self {
+            Node::Leaf(v) if last => v.pop(),
+            Node::Leaf(v) => (!v.is_empty()).then(|| v.remove(0)),
+            Node::Inner(c) => {
+                let i = if last { c.len().checked_sub(1)? } else { 0 };
+                let e = Arc::make_mut(&mut c[i].node).pop_edge(last)?;
+                lost_one(c, i, last);
+                Some(e)
+            }
+        }
+    }
+}
+
+/// Child `i` lost one entry (its largest if `max_gone`): fixes its count and
+/// largest entry, drops it if empty, and merges it with a neighbour if it is
+/// now underfull.
+fn lost_one(c: &mut Vec<Child>, i: usize, max_gone: bool) {
+    let ch = &mut c[i];
+    ch.len -= 1;
+    if ch.len == 0 {
+        c.remove(i);
+        return;
+    }
+    if max_gone {
+        ch.max = ch.node.max().expect("not empty").clone();
+    }
+    if ch.node.underfull() && c.len() > 1 {
+        rebalance(c, i);
     }
 }
 
@@ -213,33 +235,6 @@ fn leaf_room(v: &mut Vec<Entry>, more: usize) {
     }
 }
 
-impl Node {
-    /// Removes the first (`last` false) or last entry, with no search.
-    fn pop_edge(&mut self, last: bool) -> Option<Entry> {
-        match self {
-            Node::Leaf(v) if last => v.pop(),
-            Node::Leaf(v) => (!v.is_empty()).then(|| v.remove(0)),
-            Node::Inner(c) => {
-                let i = if last { c.len().checked_sub(1)? } else { 0 };
-                let ch = &mut c[i];
-                let e = Arc::make_mut(&mut ch.node).pop_edge(last)?;
-                ch.len -= 1;
-                if ch.len == 0 {
-                    c.remove(i);
-                    return Some(e);
-                }
-                if last {
-                    ch.max = ch.node.max().expect("not empty").clone();
-                }
-                if ch.node.underfull() && c.len() > 1 {
-                    rebalance(c, i);
-                }
-                Some(e)
-            }
-        }
-    }
-}
-
 /// Merges the underfull child `i` with a neighbour, splitting the result
 /// again if it is too wide.
 fn rebalance(c: &mut Vec<Child>, i: usize) {
@@ -252,24 +247,22 @@ fn rebalance(c: &mut Vec<Child>, i: usize) {
     let right = Arc::unwrap_or_clone(right.node);
     let left = Arc::make_mut(&mut c[l].node);
     let split = match (left, right) {
-        (Node::Leaf(a), Node::Leaf(b)) => {
+        (Node::Leaf(a), Node::Leaf(mut b)) => {
             if a.len() + b.len() <= LEAF_MAX {
                 leaf_room(a, b.len());
                 a.extend(b);
                 None
             } else {
                 // Both halves keep (or get) a full-size buffer.
-                let mut all = b;
-                let keep = (a.len() + all.len()) / 2;
+                let keep = (a.len() + b.len()) / 2;
                 let mut right = new_leaf();
                 if keep <= a.len() {
                     right.extend(a.drain(keep..));
-                    right.append(&mut all);
                 } else {
                     leaf_room(a, keep - a.len());
-                    a.extend(all.drain(..keep - a.len()));
-                    right.append(&mut all);
+                    a.extend(b.drain(..keep - a.len()));
                 }
+                right.append(&mut b);
                 Some(Node::Leaf(right))
             }
         }

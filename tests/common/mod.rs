@@ -1353,6 +1353,23 @@ impl RawConn {
     }
 
     /// [`RawConn::closed_within`], keeping the bytes that arrive before the close in `got`.
+    /// Sends `bytes`, a pipelined run on which the server panics, and asserts that
+    /// the connection is closed within 10 s without any reply of the run;
+    /// `what` prefixes the failure messages.
+    pub fn send_panicking_run(&mut self, bytes: &[u8], what: &str) {
+        self.send_raw(bytes);
+        let mut got = Vec::new();
+        assert!(
+            self.closed_within_collecting(Duration::from_secs(10), &mut got),
+            "{what}the client whose run panicked is closed"
+        );
+        assert!(
+            got.is_empty(),
+            "{what}no reply of the run is sent, got {}",
+            fmt_reply(&got)
+        );
+    }
+
     pub fn closed_within_collecting(&mut self, timeout: Duration, got: &mut Vec<u8>) -> bool {
         got.extend_from_slice(&self.buf[self.pos..]);
         self.buf.clear();
