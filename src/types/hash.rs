@@ -8,9 +8,10 @@
 //!   buffer (`varint len | field | varint len | value`, repeated). Cloning it
 //!   is one allocation and one copy of at most a few KiB, and lookups are a
 //!   linear scan, as in Redis's listpack.
-//! * **hashtable** (large): a persistent B-tree map (`imbl::OrdMap`) ordered
-//!   by (64-bit hash of the field, field). Cloning is O(1) and a write copies
-//!   only the path to the changed leaf, so a write to a million-field hash
+//! * **hashtable** (large): a persistent hash index (`hash_dir::HashDir`)
+//!   ordered by (64-bit hash of the field, field). Cloning is O(1) and a
+//!   write copies only the bucket and directory chunks it changes, so a
+//!   write to a million-field hash
 //!   does not copy the hash, and readers and snapshots keep the old version
 //!   for free. The hash order gives HSCAN a cursor (the hash of the next
 //!   field) that returns every field present for the whole scan, and lets
@@ -20,7 +21,7 @@
 //! `hash-max-listpack-entries` pairs, or a field or value longer than
 //! `hash-max-listpack-value` bytes) and never turns back, as in Redis.
 
-use imbl::OrdMap;
+use super::hash_dir::{DirEntry, HashDir};
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
@@ -47,7 +48,8 @@ impl HashLimits {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Hash {
     Listpack(Listpack),
-    Table(Table),
+    /// Boxed: a `Value` stays the size of a string.
+    Table(Box<Table>),
 }
 
 /// The small form: pairs packed in insertion order.
@@ -284,18 +286,35 @@ impl std::fmt::Debug for SmallBytes {
     }
 }
 
-/// A large hash's key: the field ordered by its hash first.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TableKey {
+/// A large hash's entry: the field's hash (the index's order and HSCAN's
+/// cursor), the field and its value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableEntry {
     hash: u64,
     field: SmallBytes,
+    value: SmallBytes,
 }
+
+impl DirEntry for TableEntry {
+    type Key = [u8];
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+    fn key(&self) -> &[u8] {
+        &self.field
+    }
+}
+
+/// Pairs per index bucket: 24 40-byte entries make a 1 KiB allocation.
+const TABLE_CAP: usize = 24;
+const _: () = assert!(HashDir::<TableEntry, TABLE_CAP>::BUCKET_BYTES <= 1024);
 
 /// The large form: a persistent map, structurally shared between versions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
-    map: OrdMap<TableKey, SmallBytes>,
-    /// Estimated heap bytes of the entries (see [`Hash::heap_bytes`]).
+    map: HashDir<TableEntry, TABLE_CAP>,
+    /// Heap bytes of the fields and values that do not fit inline (see
+    /// [`Hash::heap_bytes`]); the index counts its own.
     bytes: usize,
     /// Shared by every version cloned from this one: while another
     /// version is alive, this one shares all but about one path with it.
@@ -312,37 +331,14 @@ fn field_hash(field: &[u8]) -> u64 {
     state.hash_one(field).max(1)
 }
 
-/// Per-entry overhead of the B-tree: the 40-byte slot (a 24-byte key and a
-/// 16-byte value) in leaves of 16 slots (768-byte allocations) kept about
-/// two thirds full, and the branches (73 bytes per field measured).
-const TABLE_ENTRY_OVERHEAD: usize = 72;
-
-/// About how many levels an imbl B-tree of `n` entries has (16 a node):
-/// the nodes a version shares all but one path of.
-pub(super) fn imbl_depth(mut n: usize) -> usize {
-    let mut depth = 1;
-    while n > 16 {
-        n /= 16;
-        depth += 1;
-    }
-    depth
-}
-
 fn entry_bytes(field: usize, value: usize) -> usize {
-    SmallBytes::heap_bytes(field) + SmallBytes::heap_bytes(value) + TABLE_ENTRY_OVERHEAD
-}
-
-fn probe(field: &[u8]) -> TableKey {
-    TableKey {
-        hash: field_hash(field),
-        field: SmallBytes::new(field),
-    }
+    SmallBytes::heap_bytes(field) + SmallBytes::heap_bytes(value)
 }
 
 impl Table {
     fn new() -> Table {
         Table {
-            map: OrdMap::new(),
+            map: HashDir::new(),
             bytes: 0,
             lineage: Arc::new(()),
         }
@@ -357,31 +353,35 @@ impl Table {
     }
 
     fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        self.map.get(&probe(field)).map(|v| &**v)
+        self.map.get(field_hash(field), field).map(|e| &*e.value)
     }
 
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let key = probe(field);
+        let hash = field_hash(field);
         let new = SmallBytes::new(value);
-        match self.map.get_mut(&key) {
-            Some(v) => {
-                self.bytes = self.bytes - SmallBytes::heap_bytes(v.len())
+        match self.map.get_mut(hash, field) {
+            Some(e) => {
+                self.bytes = self.bytes - SmallBytes::heap_bytes(e.value.len())
                     + SmallBytes::heap_bytes(value.len());
-                *v = new;
+                e.value = new;
                 false
             }
             None => {
                 self.bytes += entry_bytes(field.len(), value.len());
-                self.map.insert(key, new);
+                self.map.insert(TableEntry {
+                    hash,
+                    field: SmallBytes::new(field),
+                    value: new,
+                });
                 true
             }
         }
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
-        match self.map.remove(&probe(field)) {
-            Some(v) => {
-                self.bytes -= entry_bytes(field.len(), v.len());
+        match self.map.remove(field_hash(field), field) {
+            Some(e) => {
+                self.bytes -= entry_bytes(field.len(), e.value.len());
                 true
             }
             None => false,
@@ -399,20 +399,16 @@ impl Table {
             return None;
         }
         if n <= EXACT_RANDOM_MAX {
-            let (k, v) = self.map.iter().nth((rand % n as u64) as usize)?;
-            return Some((&k.field, &**v));
+            let e = self.map.iter().nth((rand % n as u64) as usize)?;
+            return Some((&e.field, &e.value));
         }
-        let from = TableKey {
-            hash: rand,
-            field: SmallBytes::new(b""),
-        };
         let pick = (rand.rotate_left(32).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize
             % RANDOM_WINDOW;
         self.map
-            .range(from..)
+            .range_from(rand)
             .chain(self.map.iter())
             .nth(pick)
-            .map(|(k, v)| (&*k.field, &**v))
+            .map(|e| (&*e.field, &*e.value))
     }
 }
 
@@ -424,7 +420,7 @@ const RANDOM_WINDOW: usize = 16;
 /// the table).
 pub enum HashIter<'a> {
     Listpack(ListpackIter<'a>),
-    Table(imbl::ordmap::Iter<'a, TableKey, SmallBytes, imbl::shared_ptr::DefaultSharedPtr>),
+    Table(super::hash_dir::Iter<'a, TableEntry, TABLE_CAP>),
 }
 
 impl<'a> Iterator for HashIter<'a> {
@@ -432,7 +428,7 @@ impl<'a> Iterator for HashIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             HashIter::Listpack(it) => it.next(),
-            HashIter::Table(it) => it.next().map(|(k, v)| (&*k.field, &**v)),
+            HashIter::Table(it) => it.next().map(|e| (&*e.field, &*e.value)),
         }
     }
 }
@@ -492,7 +488,7 @@ impl Hash {
             for (f, v) in l.iter() {
                 t.set(f, v);
             }
-            *self = Hash::Table(t);
+            *self = Hash::Table(Box::new(t));
         }
     }
 
@@ -559,17 +555,13 @@ impl Hash {
                 0
             }
             Hash::Table(t) => {
-                let from = TableKey {
-                    hash: cursor,
-                    field: SmallBytes::new(b""),
-                };
                 let mut last = None;
-                for (seen, (k, v)) in t.map.range(from..).enumerate() {
-                    if seen >= count && last != Some(k.hash) {
-                        return k.hash;
+                for (seen, e) in t.map.range_from(cursor).enumerate() {
+                    if seen >= count && last != Some(e.hash) {
+                        return e.hash;
                     }
-                    f(&k.field, v);
-                    last = Some(k.hash);
+                    f(&e.field, &e.value);
+                    last = Some(e.hash);
                 }
                 0
             }
@@ -594,7 +586,7 @@ impl Hash {
         let mut h = if small {
             Hash::Listpack(Listpack::default())
         } else {
-            Hash::Table(Table::new())
+            Hash::Table(Box::new(Table::new()))
         };
         for (f, v) in &pairs {
             let new = match &mut h {
@@ -622,24 +614,22 @@ impl Hash {
     pub fn whole_bytes(&self) -> usize {
         match self {
             Hash::Listpack(l) => l.buf.capacity(),
-            Hash::Table(t) => t.bytes,
+            Hash::Table(t) => std::mem::size_of::<Table>() + t.bytes + t.map.alloc_bytes(),
         }
     }
 
     /// Heap bytes freeing this version gives back, itself excluded (an
     /// estimate for the table). A table version that another version (the
     /// one a write published, or a COPY) was cloned from or into shares all
-    /// but about one root-to-leaf path with it, so it counts one path; the
+    /// but about one bucket and its directory chunks with it, so it counts
+    /// those ([`HashDir::path_bytes`]); the
     /// last version of a lineage (a DEL, an overwrite by another type)
     /// counts every entry.
     pub fn heap_bytes(&self) -> usize {
         match self {
             Hash::Listpack(l) => l.buf.capacity(),
-            Hash::Table(t) if Arc::strong_count(&t.lineage) == 1 => t.bytes,
-            Hash::Table(t) => {
-                // imbl's B-tree nodes: 16 slots of 40 bytes, 768 bytes.
-                (imbl_depth(t.len()) * 768).min(t.bytes)
-            }
+            Hash::Table(t) if Arc::strong_count(&t.lineage) == 1 => self.whole_bytes(),
+            Hash::Table(t) => t.map.path_bytes().min(self.whole_bytes()),
         }
     }
 }
@@ -698,7 +688,11 @@ mod tests {
         for i in 0..1000 {
             assert!(h.remove(format!("f{i}").as_bytes()));
         }
-        assert_eq!(h.heap_bytes(), 0);
+        // Back to what an empty table holds.
+        assert_eq!(
+            h.heap_bytes(),
+            Hash::Table(Box::new(Table::new())).heap_bytes()
+        );
         h.set(b"x", b"y", L);
         let full = h.heap_bytes();
         let copy = h.clone();

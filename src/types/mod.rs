@@ -12,6 +12,7 @@
 //! docs/ARCHITECTURE.md, "Large collections: changed in place".
 
 pub mod hash;
+pub mod hash_dir;
 pub mod list;
 pub mod raw_str;
 pub mod set;

@@ -3,21 +3,21 @@
 //! * `intset`: every member is an integer (Redis's `string2ll` rules) and
 //!   there are at most `set-max-intset-entries` of them; a sorted `i64`
 //!   array, copied whole by a writer (copy-on-write; it is small).
-//! * `hashtable`: anything else; a persistent ordered set (`imbl::OrdSet`)
-//!   of (hash, member) pairs. A writer path-copies only the nodes it
-//!   changes, so a write to a large set does not copy the set, readers keep
-//!   reading the old version lock-free, and a snapshot can keep the value
-//!   without copying it. Ordering by a per-process hash gives SSCAN a cursor
-//!   (the next hash) that returns every member present for the whole scan,
-//!   and gives random members in O(log n).
+//! * `hashtable`: anything else; a persistent hash index in hash order
+//!   (`hash_dir::HashDir`) of (hash, member) entries. A writer copies only
+//!   the bucket and directory chunks it changes, so a write to a large set
+//!   does not copy the set, readers keep reading the old version lock-free,
+//!   and a snapshot can keep the value without copying it. Ordering by a
+//!   per-process hash gives SSCAN a cursor (the next hash) that returns
+//!   every member present for the whole scan, and gives random members by
+//!   seeking to a random hash.
 //!
 //! Like Redis 7.0 a set only ever converts from intset to hashtable, never
 //! back.
 
 use super::hash::SmallBytes;
-use imbl::OrdSet;
+use super::hash_dir::{DirEntry, HashDir};
 use std::hash::BuildHasher;
-use std::ops::Bound;
 use std::sync::OnceLock;
 
 /// A hashtable member: its hash (never 0, so it can serve as an SSCAN
@@ -38,18 +38,24 @@ impl Member {
         }
     }
 
-    /// The lowest possible entry with hash `h` (a range bound).
-    fn bound(h: u64) -> Member {
-        Member {
-            hash: h,
-            bytes: SmallBytes::new(&[]),
-        }
-    }
-
     pub fn bytes(&self) -> &[u8] {
         &self.bytes
     }
 }
+
+impl DirEntry for Member {
+    type Key = [u8];
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+    fn key(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Members per index bucket: 40 24-byte members make a 1 KiB allocation.
+const SET_CAP: usize = 40;
+const _: () = assert!(HashDir::<Member, SET_CAP>::BUCKET_BYTES <= 1024);
 
 /// The member hash: random per process, stable while it runs, never 0.
 fn member_hash(m: &[u8]) -> u64 {
@@ -77,26 +83,20 @@ pub fn int_width(i: i64) -> u8 {
 /// A hashtable-encoded set and the heap bytes of its long members.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
-    set: OrdSet<Member>,
+    set: HashDir<Member, SET_CAP>,
     bytes: usize,
 }
 
 impl Table {
     fn new() -> Table {
         Table {
-            set: OrdSet::new(),
+            set: HashDir::new(),
             bytes: 0,
         }
     }
 
     fn contains(&self, m: &[u8]) -> bool {
-        let h = member_hash(m);
-        // The bound is the smallest entry of hash h; members of equal hash
-        // follow it in byte order.
-        self.set
-            .range((Bound::Included(Member::bound(h)), Bound::Unbounded))
-            .take_while(|e| e.hash == h)
-            .any(|e| e.bytes() == m)
+        self.set.get(member_hash(m), m).is_some()
     }
 
     fn insert(&mut self, m: &[u8]) -> bool {
@@ -108,11 +108,7 @@ impl Table {
     }
 
     fn remove(&mut self, m: &[u8]) -> bool {
-        let key = Member {
-            hash: member_hash(m),
-            bytes: SmallBytes::new(m),
-        };
-        let removed = self.set.remove(&key).is_some();
+        let removed = self.set.remove(member_hash(m), m).is_some();
         if removed {
             self.bytes -= SmallBytes::heap_bytes(m.len());
         }
@@ -127,7 +123,8 @@ pub enum Set {
     /// 8) Redis's intset would have: it grows to fit the widest member ever
     /// added and never shrinks, so DUMP payloads match Redis's byte for byte.
     Ints(Vec<i64>, u8),
-    Table(Table),
+    /// Boxed: a `Value` stays the size of a string.
+    Table(Box<Table>),
 }
 
 /// One member, as the set holds it.
@@ -168,13 +165,13 @@ impl Set {
         if crate::util::num::parse_i64(m).is_some() {
             Set::Ints(Vec::new(), 2)
         } else {
-            Set::Table(Table::new())
+            Set::Table(Box::new(Table::new()))
         }
     }
 
     /// An empty hashtable-encoded set.
     pub fn new_table() -> Set {
-        Set::Table(Table::new())
+        Set::Table(Box::new(Table::new()))
     }
 
     pub fn encoding(&self) -> &'static str {
@@ -218,7 +215,7 @@ impl Set {
             for i in v.iter() {
                 t.insert(itoa::Buffer::new().format(*i).as_bytes());
             }
-            *self = Set::Table(t);
+            *self = Set::Table(Box::new(t));
         }
     }
 
@@ -279,7 +276,7 @@ impl Set {
     ///
     /// Uniform for an intset and for a hashtable of at most [`UNIFORM_MAX`]
     /// members (found by walking to a random position, O(n)). A larger
-    /// hashtable takes the successor of a random hash, O(log n), which
+    /// hashtable takes the successor of a random hash, O(1), which
     /// favours members after larger hash gaps, much as Redis's random bucket
     /// pick favours members of short chains.
     pub fn random(&self, r: u64) -> Option<Elem<'_>> {
@@ -294,9 +291,9 @@ impl Set {
                 .map(|e| Elem::Bytes(e.bytes())),
             Set::Table(t) => t
                 .set
-                .range((Bound::Included(Member::bound(r)), Bound::Unbounded))
+                .range_from(r)
                 .next()
-                .or_else(|| t.set.get_min())
+                .or_else(|| t.set.iter().next())
                 .map(|e| Elem::Bytes(e.bytes())),
         }
     }
@@ -315,8 +312,7 @@ impl Set {
             return 0;
         };
         let mut last = 0;
-        let from = (Bound::Included(Member::bound(cursor)), Bound::Unbounded);
-        for (n, e) in t.set.range(from).enumerate() {
+        for (n, e) in t.set.range_from(cursor).enumerate() {
             if n >= count && e.hash != last {
                 return e.hash;
             }
@@ -331,10 +327,7 @@ impl Set {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Set::Ints(v, _) => v.capacity() * 8,
-            Set::Table(t) => {
-                let entry = std::mem::size_of::<Member>();
-                t.set.len() * (entry + entry / 2 + 16) + t.bytes
-            }
+            Set::Table(t) => std::mem::size_of::<Table>() + t.set.alloc_bytes() + t.bytes,
         }
     }
 }

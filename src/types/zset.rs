@@ -18,12 +18,11 @@
 //! [`ZSet::maybe_shrink`]).
 
 use super::hash::SmallBytes;
+use super::hash_dir::{DirEntry, HashDir};
 pub use super::zset_tree::Entry;
 use super::zset_tree::Tree;
-use imbl::OrdMap;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
-use std::ops::Bound;
 use std::sync::{Arc, OnceLock};
 
 /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
@@ -40,12 +39,29 @@ impl ZLimits {
     };
 }
 
-/// A large sorted set's map key: the member ordered by its hash first.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct MKey {
+/// A large sorted set's member index entry: the member's hash (the map's
+/// order and ZSCAN's cursor), the member and its score.
+#[derive(Clone, Debug, PartialEq)]
+struct MEntry {
     hash: u64,
     member: SmallBytes,
+    score: f64,
 }
+
+impl DirEntry for MEntry {
+    type Key = [u8];
+    fn hash(&self) -> u64 {
+        self.hash
+    }
+    fn key(&self) -> &[u8] {
+        &self.member
+    }
+}
+
+/// Entries per index bucket: a bucket of 30 32-byte entries is a 1 KiB
+/// allocation.
+const MAP_CAP: usize = 30;
+const _: () = assert!(HashDir::<MEntry, MAP_CAP>::BUCKET_BYTES <= 1024);
 
 fn member_hash(m: &[u8]) -> u64 {
     static SEED: OnceLock<foldhash::quality::FixedState> = OnceLock::new();
@@ -55,18 +71,10 @@ fn member_hash(m: &[u8]) -> u64 {
     state.hash_one(m).max(1)
 }
 
-fn probe(m: &[u8]) -> MKey {
-    MKey {
-        hash: member_hash(m),
-        member: SmallBytes::new(m),
-    }
-}
-
 /// Estimated heap bytes per large-form entry besides the member's own heap
-/// bytes: a 24-byte tree entry in leaves 3/4 to wholly full, and a map slot
-/// of a 24-byte key and an 8-byte score in imbl's 16-slot leaves (640-byte
-/// allocations) about two thirds full (91 bytes per member measured).
-const ENTRY_OVERHEAD: usize = 30 + 60;
+/// bytes: a 24-byte tree entry in leaves 3/4 to wholly full (30 bytes); the
+/// index counts its own allocations ([`HashDir::alloc_bytes`]).
+const ENTRY_OVERHEAD: usize = 30;
 
 fn entry_bytes(member_len: usize) -> usize {
     ENTRY_OVERHEAD + SmallBytes::heap_bytes(member_len)
@@ -76,7 +84,7 @@ fn entry_bytes(member_len: usize) -> usize {
 #[derive(Clone, Debug)]
 pub struct Skiplist {
     tree: Tree,
-    map: OrdMap<MKey, f64>,
+    map: HashDir<MEntry, MAP_CAP>,
     bytes: usize,
     /// Shared by every version cloned from this one (see `types::hash`).
     lineage: Arc<()>,
@@ -86,37 +94,39 @@ impl Skiplist {
     fn new() -> Skiplist {
         Skiplist {
             tree: Tree::new(),
-            map: OrdMap::new(),
+            map: HashDir::new(),
             bytes: 0,
             lineage: Arc::new(()),
         }
     }
 
     fn score(&self, m: &[u8]) -> Option<f64> {
-        self.map.get(&probe(m)).copied()
+        self.map.get(member_hash(m), m).map(|e| e.score)
     }
 
     fn insert_new(&mut self, m: &[u8], score: f64) {
-        let key = probe(m);
+        let member = SmallBytes::new(m);
         self.tree.insert(Entry {
             score,
-            member: key.member.clone(),
+            member: member.clone(),
         });
-        self.map.insert(key, score);
+        self.map.insert(MEntry {
+            hash: member_hash(m),
+            member,
+            score,
+        });
         self.bytes += entry_bytes(m.len());
     }
 
     fn set(&mut self, m: &[u8], score: f64) -> bool {
-        let key = probe(m);
-        match self.map.get_mut(&key) {
-            Some(old) => {
-                if *old != score {
-                    self.tree.remove(*old, m);
-                    self.tree.insert(Entry {
-                        score,
-                        member: key.member.clone(),
-                    });
-                    *old = score;
+        let hash = member_hash(m);
+        match self.map.get_mut(hash, m) {
+            Some(e) => {
+                if e.score != score {
+                    let old = std::mem::replace(&mut e.score, score);
+                    let member = e.member.clone();
+                    self.tree.remove(old, m);
+                    self.tree.insert(Entry { score, member });
                 }
                 false
             }
@@ -130,20 +140,16 @@ impl Skiplist {
     /// Removes the lowest (`max` false) or highest entry.
     fn pop(&mut self, max: bool) -> Option<(SmallBytes, f64)> {
         let e = self.tree.pop_edge(max)?;
-        let key = MKey {
-            hash: member_hash(&e.member),
-            member: e.member,
-        };
-        let (key, _) = self
+        let gone = self
             .map
-            .remove_with_key(&key)
+            .remove(member_hash(&e.member), &e.member)
             .expect("every tree entry is in the map");
-        self.bytes -= entry_bytes(key.member.len());
-        Some((key.member, e.score))
+        self.bytes -= entry_bytes(gone.member.len());
+        Some((gone.member, e.score))
     }
 
     fn remove(&mut self, m: &[u8]) -> Option<f64> {
-        let score = self.map.remove(&probe(m))?;
+        let score = self.map.remove(member_hash(m), m)?.score;
         self.tree.remove(score, m);
         self.bytes -= entry_bytes(m.len());
         Some(score)
@@ -384,21 +390,13 @@ impl ZSet {
         let ZSet::Skiplist(s) = self else {
             return 0;
         };
-        let from = MKey {
-            hash: cursor,
-            member: SmallBytes::new(b""),
-        };
         let mut last = 0;
-        for (n, (k, score)) in s
-            .map
-            .range((Bound::Included(from), Bound::Unbounded))
-            .enumerate()
-        {
-            if n >= count && k.hash != last {
-                return k.hash;
+        for (n, e) in s.map.range_from(cursor).enumerate() {
+            if n >= count && e.hash != last {
+                return e.hash;
             }
-            f(&k.member, *score);
-            last = k.hash;
+            f(&e.member, e.score);
+            last = e.hash;
         }
         0
     }
@@ -421,7 +419,7 @@ impl ZSet {
                         .map(|e| SmallBytes::heap_bytes(e.1.len()))
                         .sum::<usize>()
             }
-            ZSet::Skiplist(s) => std::mem::size_of::<Skiplist>() + s.bytes,
+            ZSet::Skiplist(s) => std::mem::size_of::<Skiplist>() + s.bytes + s.map.alloc_bytes(),
         }
     }
 
@@ -432,10 +430,10 @@ impl ZSet {
             ZSet::Skiplist(s) if Arc::strong_count(&s.lineage) > 1 => {
                 use super::zset_tree::{INNER_MAX, LEAF_MAX};
                 // One path of the tree (a full leaf, inner nodes of 48-byte
-                // children) and of the map (imbl's nodes of 16 32-byte slots).
+                // children) and of the index (its top vectors, chunks and a bucket).
                 let tree =
                     LEAF_MAX * std::mem::size_of::<Entry>() + s.tree.depth() * INNER_MAX * 48;
-                (tree + super::hash::imbl_depth(s.map.len()) * 640).min(s.bytes)
+                (tree + s.map.path_bytes()).min(s.bytes + s.map.alloc_bytes())
             }
             _ => self.whole_bytes(),
         }
