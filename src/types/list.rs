@@ -16,6 +16,7 @@
 
 use super::set::Elem;
 use crate::persistence::rdb::listpack::{self, entry_at, entry_before, EOF, HEADER};
+use crate::util::size_class::size_class;
 use imbl::Vector;
 use std::sync::Arc;
 
@@ -83,6 +84,36 @@ impl Node {
     }
 
     /// Writes the header's total size and entry count.
+    /// Adds one element at `end`, in place, encoded straight into the node
+    /// (a single-element push, the common case, builds nothing else).
+    fn push_one(&mut self, end: End, s: &[u8]) {
+        self.reserve(listpack::entry_len_max(s));
+        let old = self.lp.len();
+        match end {
+            End::Tail => {
+                self.lp.pop();
+                listpack::put_entry(&mut self.lp, s);
+                self.lp.push(EOF);
+            }
+            End::Head => {
+                listpack::put_entry(&mut self.lp, s);
+                let added = self.lp.len() - old;
+                self.lp[HEADER..].rotate_right(added);
+            }
+        }
+        self.count += 1;
+        self.seal();
+    }
+
+    /// Room for `more` bytes, up to the allocator's size class (see
+    /// `util::size_class`).
+    fn reserve(&mut self, more: usize) {
+        let need = self.lp.len() + more;
+        if self.lp.capacity() < need {
+            self.lp.reserve_exact(size_class(need) - self.lp.len());
+        }
+    }
+
     fn seal(&mut self) {
         let total = self.lp.len() as u32;
         self.lp[..4].copy_from_slice(&total.to_le_bytes());
@@ -93,7 +124,7 @@ impl Node {
     /// Adds already encoded `entries` (given in push order, each starting at
     /// the offset `starts` names) at `end`, in place.
     fn extend_in_place(&mut self, end: End, entries: &[u8], starts: &[usize]) {
-        self.lp.reserve_exact(entries.len());
+        self.reserve(entries.len());
         match end {
             End::Tail => {
                 self.lp.pop();
@@ -463,6 +494,20 @@ impl List {
     /// place; a shared one is copied.
     pub fn push_many(&mut self, end: End, elems: &[&[u8]]) {
         let fill = self.fill;
+        if let [s] = elems {
+            let unique = self
+                .edge_mut(end)
+                .filter(|n| n.allows_insert(fill, s.len()))
+                .and_then(Arc::get_mut);
+            if let Some(node) = unique {
+                let before = node.lp.len();
+                node.push_one(end, s);
+                let grown = node.lp.len() - before;
+                self.len += 1;
+                self.bytes += grown;
+                return;
+            }
+        }
         let mut i = 0;
         while i < elems.len() {
             let fits_edge = self

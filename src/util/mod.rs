@@ -3,6 +3,7 @@
 pub mod args;
 pub mod glob;
 pub mod num;
+pub mod size_class;
 pub mod time;
 pub mod xfloat;
 

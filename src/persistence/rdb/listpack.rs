@@ -82,6 +82,18 @@ pub fn put_entry(out: &mut Vec<u8>, s: &[u8]) {
     put_backlen(out, l);
 }
 
+/// At most the bytes [`put_entry`] writes for `s`: its string form, which
+/// no integer form exceeds.
+pub fn entry_len_max(s: &[u8]) -> usize {
+    let len = s.len();
+    let head = match len {
+        0..64 => 1,
+        64..4096 => 2,
+        _ => 5,
+    };
+    head + len + backlen_size(head + len)
+}
+
 /// A listpack holding `items` in order.
 pub fn write<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut out = vec![0u8; HEADER];
