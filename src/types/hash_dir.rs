@@ -185,8 +185,7 @@ struct Bucket<E, const CAP: usize> {
     items: Items<E, CAP>,
 }
 
-/// The map. `CAP` is the bucket size in entries: choose it so that a
-/// bucket fills one allocator size class ([`HashDir::BUCKET_BYTES`]).
+/// The map past `CAP` entries.
 ///
 /// The directory holds bucket numbers, not the buckets: a bucket fills
 /// several slots, and with an `Arc` in each it could never be unique, so
@@ -194,7 +193,7 @@ struct Bucket<E, const CAP: usize> {
 /// the last bucket into the freed number), each held by one `Arc`, which
 /// is shared only with other versions of the map.
 #[derive(Clone)]
-pub struct HashDir<E, const CAP: usize> {
+struct Dir<E, const CAP: usize> {
     /// The directory's depth: it has `2^depth` slots.
     depth: u32,
     dir: Chunked<u32>,
@@ -236,37 +235,20 @@ impl<E: DirEntry, const CAP: usize> Bucket<E, CAP> {
     }
 }
 
-impl<E: DirEntry, const CAP: usize> Default for HashDir<E, CAP> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<E: DirEntry, const CAP: usize> HashDir<E, CAP> {
-    /// Bytes of one bucket's allocation (its reference counts included).
-    pub const BUCKET_BYTES: usize = std::mem::size_of::<Bucket<E, CAP>>() + 16;
-
-    pub fn new() -> Self {
+impl<E: DirEntry, const CAP: usize> Dir<E, CAP> {
+    fn new() -> Self {
         let empty = Arc::new(Bucket {
             depth: 0,
             prefix: 0,
             items: Items::Small(ArrayVec::new()),
         });
-        HashDir {
+        Dir {
             depth: 0,
             dir: Chunked::build(std::iter::once(0)),
             buckets: Chunked::build(std::iter::once(empty)),
             len: 0,
             deepest: 1,
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     fn index(&self, h: u64) -> usize {
@@ -301,20 +283,20 @@ impl<E: DirEntry, const CAP: usize> HashDir<E, CAP> {
         }
     }
 
-    pub fn get(&self, h: u64, key: &E::Key) -> Option<&E> {
+    fn get(&self, h: u64, key: &E::Key) -> Option<&E> {
         let b = self.bucket(self.index(h));
         b.search(h, key).ok().map(|i| &b.items.as_slice()[i])
     }
 
     /// The entry, to change anything but its hash and key.
-    pub fn get_mut(&mut self, h: u64, key: &E::Key) -> Option<&mut E> {
+    fn get_mut(&mut self, h: u64, key: &E::Key) -> Option<&mut E> {
         let idx = self.index(h);
         let i = self.bucket(idx).search(h, key).ok()?;
         Some(&mut self.bucket_mut(idx).items.as_mut_slice()[i])
     }
 
     /// Inserts `e`, or replaces the entry of its key and returns it.
-    pub fn insert(&mut self, e: E) -> Option<E> {
+    fn insert(&mut self, e: E) -> Option<E> {
         let h = e.hash();
         loop {
             let idx = self.index(h);
@@ -336,7 +318,7 @@ impl<E: DirEntry, const CAP: usize> HashDir<E, CAP> {
         }
     }
 
-    pub fn remove(&mut self, h: u64, key: &E::Key) -> Option<E> {
+    fn remove(&mut self, h: u64, key: &E::Key) -> Option<E> {
         let idx = self.index(h);
         let i = self.bucket(idx).search(h, key).ok()?;
         let e = self.bucket_mut(idx).items.remove(i);
@@ -461,47 +443,196 @@ impl<E: DirEntry, const CAP: usize> HashDir<E, CAP> {
     }
 
     /// Every entry, in (hash, key) order.
-    pub fn iter(&self) -> Iter<'_, E, CAP> {
+    fn iter(&self) -> Iter<'_, E, CAP> {
         Iter {
-            dir: self,
+            dir: Some(self),
             next: 0,
             cur: [].iter(),
         }
     }
 
     /// The entries of hash `h` and above, in (hash, key) order.
-    pub fn range_from(&self, h: u64) -> Iter<'_, E, CAP> {
+    fn range_from(&self, h: u64) -> Iter<'_, E, CAP> {
         let idx = self.index(h);
         let b = self.bucket(idx);
         let span = 1usize << (self.depth - u32::from(b.depth));
         let items = b.items.as_slice();
         let from = items.partition_point(|e| e.hash() < h);
         Iter {
-            dir: self,
+            dir: Some(self),
             next: (idx & !(span - 1)) + span,
             cur: items[from..].iter(),
         }
     }
 
     /// Heap bytes of the whole structure (entries' own heap bytes aside).
-    pub fn alloc_bytes(&self) -> usize {
-        self.buckets.len * Self::BUCKET_BYTES + self.buckets.bytes() + self.dir.bytes()
+    fn alloc_bytes(&self) -> usize {
+        self.buckets.len * HashDir::<E, CAP>::BUCKET_BYTES + self.buckets.bytes() + self.dir.bytes()
     }
 
     /// Heap bytes a write after a clone copies at most (two top vectors, two
     /// chunks and a bucket), which is what a version shares all but.
-    pub fn path_bytes(&self) -> usize {
+    fn path_bytes(&self) -> usize {
         let chunk = |n: usize| n.min(CHUNK);
-        Self::BUCKET_BYTES
+        HashDir::<E, CAP>::BUCKET_BYTES
             + chunk(self.dir.len) * 4
             + chunk(self.buckets.len) * 8
             + (self.dir.top.len() + self.buckets.top.len()) * 8
     }
 }
 
+/// The map. `CAP` is the bucket size in entries: choose it so that a
+/// bucket fills one allocator size class ([`HashDir::BUCKET_BYTES`]). Up
+/// to `CAP` entries it is one sorted vector instead: a set of a few
+/// strings (a tag set) would otherwise spend a whole bucket.
+#[derive(Clone)]
+pub struct HashDir<E, const CAP: usize>(Repr<E, CAP>);
+
+#[derive(Clone)]
+enum Repr<E, const CAP: usize> {
+    Few(Arc<Vec<E>>),
+    Dir(Dir<E, CAP>),
+}
+
+fn search_few<E: DirEntry>(items: &[E], h: u64, key: &E::Key) -> Result<usize, usize> {
+    items.binary_search_by(|e| e.hash().cmp(&h).then_with(|| e.key().cmp(key)))
+}
+
+impl<E: DirEntry, const CAP: usize> Default for HashDir<E, CAP> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: DirEntry, const CAP: usize> HashDir<E, CAP> {
+    /// Bytes of one bucket's allocation (its reference counts included).
+    pub const BUCKET_BYTES: usize = std::mem::size_of::<Bucket<E, CAP>>() + 16;
+
+    pub fn new() -> Self {
+        HashDir(Repr::Few(Arc::new(Vec::new())))
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Few(v) => v.len(),
+            Repr::Dir(d) => d.len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, h: u64, key: &E::Key) -> Option<&E> {
+        match &self.0 {
+            Repr::Few(v) => search_few(v, h, key).ok().map(|i| &v[i]),
+            Repr::Dir(d) => d.get(h, key),
+        }
+    }
+
+    /// The entry, to change anything but its hash and key.
+    pub fn get_mut(&mut self, h: u64, key: &E::Key) -> Option<&mut E> {
+        match &mut self.0 {
+            Repr::Few(v) => {
+                let i = search_few(v, h, key).ok()?;
+                Some(&mut Arc::make_mut(v)[i])
+            }
+            Repr::Dir(d) => d.get_mut(h, key),
+        }
+    }
+
+    /// Inserts `e`, or replaces the entry of its key and returns it.
+    pub fn insert(&mut self, e: E) -> Option<E> {
+        match &mut self.0 {
+            Repr::Few(v) => match search_few(v, e.hash(), e.key()) {
+                Ok(i) => Some(std::mem::replace(&mut Arc::make_mut(v)[i], e)),
+                Err(i) if v.len() < CAP => {
+                    Arc::make_mut(v).insert(i, e);
+                    None
+                }
+                Err(_) => {
+                    let mut d = Dir::new();
+                    for x in v.iter().cloned().chain(std::iter::once(e)) {
+                        d.insert(x);
+                    }
+                    self.0 = Repr::Dir(d);
+                    None
+                }
+            },
+            Repr::Dir(d) => d.insert(e),
+        }
+    }
+
+    pub fn remove(&mut self, h: u64, key: &E::Key) -> Option<E> {
+        match &mut self.0 {
+            Repr::Few(v) => {
+                let i = search_few(v, h, key).ok()?;
+                let v = Arc::make_mut(v);
+                let e = v.remove(i);
+                if v.len() <= v.capacity() / 4 {
+                    v.shrink_to(v.len() * 2);
+                }
+                Some(e)
+            }
+            Repr::Dir(d) => {
+                let e = d.remove(h, key)?;
+                // Back to a vector well below the size that left it.
+                if d.len <= CAP / 4 {
+                    let v: Vec<E> = d.iter().cloned().collect();
+                    self.0 = Repr::Few(Arc::new(v));
+                }
+                Some(e)
+            }
+        }
+    }
+
+    /// Every entry, in (hash, key) order.
+    pub fn iter(&self) -> Iter<'_, E, CAP> {
+        match &self.0 {
+            Repr::Few(v) => Iter {
+                dir: None,
+                next: 0,
+                cur: v.iter(),
+            },
+            Repr::Dir(d) => d.iter(),
+        }
+    }
+
+    /// The entries of hash `h` and above, in (hash, key) order.
+    pub fn range_from(&self, h: u64) -> Iter<'_, E, CAP> {
+        match &self.0 {
+            Repr::Few(v) => Iter {
+                dir: None,
+                next: 0,
+                cur: v[v.partition_point(|e| e.hash() < h)..].iter(),
+            },
+            Repr::Dir(d) => d.range_from(h),
+        }
+    }
+
+    /// Heap bytes of the whole structure (entries' own heap bytes aside).
+    pub fn alloc_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Few(v) => v.capacity() * std::mem::size_of::<E>() + 40,
+            Repr::Dir(d) => d.alloc_bytes(),
+        }
+    }
+
+    /// Heap bytes a write after a clone copies at most (the vector; or two
+    /// top vectors, two chunks and a bucket), which is what a version
+    /// shares all but.
+    pub fn path_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Few(_) => self.alloc_bytes(),
+            Repr::Dir(d) => d.path_bytes(),
+        }
+    }
+}
+
 /// Iterator over a [`HashDir`] in (hash, key) order.
 pub struct Iter<'a, E, const CAP: usize> {
-    dir: &'a HashDir<E, CAP>,
+    /// None for a map that is one vector.
+    dir: Option<&'a Dir<E, CAP>>,
     /// The next directory slot to visit.
     next: usize,
     cur: std::slice::Iter<'a, E>,
@@ -515,19 +646,20 @@ impl<'a, E: DirEntry, const CAP: usize> Iterator for Iter<'a, E, CAP> {
             if let Some(e) = self.cur.next() {
                 return Some(e);
             }
-            if self.next >= 1usize << self.dir.depth {
+            let dir = self.dir?;
+            if self.next >= 1usize << dir.depth {
                 return None;
             }
-            let b = self.dir.bucket(self.next);
+            let b = dir.bucket(self.next);
             self.cur = b.items.as_slice().iter();
-            self.next += 1 << (self.dir.depth - u32::from(b.depth));
+            self.next += 1 << (dir.depth - u32::from(b.depth));
         }
     }
 }
 
 impl<E: DirEntry + PartialEq, const CAP: usize> PartialEq for HashDir<E, CAP> {
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -569,6 +701,11 @@ mod tests {
         let want: Vec<_> = m.iter().map(|(k, v)| (*k, *v)).collect();
         assert_eq!(got, want);
         // Structure: every bucket fills exactly its slots, counts agree.
+        let Repr::Dir(d) = &d.0 else {
+            assert!(d.len() <= CAP);
+            return;
+        };
+        assert!(d.len > CAP / 4);
         let mut deepest = 0;
         for n in 0..d.buckets.len {
             let (first, count) = d.slots_of(n);
@@ -643,7 +780,7 @@ mod tests {
             assert!(d.remove(h, &k).is_some());
         }
         check(&d, &m);
-        assert_eq!((d.depth, d.buckets.len), (0, 1));
+        assert!(matches!(&d.0, Repr::Few(v) if v.is_empty()));
     }
 
     #[test]
@@ -668,8 +805,25 @@ mod tests {
             });
         }
         assert_eq!(d.len(), 1000);
-        assert!(d.depth <= 14, "depth {}", d.depth);
+        let Repr::Dir(dir) = &d.0 else {
+            panic!("a directory")
+        };
+        assert!(dir.depth <= 14, "depth {}", dir.depth);
         assert!(d.get(1 << 40, &999).is_some());
+    }
+
+    #[test]
+    fn a_few_entries_take_no_bucket() {
+        let mut d: HashDir<E, 31> = HashDir::new();
+        for k in 0..5u32 {
+            d.insert(E {
+                hash: u64::from(k) << 40,
+                key: k,
+                val: 0,
+            });
+        }
+        assert!(matches!(&d.0, Repr::Few(_)));
+        assert!(d.alloc_bytes() < 300, "{}", d.alloc_bytes());
     }
 
     #[test]
@@ -690,6 +844,9 @@ mod tests {
             let pairs = a.top.iter().zip(b.top.iter());
             pairs.filter(|(a, b)| Arc::ptr_eq(a, b)).count()
         }
+        let (Repr::Dir(d), Repr::Dir(c)) = (&d.0, &c.0) else {
+            panic!("directories")
+        };
         assert_eq!(shared(&d.dir, &c.dir), d.dir.top.len());
         assert_eq!(shared(&d.buckets, &c.buckets), d.buckets.top.len() - 1);
         assert_eq!(c.get(h, &5).unwrap().val, 0);
