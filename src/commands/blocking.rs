@@ -55,7 +55,7 @@ pub enum Served {
     /// Members and scores popped from the sorted set `key`.
     ZPop {
         key: Vec<u8>,
-        items: Vec<(Vec<u8>, f64)>,
+        items: Vec<(crate::types::hash::SmallBytes, f64)>,
     },
     /// An error reply (BLMOVE whose destination holds another type; the
     /// element stays where it was, and the client is unblocked, as Redis).

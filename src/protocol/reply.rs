@@ -127,6 +127,15 @@ impl Reply {
 
     /// A double: `,` in RESP3, a bulk string with `%.17g` in RESP2.
     pub fn double(&mut self, v: f64) {
+        if let Some(i) = crate::util::num::integral_digits(v, 17) {
+            let mut digits = itoa::Buffer::new();
+            let s = digits.format(i).as_bytes();
+            return if self.resp3 {
+                self.line(b',', s)
+            } else {
+                self.bulk(s)
+            };
+        }
         if self.resp3 {
             let s = if v.is_infinite() {
                 if v > 0.0 {

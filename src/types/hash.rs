@@ -198,15 +198,15 @@ impl Listpack {
     }
 }
 
-/// Bytes stored inline up to [`INLINE_MAX`], in a shared buffer above: a
-/// table's nodes are copied on every write (path copying), and copying a
-/// short inline string is a plain copy where a shared one costs two atomic
+/// Bytes stored inline up to [`INLINE_MAX`], in a shared buffer above: an
+/// index bucket is copied by a write after a clone, and copying a short
+/// inline string is a plain copy where a shared one costs two atomic
 /// operations (and an allocation per string when it was made).
 ///
-/// 16 bytes: a large hash's slot (field hash, field, value) is 40 bytes and
-/// 16 of them fill a 768-byte B-tree leaf, where 24-byte `SmallBytes` made
-/// 56-byte slots in a 1 KiB one, and a large hash took 1.22x redis-server's
-/// memory per field (`benches/collection_memory.py`). The heap form is a
+/// 16 bytes: a large hash's entry (field hash, field, value) is 40 bytes,
+/// 24 to a 1 KiB bucket; 24-byte `SmallBytes` made 56-byte entries, and a
+/// large hash took 1.22x redis-server's memory per field
+/// (`benches/collection_memory.py`). The heap form is a
 /// thin `triomphe::ThinArc` (its length lives in the allocation), so the
 /// enum needs no more room than its inline form.
 #[derive(Clone)]

@@ -116,6 +116,21 @@ pub fn format_g17(v: f64) -> String {
 
 /// C's `%.<prec>g`.
 pub fn format_g(v: f64, prec: usize) -> String {
+    match integral_digits(v, prec) {
+        Some(i) => itoa::Buffer::new().format(i).to_string(),
+        None => format_g_general(v, prec),
+    }
+}
+
+/// `v` as an integer when `%.<prec>g` prints it as one: a whole number
+/// other than zero (whose sign `%g` keeps) of at most 16 digits, fewer than
+/// `prec`. Scores and counters are mostly whole, and this skips two float
+/// formattings.
+pub fn integral_digits(v: f64, prec: usize) -> Option<i64> {
+    (v != 0.0 && v.fract() == 0.0 && v.abs() < 1e16 && prec >= 17).then_some(v as i64)
+}
+
+fn format_g_general(v: f64, prec: usize) -> String {
     if v.is_nan() {
         return "nan".into();
     }
@@ -154,6 +169,28 @@ fn trim_fraction(s: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_print_as_the_general_path_prints_them() {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (i % 18) as u32;
+            let n = (x % 10u64.pow(digits).max(1)) as i64;
+            for v in [
+                n as f64,
+                -(n as f64),
+                (n as f64) * 2.0,
+                1e16 - 1.0,
+                1e16,
+                1e17,
+            ] {
+                assert_eq!(format_g(v, 17), format_g_general(v, 17), "{v}");
+            }
+        }
+    }
 
     #[test]
     fn integers() {

@@ -22,6 +22,7 @@ use super::keys::{count_lookups, parse_cursor};
 use super::{acl, errors, BeginSearch, Command, Ctx, FindKeys, KeySpec, KeySpecEntry};
 use crate::persistence::rdb::zset::score_string;
 use crate::protocol::Reply;
+use crate::types::hash::SmallBytes;
 use crate::types::zset::{ZLimits, ZSet};
 use crate::types::Value;
 use crate::util::glob::glob_match;
@@ -241,7 +242,7 @@ pub fn pop_latched(
     latch: &mut crate::store::Locked<'_>,
     count: usize,
     max: bool,
-) -> Vec<(Vec<u8>, f64)> {
+) -> Vec<(SmallBytes, f64)> {
     let mut popped = Vec::new();
     let mut empty = false;
     latch.update(|v| {
@@ -635,12 +636,9 @@ fn rank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) {
 /// false) or the high end of `z`, in pop order. For ZPOPMIN/ZPOPMAX/ZMPOP
 /// and the blocking variants, on a clone of a latched sorted set that is
 /// then [`publish`]ed.
-pub fn pop_entries(z: &mut ZSet, count: usize, max: bool) -> Vec<(Vec<u8>, f64)> {
+pub fn pop_entries(z: &mut ZSet, count: usize, max: bool) -> Vec<(SmallBytes, f64)> {
     let n = count.min(z.len());
-    (0..n)
-        .map_while(|_| z.pop(max))
-        .map(|(m, s)| (m.to_vec(), s))
-        .collect()
+    (0..n).map_while(|_| z.pop(max)).collect()
 }
 
 fn zpopmin(ctx: &mut Ctx, args: &[&[u8]]) {
@@ -737,7 +735,7 @@ pub fn parse_zmpop<'a>(
 }
 
 /// Replies `[key, [[member, score], ...]]` (ZMPOP, BZMPOP).
-pub fn reply_mpop(out: &mut crate::protocol::Reply, key: &[u8], popped: &[(Vec<u8>, f64)]) {
+pub fn reply_mpop(out: &mut crate::protocol::Reply, key: &[u8], popped: &[(SmallBytes, f64)]) {
     out.array(2);
     out.bulk(key);
     out.array(popped.len());
