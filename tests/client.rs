@@ -670,3 +670,33 @@ fn help_lists_subcommands() {
     }
     assert_eq!(lines[lines.len() - 2], "HELP");
 }
+
+#[test]
+fn idle_connections_give_large_buffers_back() {
+    let s = Server::start();
+    let mut con = s.conn();
+    let big = vec![b'x'; 200 * 1024];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut con)
+        .unwrap();
+    let got: Vec<u8> = redis::cmd("GET").arg("big").query(&mut con).unwrap();
+    assert_eq!(got.len(), big.len());
+    let buffers = |con: &mut redis::Connection| {
+        // A batch records its buffers when it ends, so the line CLIENT INFO
+        // shows is the previous command's (the PING's).
+        let _: String = redis::cmd("PING").query(con).unwrap();
+        let info: String = redis::cmd("CLIENT").arg("INFO").query(con).unwrap();
+        let field = |f| client_field(&info, f).parse::<usize>().unwrap();
+        (field("qbuf-free"), field("rbs"))
+    };
+    // qbuf-free counts only past the unread start, so it cannot show that
+    // the read buffer grew; the reply buffer's size can.
+    let (_, rbs) = buffers(&mut con);
+    assert!(rbs > 64 * 1024, "rbs {rbs}");
+    std::thread::sleep(Duration::from_millis(2500));
+    let (qbuf_free, rbs) = buffers(&mut con);
+    assert!(qbuf_free <= 32 * 1024, "qbuf-free {qbuf_free} after idling");
+    assert!(rbs <= 32 * 1024, "rbs {rbs} after idling");
+}

@@ -24,6 +24,13 @@ mod runs;
 const READ_CHUNK: usize = 16 * 1024;
 /// An empty read buffer larger than this is replaced by a fresh one.
 const QUERY_BUF_KEEP: usize = 256 * 1024;
+/// Buffers larger than this that a connection no longer needs are given
+/// back once it has been idle for [`BUF_IDLE`], as Redis's client cron
+/// resizes an idle client's query buffer: a pipelined batch grows them, and
+/// without this every connection that ever sent one kept up to 256 KiB of
+/// read buffer and 1 MiB of reply buffer for its whole life.
+const BUF_IDLE_KEEP: usize = 64 * 1024;
+const BUF_IDLE: Duration = Duration::from_secs(2);
 
 /// Serves one accepted connection until it closes, errs, or is killed.
 pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientInfo>) {
@@ -33,11 +40,17 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
     // Parses the request after the current one, for runs on one key.
     let mut ahead = Parser::new();
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    // The largest the read buffer has been (`capacity` counts only from the
+    // unread start, so an emptied buffer can hide a large allocation).
+    let mut in_peak = READ_CHUNK;
     let mut out = Reply::new();
     loop {
         if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
             inbuf.reserve(READ_CHUNK);
+            in_peak = in_peak.max(inbuf.capacity());
         }
+        let shrink_when_idle =
+            (inbuf.is_empty() && in_peak > BUF_IDLE_KEEP) || out.buf.capacity() > BUF_IDLE_KEEP;
         let idle = shared.config.timeout();
         let read = async {
             if idle > 0 {
@@ -52,8 +65,19 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
             }
         };
         let n = tokio::select! {
-            r = read => r,
+            r = read => Some(r),
             _ = info.kill.notified() => break,
+            _ = tokio::time::sleep(BUF_IDLE), if shrink_when_idle => None,
+        };
+        let Some(n) = n else {
+            if inbuf.is_empty() {
+                inbuf = BytesMut::with_capacity(READ_CHUNK);
+                in_peak = READ_CHUNK;
+            }
+            if out.is_empty() {
+                out.buf = BytesMut::with_capacity(16 * 1024);
+            }
+            continue;
         };
         match n {
             Ok(Some(0)) | Err(_) => break,
@@ -169,6 +193,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
             // A large request left a large buffer behind; don't keep it for
             // the life of the connection (Redis shrinks its query buffer too).
             inbuf = BytesMut::with_capacity(READ_CHUNK);
+            in_peak = READ_CHUNK;
         }
         info.qbuf.store(inbuf.len() as u64, Ordering::Relaxed);
         info.qbuf_free
