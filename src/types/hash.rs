@@ -5,7 +5,8 @@
 //! readers read lock-free. The two forms keep that cheap:
 //!
 //! * **listpack** (small): every pair packed in insertion order into one byte
-//!   buffer (`varint len | field | varint len | value`, repeated). Cloning it
+//!   buffer (a header byte with both lengths, or varints after it for long
+//!   ones, then field and value; see `put_pair`). Cloning it
 //!   is one allocation and one copy of at most a few KiB, and lookups are a
 //!   linear scan, as in Redis's listpack.
 //! * **hashtable** (large): a persistent hash index (`hash_dir::HashDir`)
@@ -93,11 +94,63 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> usize {
     }
 }
 
-fn get_bytes<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
-    let n = get_varint(buf, pos);
-    let s = &buf[*pos..*pos + n];
-    *pos += n;
-    s
+/// A length that fits a pair header's nibble; 15 says a varint follows.
+const NIBBLE_MAX: usize = 14;
+
+fn nibble(len: usize) -> u8 {
+    if len <= NIBBLE_MAX {
+        len as u8
+    } else {
+        15
+    }
+}
+
+/// Bytes [`put_pair`] writes for a pair.
+fn pair_len(field: &[u8], value: &[u8]) -> usize {
+    let varint = |n: usize| {
+        if n <= NIBBLE_MAX {
+            0
+        } else {
+            (usize::BITS - n.leading_zeros()).div_ceil(7) as usize
+        }
+    };
+    1 + varint(field.len()) + varint(value.len()) + field.len() + value.len()
+}
+
+/// Appends a pair: a header byte with the field's length in the high nibble
+/// and the value's in the low one (15: the length follows as a varint,
+/// the field's first), then the field and the value. Field names and
+/// values up to 14 bytes are the common case: one byte of header for both
+/// where a length byte each took two (a 10-field hash of short fields and
+/// 8-byte values fits 112 bytes instead of 120, a smaller size class).
+fn put_pair(out: &mut Vec<u8>, field: &[u8], value: &[u8]) {
+    out.push(nibble(field.len()) << 4 | nibble(value.len()));
+    if field.len() > NIBBLE_MAX {
+        put_varint(out, field.len());
+    }
+    if value.len() > NIBBLE_MAX {
+        put_varint(out, value.len());
+    }
+    out.extend_from_slice(field);
+    out.extend_from_slice(value);
+}
+
+/// Reads the pair at `*pos` of a buffer this module wrote and moves past it.
+fn get_pair<'a>(buf: &'a [u8], pos: &mut usize) -> (&'a [u8], &'a [u8]) {
+    let head = buf[*pos];
+    *pos += 1;
+    let mut len = |code: u8| {
+        if usize::from(code) <= NIBBLE_MAX {
+            usize::from(code)
+        } else {
+            get_varint(buf, pos)
+        }
+    };
+    let (f, v) = (len(head >> 4), len(head & 15));
+    let field = &buf[*pos..*pos + f];
+    let value = &buf[*pos + f..*pos + f + v];
+    *pos += f + v;
+    (field, value)
 }
 
 /// Iterator over a listpack's pairs in order.
@@ -112,9 +165,7 @@ impl<'a> Iterator for ListpackIter<'a> {
         if self.pos >= self.buf.len() {
             return None;
         }
-        let f = get_bytes(self.buf, &mut self.pos);
-        let v = get_bytes(self.buf, &mut self.pos);
-        Some((f, v))
+        Some(get_pair(self.buf, &mut self.pos))
     }
 }
 
@@ -134,32 +185,39 @@ impl Listpack {
         }
     }
 
-    /// (start of the pair, start of the value's length, end of the pair).
-    fn find(&self, field: &[u8]) -> Option<(usize, usize, usize)> {
+    /// Where the pair of `field` starts and ends, and its value.
+    fn find(&self, field: &[u8]) -> Option<(usize, usize, &[u8])> {
         let mut pos = 0;
         while pos < self.buf.len() {
             let start = pos;
-            let f = get_bytes(&self.buf, &mut pos);
-            let vstart = pos;
-            let _ = get_bytes(&self.buf, &mut pos);
+            let (f, v) = get_pair(&self.buf, &mut pos);
             if f == field {
-                return Some((start, vstart, pos));
+                return Some((start, pos, v));
             }
         }
         None
     }
 
     fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        let (_, mut v, _) = self.find(field)?;
-        Some(get_bytes(&self.buf, &mut v))
+        self.find(field).map(|(_, _, v)| v)
+    }
+
+    /// Room for `more` bytes, up to the allocator's size class: a
+    /// copy-on-write writer clones the buffer (capacity = length) and
+    /// grows it by a pair, and `Vec`'s doubling then left every written
+    /// hash with up to twice the bytes it holds.
+    fn reserve(&mut self, more: usize) {
+        let need = self.buf.len() + more;
+        if self.buf.capacity() < need {
+            let class = crate::util::size_class::size_class(need);
+            self.buf.reserve_exact(class - self.buf.len());
+        }
     }
 
     /// Appends a pair whose field is known to be absent.
     fn push(&mut self, field: &[u8], value: &[u8]) {
-        put_varint(&mut self.buf, field.len());
-        self.buf.extend_from_slice(field);
-        put_varint(&mut self.buf, value.len());
-        self.buf.extend_from_slice(value);
+        self.reserve(pair_len(field, value));
+        put_pair(&mut self.buf, field, value);
         self.len += 1;
     }
 
@@ -167,11 +225,13 @@ impl Listpack {
     /// the end; true if it was new.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         match self.find(field) {
-            Some((_, vstart, end)) => {
-                let mut enc = Vec::with_capacity(value.len() + 5);
-                put_varint(&mut enc, value.len());
-                enc.extend_from_slice(value);
-                self.buf.splice(vstart..end, enc);
+            Some((start, end, _)) => {
+                let mut pair = Vec::with_capacity(pair_len(field, value));
+                put_pair(&mut pair, field, value);
+                if pair.len() > end - start {
+                    self.reserve(pair.len() - (end - start));
+                }
+                self.buf.splice(start..end, pair);
                 false
             }
             None => {
@@ -183,7 +243,7 @@ impl Listpack {
 
     fn remove(&mut self, field: &[u8]) -> bool {
         match self.find(field) {
-            Some((start, _, end)) => {
+            Some((start, end, _)) => {
                 self.buf.drain(start..end);
                 self.len -= 1;
                 true
@@ -664,6 +724,46 @@ mod tests {
         let mut h2 = Hash::new();
         h2.set(b"f", b"123456789", L);
         assert_eq!(h2.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn pairs_of_every_length_class_read_back() {
+        let lens = [0, 1, 13, 14, 15, 16, 127, 128, 300];
+        let big = HashLimits {
+            entries: 1000,
+            value: 1000,
+        };
+        let mut h = Hash::new();
+        let mut model = Vec::new();
+        for (i, &fl) in lens.iter().enumerate() {
+            for (j, &vl) in lens.iter().enumerate() {
+                // Unique, and exactly `fl` long where `fl` fits the tag.
+                let mut f = format!("{i}.{j}").into_bytes();
+                f.resize(fl.max(f.len()), b'x');
+                let v = vec![b'v'; vl];
+                assert!(h.set(&f, &v, big));
+                model.push((f, v));
+            }
+        }
+        // Rewrite every value with another length class, then read all back.
+        for (k, (f, v)) in model.iter_mut().enumerate() {
+            *v = vec![b'w'; lens[(k * 7) % lens.len()]];
+            assert!(!h.set(f, v, big));
+        }
+        assert_eq!(h.encoding(), "listpack");
+        let got: Vec<(Vec<u8>, Vec<u8>)> =
+            h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+        assert_eq!(got, model);
+        for (f, v) in &model {
+            assert_eq!(h.get(f), Some(&v[..]));
+        }
+        for (f, _) in model.iter().step_by(2) {
+            assert!(h.remove(f));
+        }
+        let left: Vec<_> = model.iter().skip(1).step_by(2).cloned().collect();
+        let got: Vec<(Vec<u8>, Vec<u8>)> =
+            h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+        assert_eq!(got, left);
     }
 
     #[test]
