@@ -700,3 +700,60 @@ fn idle_connections_give_large_buffers_back() {
     assert!(qbuf_free <= 32 * 1024, "qbuf-free {qbuf_free} after idling");
     assert!(rbs <= 32 * 1024, "rbs {rbs} after idling");
 }
+
+#[test]
+fn kill_reaches_blocked_and_paused_clients() {
+    let s = Server::start();
+    let mut admin = s.conn();
+    for (setup, command) in [
+        (None, vec!["BLPOP", "nolist", "0"]),
+        (
+            Some(vec!["CLIENT", "PAUSE", "20000", "WRITE"]),
+            vec!["SET", "k", "v"],
+        ),
+    ] {
+        if let Some(setup) = &setup {
+            let _: () = redis::cmd(setup[0])
+                .arg(&setup[1..])
+                .query(&mut admin)
+                .unwrap();
+        }
+        let mut victim = s.conn();
+        let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut victim).unwrap();
+        let sent = command.clone();
+        let waiting = std::thread::spawn(move || {
+            let r: redis::RedisResult<redis::Value> =
+                redis::cmd(sent[0]).arg(&sent[1..]).query(&mut victim);
+            r.is_err()
+        });
+        // Give the victim time to send its command and wait; a reply
+        // before the kill would fail the check below.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!waiting.is_finished(), "{command:?} did not wait");
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query(&mut admin)
+            .unwrap();
+        assert_eq!(killed, 1);
+        let start = Instant::now();
+        while !waiting.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{command:?} outlived its kill"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            waiting.join().unwrap(),
+            "{command:?} got a reply after its kill"
+        );
+        if setup.is_some() {
+            let _: () = redis::cmd("CLIENT")
+                .arg("UNPAUSE")
+                .query(&mut admin)
+                .unwrap();
+        }
+    }
+}
