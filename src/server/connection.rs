@@ -128,32 +128,20 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                         closing = true;
                     }
                     let blocked = client.blocked.take().expect("a blocked batch parked");
-                    let (woke, close) = if closing {
+                    if closing {
                         blocked.waiter.cancel(Cancel::Closed);
-                        (
-                            wait_blocked(
-                                &mut stream,
-                                &mut inbuf,
-                                &shared,
-                                &info,
-                                &blocked,
-                                kill.as_mut(),
-                            )
-                            .await
-                            .0,
-                            true,
-                        )
-                    } else {
-                        wait_blocked(
-                            &mut stream,
-                            &mut inbuf,
-                            &shared,
-                            &info,
-                            &blocked,
-                            kill.as_mut(),
-                        )
-                        .await
-                    };
+                    }
+                    let (woke, close) = wait_blocked(
+                        &mut stream,
+                        &mut inbuf,
+                        &shared,
+                        &info,
+                        &blocked,
+                        kill.as_mut(),
+                    )
+                    .await;
+                    // A connection already closing is closed either way.
+                    let close = close || closing;
                     blocking::unpark(&shared, &mut client, &blocked.waiter);
                     let mark = out.len();
                     out.resp3 = client.resp == 3;

@@ -207,11 +207,7 @@ impl Listpack {
     /// grows it by a pair, and `Vec`'s doubling then left every written
     /// hash with up to twice the bytes it holds.
     fn reserve(&mut self, more: usize) {
-        let need = self.buf.len() + more;
-        if self.buf.capacity() < need {
-            let class = crate::util::size_class::size_class(need);
-            self.buf.reserve_exact(class - self.buf.len());
-        }
+        crate::util::size_class::reserve_to_class(&mut self.buf, more);
     }
 
     /// Appends a pair whose field is known to be absent.

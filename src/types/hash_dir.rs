@@ -323,11 +323,7 @@ impl<E: DirEntry, const CAP: usize> Dir<E, CAP> {
         let i = self.bucket(idx).search(h, key).ok()?;
         let e = self.bucket_mut(idx).items.remove(i);
         self.len -= 1;
-        if self.len == 0 {
-            *self = Self::new();
-        } else {
-            self.merge(idx);
-        }
+        self.merge(idx);
         Some(e)
     }
 

@@ -16,7 +16,7 @@
 
 use super::set::Elem;
 use crate::persistence::rdb::listpack::{self, entry_at, entry_before, EOF, HEADER};
-use crate::util::size_class::size_class;
+use crate::util::size_class::reserve_to_class;
 use imbl::Vector;
 use std::sync::Arc;
 
@@ -83,7 +83,6 @@ impl Node {
         node
     }
 
-    /// Writes the header's total size and entry count.
     /// Adds one element at `end`, in place, encoded straight into the node
     /// (a single-element push, the common case, builds nothing else).
     fn push_one(&mut self, end: End, s: &[u8]) {
@@ -105,15 +104,11 @@ impl Node {
         self.seal();
     }
 
-    /// Room for `more` bytes, up to the allocator's size class (see
-    /// `util::size_class`).
     fn reserve(&mut self, more: usize) {
-        let need = self.lp.len() + more;
-        if self.lp.capacity() < need {
-            self.lp.reserve_exact(size_class(need) - self.lp.len());
-        }
+        reserve_to_class(&mut self.lp, more);
     }
 
+    /// Writes the header's total size and entry count.
     fn seal(&mut self) {
         let total = self.lp.len() as u32;
         self.lp[..4].copy_from_slice(&total.to_le_bytes());

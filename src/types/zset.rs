@@ -433,7 +433,7 @@ impl ZSet {
                 // children) and of the index (its top vectors, chunks and a bucket).
                 let tree =
                     LEAF_MAX * std::mem::size_of::<Entry>() + s.tree.depth() * INNER_MAX * 48;
-                (tree + s.map.path_bytes()).min(s.bytes + s.map.alloc_bytes())
+                (tree + s.map.path_bytes()).min(self.whole_bytes())
             }
             _ => self.whole_bytes(),
         }

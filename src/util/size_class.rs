@@ -21,6 +21,15 @@ pub fn size_class(n: usize) -> usize {
     n.next_multiple_of(1 << (k - 2))
 }
 
+/// Makes room in `buf` for `more` bytes, reserving up to the size class
+/// of the new length when it must grow.
+pub fn reserve_to_class(buf: &mut Vec<u8>, more: usize) {
+    let need = buf.len() + more;
+    if buf.capacity() < need {
+        buf.reserve_exact(size_class(need) - buf.len());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::size_class;
