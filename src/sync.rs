@@ -109,6 +109,17 @@ pub fn seq_cst_store_load() {
     loom::sync::atomic::fence(Ordering::SeqCst);
 }
 
+/// A sequentially consistent fence, for a store-buffering pattern whose
+/// loads are not themselves sequentially consistent (loom's under
+/// `cfg(loom)`).
+#[inline(always)]
+pub fn fence_seq_cst() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(Ordering::SeqCst);
+    #[cfg(not(loom))]
+    std::sync::atomic::fence(Ordering::SeqCst);
+}
+
 /// A point between the steps of a long lock-free read where a loom model
 /// lets the other threads run, as if this one were descheduled there,
 /// without spending one of the preemptions loom bounds (a yield); nothing

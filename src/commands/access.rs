@@ -83,6 +83,8 @@ pub struct HeldKeys<'g> {
     /// Keys try-latched after the start (not declared up front), with their
     /// keyspace id.
     extra: Vec<(u64, Locked<'g>)>,
+    /// Every latch is undoable ([`HeldKeys::latch_undoable`]).
+    undoable: bool,
 }
 
 /// Where a held latch is.
@@ -120,7 +122,43 @@ impl<'g> HeldKeys<'g> {
             set,
             index,
             extra: Vec::new(),
+            undoable: false,
         }
+    }
+
+    /// [`HeldKeys::latch`] for a transaction that may have to give up and
+    /// retry: no value is changed in place through these latches (nor those
+    /// try-latched later), so [`HeldKeys::abandon`] undoes every change.
+    pub fn latch_undoable(
+        store: &'g Store,
+        keys: &[(usize, &[u8])],
+        clock: Clock,
+        guard: &'g Guard,
+    ) -> HeldKeys<'g> {
+        let mut held = HeldKeys::latch(store, keys, clock, guard);
+        held.set.make_undoable();
+        held.undoable = true;
+        held
+    }
+
+    /// Releases every latch without publishing what was changed through them.
+    pub fn abandon(self) {
+        self.set.abandon();
+        for (_, l) in self.extra {
+            l.abandon();
+        }
+    }
+
+    /// Database `db` of the table the keys were latched in.
+    pub fn keyspace(&self, db: usize) -> &'g Keyspace {
+        let table: &'g DbTable = self.table;
+        &table.dbs[db]
+    }
+
+    /// The latch of a held key.
+    pub fn latch_of(&self, db: usize, key: &[u8]) -> Option<&Locked<'g>> {
+        let loc = self.find(self.table.dbs[db].id(), key)?;
+        Some(self.at_ref(loc))
     }
 
     /// Whether `key` of database `db` is held (latched up front or since).
@@ -151,7 +189,10 @@ impl<'g> HeldKeys<'g> {
         if let Some(loc) = self.find(ks.id(), key) {
             return Some((loc, true));
         }
-        let latch = ks.try_lock(key, clock, guard)?;
+        let mut latch = ks.try_lock(key, clock, guard)?;
+        if self.undoable {
+            latch.make_undoable();
+        }
         self.extra.push((ks.id(), latch));
         Some((Loc::Extra(self.extra.len() - 1), false))
     }
@@ -326,6 +367,9 @@ pub struct Keys<'a, 'g> {
     clock: Clock,
     db: usize,
     held: Option<&'a mut HeldKeys<'g>>,
+    /// Inside a transaction that runs alone (`store::world`): keys are
+    /// latched as standalone, but blocked clients are served afterwards.
+    alone: bool,
     busy: Option<BusyKey>,
     /// Tests: read every value as if it were changed in place.
     #[cfg(test)]
@@ -346,6 +390,7 @@ impl<'a, 'g> Keys<'a, 'g> {
             clock,
             db,
             held,
+            alone: false,
             busy: None,
             #[cfg(test)]
             latch_every_read: false,
@@ -373,9 +418,11 @@ impl<'a, 'g> Keys<'a, 'g> {
         self.db = db;
     }
 
-    /// Whether this command runs inside a transaction or script holding keys.
+    /// Whether this command runs inside a transaction or script (holding
+    /// its keys, or alone): it must not block, and the clients blocked on
+    /// keys it fills are served after the transaction.
     pub fn in_held(&self) -> bool {
-        self.held.is_some()
+        self.held.is_some() || self.alone
     }
 
     /// The access that was [`Busy`], if one was.
@@ -610,6 +657,21 @@ impl<'a, 'g> Ctx<'a, 'g> {
             clock,
             keys,
         }
+    }
+
+    /// The context of a command of a transaction that runs alone
+    /// (`store::world`): keys are reached as standalone, but the command
+    /// neither blocks nor serves blocked clients (see [`Keys::in_held`]).
+    pub fn alone(
+        shared: &'g Shared,
+        client: &'a mut Client,
+        out: &'a mut Reply,
+        guard: &'g Guard,
+        clock: Clock,
+    ) -> Ctx<'a, 'g> {
+        let mut ctx = Ctx::new(shared, client, out, guard, clock);
+        ctx.keys.alone = true;
+        ctx
     }
 
     /// The context of a command run by a transaction or script that holds

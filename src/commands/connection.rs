@@ -170,6 +170,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) {
+    super::multi::end(ctx.client, ctx.shared);
     ctx.select(0);
     let c = &mut *ctx.client;
     c.resp = 2;

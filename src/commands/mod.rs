@@ -20,6 +20,7 @@ pub mod introspection;
 pub mod keys;
 pub mod list_blocking;
 pub mod lists;
+pub mod multi;
 pub mod object;
 pub mod server;
 pub mod sets;
@@ -152,6 +153,7 @@ fn families() -> Vec<&'static [Command]> {
         client::COMMANDS,
         introspection::COMMANDS,
         server::COMMANDS,
+        multi::COMMANDS,
     ]
 }
 

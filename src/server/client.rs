@@ -45,6 +45,10 @@ pub struct Client {
     /// Blocking commands answer at once instead of blocking (inside MULTI
     /// and scripts).
     pub deny_blocking: bool,
+    /// The transaction being queued, after MULTI (`commands::multi`).
+    pub tx: Option<crate::commands::multi::Queue>,
+    /// Keys WATCHed for the next EXEC.
+    pub watched: Vec<crate::commands::multi::Watched>,
 }
 
 impl Client {
@@ -63,6 +67,8 @@ impl Client {
             blocked: None,
             ready: Vec::new(),
             deny_blocking: false,
+            tx: None,
+            watched: Vec::new(),
         }
     }
 
@@ -209,6 +215,18 @@ impl ClientInfo {
             rbp: AtomicU64::new(0),
             user: Mutex::new("default".to_string()),
             waiter: Mutex::new(None),
+        }
+    }
+
+    /// Records the open transaction for CLIENT LIST: `queued` commands of
+    /// `mem` argument bytes, or `queued == -1` when none is open.
+    pub fn set_multi(&self, queued: i64, mem: u64) {
+        self.multi.store(queued, Ordering::Relaxed);
+        self.multi_mem.store(mem, Ordering::Relaxed);
+        if queued >= 0 {
+            self.set_flag(cflags::MULTI);
+        } else {
+            self.clear_flag(cflags::MULTI);
         }
     }
 

@@ -4,11 +4,11 @@
 use super::client::ReplyMode;
 use super::{Client, ClientInfo, Shared};
 use crate::commands::blocking::{self, Blocked, Served};
-use crate::commands::{self, Command, Ctx, Handler, Unpinned};
+use crate::commands::{self, multi, Command, Ctx, Handler, Unpinned};
 use crate::protocol::parse::Limits;
 use crate::protocol::{Parser, Reply};
 use crate::store::waiters::{Cancel, State};
-use crate::store::Clock;
+use crate::store::{world, Clock};
 use bytes::{Buf, BytesMut};
 use crossbeam_epoch::{self as epoch, Guard};
 use quanta::Instant;
@@ -107,15 +107,25 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
         info.last_interaction_ms.store(clock.ms, Ordering::Relaxed);
         let mut closing = false;
         loop {
-            let end = run_batch(
-                &shared,
-                &mut client,
-                &mut parser,
-                &mut ahead,
-                &mut inbuf,
-                &mut out,
-                &mut clock,
-            );
+            // Inside this thread's batch mark (`store::world`), never held
+            // across an await: a transaction running alone waits for it.
+            let end = loop {
+                if world::enter() {
+                    let end = run_batch(
+                        &shared,
+                        &mut client,
+                        &mut parser,
+                        &mut ahead,
+                        &mut inbuf,
+                        &mut out,
+                        &mut clock,
+                    );
+                    world::exit();
+                    break end;
+                }
+                wait_world().await;
+                clock = BatchClock::start();
+            };
             match end {
                 BatchEnd::NeedInput => break,
                 BatchEnd::Close => {
@@ -180,11 +190,15 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                             break;
                         }
                     }
+                    while !world::enter() {
+                        wait_world().await;
+                    }
                     clock = BatchClock::start();
                     let mut pin = None;
                     let args: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
                     clock.run(&shared, &mut client, &mut out, &args, &mut pin);
                     drop(pin);
+                    world::exit();
                     if client.close_after_reply {
                         closing = true;
                         break;
@@ -225,6 +239,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
             break;
         }
     }
+    multi::unwatch_all(&mut client, &shared);
     let _ = stream.shutdown().await;
 }
 
@@ -481,6 +496,20 @@ async fn wait_blocked(
     }
 }
 
+/// Waits while a transaction runs alone (`store::world`): they are short,
+/// so a few yields, then millisecond naps.
+async fn wait_world() {
+    let mut turns = 0;
+    while world::stopped() {
+        if turns < 16 {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        turns += 1;
+    }
+}
+
 fn pause_for(shared: &Shared, args: &[&[u8]]) -> Option<u64> {
     if !shared.pause.is_paused() {
         return None;
@@ -541,6 +570,7 @@ fn execute_timed(
         Ok(hit) => hit,
         Err(msg) => {
             out.error(&msg);
+            multi::flag_error(client);
             record_rejected(shared, args, out, mark);
             finish_reply(client, out, mark);
             return Instant::now();
@@ -548,7 +578,20 @@ fn execute_timed(
     };
     if !client.authenticated && !cmd.has(commands::flags::NO_AUTH) {
         out.error(commands::errors::NOAUTH);
+        multi::flag_error(client);
         record_rejected(shared, args, out, mark);
+        finish_reply(client, out, mark);
+        return Instant::now();
+    }
+    if client.tx.is_some() && !multi::runs_in_multi(cmd) {
+        if cmd.has(commands::flags::NO_MULTI) {
+            out.error("ERR Command not allowed inside a transaction");
+            multi::flag_error(client);
+            record_rejected(shared, args, out, mark);
+        } else {
+            multi::enqueue(client, cmd, stat_id, args);
+            out.simple("QUEUED");
+        }
         finish_reply(client, out, mark);
         return Instant::now();
     }
@@ -643,7 +686,14 @@ fn record(
     stat_id: usize,
 ) -> Instant {
     let end = Instant::now();
-    let usec = (end - start).as_micros() as u64;
+    count_command(shared, out, mark, (end - start).as_micros() as u64, stat_id);
+    finish_reply(client, out, mark);
+    end
+}
+
+/// Counts a command that ran in INFO's statistics (commandstats, errors);
+/// its reply starts at `mark`. Also for the commands of a transaction.
+pub fn count_command(shared: &Shared, out: &Reply, mark: usize, usec: u64, stat_id: usize) {
     let failed = out.buf.get(mark) == Some(&b'-');
     if failed {
         let end = out.buf[mark..]
@@ -662,8 +712,6 @@ fn record(
             t.error_replies.add(1);
         }
     });
-    finish_reply(client, out, mark);
-    end
 }
 
 /// The text a panic was raised with, for the log.

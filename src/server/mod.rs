@@ -7,6 +7,7 @@ pub mod logging;
 pub mod stats;
 
 pub use client::{Client, ClientInfo, ClientRegistry};
+pub use connection::count_command;
 pub use listener::run;
 
 use crate::config::Config;

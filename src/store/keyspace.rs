@@ -12,6 +12,7 @@ pub use super::node::Node;
 use super::slot::Slot;
 use super::snapshot::{gate, SnapshotState};
 use super::table::{Entry, RawTable};
+use super::watch::AbsentWatches;
 use crate::sync::{
     self as epoch, broken, model_yield, seq_cst_store_load, AtomicU64, Guard, Ordering, Owned,
     Shared,
@@ -145,6 +146,8 @@ pub struct Keyspace {
     stripes: Box<[Stripe]>,
     /// The store's snapshot state, shared by all its databases.
     snap: Arc<SnapshotState>,
+    /// Keys WATCHed while absent (`store::watch`).
+    absent_watches: AbsentWatches,
 }
 
 /// Number of counter stripes per keyspace (under loom, few: the models'
@@ -187,6 +190,7 @@ impl Keyspace {
             map: RawTable::new(),
             expires: ExpiryIndex::default(),
             stripes: (0..STRIPES).map(|_| Stripe::default()).collect(),
+            absent_watches: AbsentWatches::default(),
         }
     }
 
@@ -205,6 +209,11 @@ impl Keyspace {
 
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Keys WATCHed while absent, and how often each came to life since.
+    pub fn absent_watches(&self) -> &AbsentWatches {
+        &self.absent_watches
     }
 
     /// Number of keys, counting keys that have expired but not been reclaimed
@@ -594,6 +603,9 @@ pub struct Locked<'g> {
     /// The value was changed in place (a new version is published even if
     /// the command then panics: an in-place change cannot be undone).
     changed_in_place: bool,
+    /// Never change the value in place, so that [`Locked::rollback`] undoes
+    /// everything (transactions, which may have to abort and retry).
+    undoable: bool,
 }
 
 impl<'g> Locked<'g> {
@@ -633,7 +645,29 @@ impl<'g> Locked<'g> {
             snap_word: None,
             in_place_word: None,
             changed_in_place: false,
+            undoable: false,
         }
+    }
+
+    /// From now on changes are copy-on-write even for a value otherwise
+    /// changed in place (O(1) for the persistent collections, whose writes
+    /// then copy only the paths they change), so [`Locked::abandon`] can
+    /// undo all of them.
+    pub fn make_undoable(&mut self) {
+        self.undoable = true;
+    }
+
+    /// Releases the latch without publishing anything changed through it
+    /// (a transaction that must retry). Changes made in place before
+    /// [`Locked::make_undoable`] cannot be undone and are published.
+    pub fn abandon(mut self) {
+        self.rollback();
+    }
+
+    /// The key's version when it was latched (WATCH compares it with the
+    /// version it saw).
+    pub fn version_at_latch(&self) -> Option<u64> {
+        self.held.as_ref().map(|h| h.before)
     }
 
     /// The value latched (as changed in place through this latch, if so).
@@ -719,7 +753,7 @@ impl<'g> Locked<'g> {
             Some(None) => None,
             None => {
                 let cur = self.cur?;
-                if cur.tag() != 0 {
+                if cur.tag() != 0 && !self.undoable {
                     return Some(self.update_in_place(cur, f));
                 }
                 let mut v = self.cur_value()?.clone();
@@ -877,6 +911,11 @@ impl<'g> Locked<'g> {
                     .fetch_add(1, Ordering::Relaxed);
             }
             retire(old, self.guard, shared);
+            if self.cur.is_none() {
+                // The key comes to life (it was absent or had expired):
+                // clients WATCHing it as absent must see that.
+                self.ks.absent_watches.touch(self.node.key());
+            }
         }
         let final_expire = self.new_expire.unwrap_or(self.cur_expire);
         if final_expire != self.phys_expire {
@@ -1111,6 +1150,20 @@ impl Drop for LockSet<'_> {
 }
 
 impl<'g> LockSet<'g> {
+    /// Releases every latch without publishing (see [`Locked::abandon`]).
+    pub fn abandon(mut self) {
+        for l in self.locks.drain(..) {
+            l.abandon();
+        }
+    }
+
+    /// Makes every latch undoable (see [`Locked::make_undoable`]).
+    pub fn make_undoable(&mut self) {
+        for l in &mut self.locks {
+            l.make_undoable();
+        }
+    }
+
     /// The latch of the i-th key passed to [`lock_many`] (duplicates share one).
     pub fn nth(&mut self, i: usize) -> &mut Locked<'g> {
         &mut self.locks[self.position[i]]

@@ -22,6 +22,8 @@ pub mod table;
 #[cfg(test)]
 mod table_tests;
 pub mod waiters;
+pub mod watch;
+pub mod world;
 
 pub use expiry::ExpireRound;
 pub use keyspace::{lock_many, read_many, Clock, Keyspace, LockSet, Locked, ReadView, WALK_CHUNK};

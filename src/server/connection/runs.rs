@@ -67,7 +67,7 @@ pub(super) fn single_key<'a>(cmd: &Command, args: &[&'a [u8]]) -> Option<&'a [u8
 /// Whether the request just parsed (`args`) starts a run: it may run in one
 /// and the next complete request in `rest` names the same key.
 pub(super) fn starts_run(client: &mut Client, args: &[&[u8]], rest: &[u8]) -> bool {
-    if !client.authenticated || rest.is_empty() {
+    if !client.authenticated || client.tx.is_some() || rest.is_empty() {
         return false;
     }
     let Ok((cmd, _)) = resolve(client, args) else {
