@@ -15,9 +15,9 @@
 //! costs and shows).
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
-pub use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// A mutex for registries a protocol shares (the blocked-client queues):
 /// loom's under `cfg(loom)`, so the model sees the order it imposes.

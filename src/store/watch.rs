@@ -13,8 +13,18 @@
 //! either WATCH finds the key present (and watches its stamp) or the commit
 //! finds the registration and counts the creation.
 
-use crate::sync::{AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync::{broken, AtomicUsize, Mutex, MutexGuard, Ordering};
 use std::collections::HashMap;
+
+/// A deliberately broken variant, for the negative control in
+/// `loom-tests/tests/watch.rs`. Only under `cfg(loom)`.
+#[cfg(loom)]
+pub mod loom_breaks {
+    use std::sync::atomic::AtomicBool;
+
+    /// WATCH registers without the fence before its lookup.
+    pub static REGISTER_WITHOUT_FENCE: AtomicBool = AtomicBool::new(false);
+}
 
 const SHARDS: usize = 16;
 
@@ -55,7 +65,9 @@ impl AbsentWatches {
         e.watchers += 1;
         self.watchers.fetch_add(1, Ordering::SeqCst);
         // Against a commit's publish and its load of `watchers` (`touch`).
-        crate::sync::fence_seq_cst();
+        if !broken!(REGISTER_WITHOUT_FENCE) {
+            crate::sync::fence_seq_cst();
+        }
         e.creations
     }
 

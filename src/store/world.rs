@@ -19,7 +19,7 @@
 //! Work outside batches (active expiry, which only removes keys that already
 //! read as absent; snapshots, which read) is not stopped.
 
-use crate::sync::{broken, seq_cst_store_load, spin_wait, AtomicU64, Ordering};
+use crate::sync::{broken, seq_cst_store_load, spin_wait, AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Deliberately broken variants, for the negative control in
@@ -33,10 +33,11 @@ pub mod loom_breaks {
     pub static STOP_SKIPS_WAIT: AtomicBool = AtomicBool::new(false);
 }
 
-/// A thread's mark: how many times it has entered (0: outside any batch).
+/// A thread's mark: how many times it has entered (0: outside any batch),
+/// and whether its thread has exited (its place is then reused).
 #[repr(align(128))]
 #[derive(Default)]
-struct Mark(AtomicU64);
+struct Mark(AtomicU64, AtomicBool);
 
 /// Raised while a stopper runs alone (or waits to); one stopper at a time.
 #[repr(align(128))]
@@ -72,21 +73,27 @@ impl Drop for Local {
             return;
         }
         self.0 .0.store(0, Ordering::SeqCst);
+        self.0 .1.store(true, Ordering::Release);
     }
 }
 
 crate::sync::thread_local! {
     static LOCAL: Local = {
-        let m = Arc::new(Mark::default());
         let mut marks = MARKS.lock().unwrap_or_else(|e| e.into_inner());
-        // A thread that has exited left its mark at 0 and only the list
-        // holds it: reuse its place, so threads that come and go (tokio's
-        // blocking threads) do not grow the list.
-        if let Some(free) = marks.iter_mut().find(|m| Arc::strong_count(m) == 1) {
-            *free = m.clone();
-        } else {
-            marks.push(m.clone());
-        }
+        // A thread that has exited left its mark at 0 and marked it free:
+        // take it over, so threads that come and go (tokio's blocking
+        // threads) do not grow the list.
+        let m = match marks.iter().find(|m| m.1.load(Ordering::Acquire)) {
+            Some(free) => {
+                free.1.store(false, Ordering::Relaxed);
+                free.clone()
+            }
+            None => {
+                let m = Arc::new(Mark::default());
+                marks.push(m.clone());
+                m
+            }
+        };
         drop(marks);
         Local(m)
     };
