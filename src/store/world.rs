@@ -148,33 +148,38 @@ pub fn enter_blocking() {
 /// be inside one (any depth): its mark is lowered meanwhile and restored,
 /// waiting if another stopper has the world by then.
 pub fn alone<R>(f: impl FnOnce() -> R) -> R {
-    let depth = LOCAL.with(|l| l.0 .0.swap(0, Ordering::SeqCst));
-    let r = {
-        let _one = STOPPER.lock().unwrap_or_else(|e| e.into_inner());
-        STOP.word.store(1, Ordering::SeqCst);
-        seq_cst_store_load();
-        let marks: Vec<Arc<Mark>> = MARKS.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if !broken!(STOP_SKIPS_WAIT) {
-            for m in &marks {
-                let mut spins = 0;
-                while m.0.load(Ordering::SeqCst) != 0 {
-                    spin_wait(&mut spins);
-                }
+    /// Takes the caller's mark back when done, even if `f` panics (the
+    /// caller's batch then unwinds through its own `exit`).
+    struct Restore(u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if self.0 > 0 {
+                enter_blocking();
+                LOCAL.with(|l| l.0 .0.store(self.0, Ordering::Relaxed));
             }
         }
-        struct Lower;
-        impl Drop for Lower {
-            // Lowered even if `f` panics, or every client would wait forever.
-            fn drop(&mut self) {
-                STOP.word.store(0, Ordering::SeqCst);
-            }
-        }
-        let _lower = Lower;
-        f()
-    };
-    if depth > 0 {
-        enter_blocking();
-        LOCAL.with(|l| l.0 .0.store(depth, Ordering::Relaxed));
     }
-    r
+    /// Lowers the stop word even if `f` panics, or every client would wait
+    /// forever.
+    struct Lower;
+    impl Drop for Lower {
+        fn drop(&mut self) {
+            STOP.word.store(0, Ordering::SeqCst);
+        }
+    }
+    let _restore = Restore(LOCAL.with(|l| l.0 .0.swap(0, Ordering::SeqCst)));
+    let _one = STOPPER.lock().unwrap_or_else(|e| e.into_inner());
+    STOP.word.store(1, Ordering::SeqCst);
+    let _lower = Lower;
+    seq_cst_store_load();
+    let marks: Vec<Arc<Mark>> = MARKS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if !broken!(STOP_SKIPS_WAIT) {
+        for m in &marks {
+            let mut spins = 0;
+            while m.0.load(Ordering::SeqCst) != 0 {
+                spin_wait(&mut spins);
+            }
+        }
+    }
+    f()
 }
