@@ -32,8 +32,11 @@ const SHARDS: usize = 16;
 pub struct AbsentWatches {
     /// Registrations (a key watched by two clients counts twice).
     watchers: AtomicUsize,
-    shards: Box<[Mutex<HashMap<Box<[u8]>, Entry>>]>,
+    shards: Box<[Mutex<Shard>]>,
 }
+
+/// One shard: watched key -> its entry.
+type Shard = HashMap<Box<[u8]>, Entry>;
 
 #[derive(Default)]
 struct Entry {
@@ -52,7 +55,7 @@ impl Default for AbsentWatches {
 }
 
 impl AbsentWatches {
-    fn shard(&self, key: &[u8]) -> MutexGuard<'_, HashMap<Box<[u8]>, Entry>> {
+    fn shard(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
         let i = super::key::hash_key(key) as usize % SHARDS;
         self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
     }
