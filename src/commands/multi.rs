@@ -90,13 +90,29 @@ pub struct Queued {
     pub args: Vec<Box<[u8]>>,
 }
 
-/// One WATCHed key (`Client::watched`).
+/// One WATCHed key (`Client::watched`). Dropping it drops its registration
+/// (also when a panicking command unwinds through EXEC).
 pub struct Watched {
     db: usize,
     /// The database the key was watched in; a FLUSHDB or SWAPDB replaces it.
-    ks: Arc<Keyspace>,
+    /// Taken out by [`unwatch_all`], to be given back to the store.
+    ks: Option<Arc<Keyspace>>,
     key: Box<[u8]>,
     seen: Seen,
+}
+
+impl Watched {
+    fn ks(&self) -> &Keyspace {
+        self.ks.as_deref().expect("a watched key's keyspace")
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let (Some(ks), Seen::Absent(_)) = (&self.ks, &self.seen) {
+            ks.absent_watches().unwatch(&self.key);
+        }
+    }
 }
 
 enum Seen {
@@ -140,11 +156,15 @@ pub fn end(client: &mut Client, shared: &Shared) {
 
 /// Forgets every watched key (UNWATCH, EXEC, DISCARD, a closing connection).
 pub fn unwatch_all(client: &mut Client, shared: &Shared) {
-    for w in client.watched.drain(..) {
+    for mut w in client.watched.drain(..) {
         if let Seen::Absent(_) = w.seen {
-            w.ks.absent_watches().unwatch(&w.key);
+            w.ks().absent_watches().unwatch(&w.key);
         }
-        shared.store.release(w.ks);
+        // Given back through the store: if its database was flushed
+        // meanwhile, this was the last handle, and the free thread drops it.
+        if let Some(ks) = w.ks.take() {
+            shared.store.release(ks);
+        }
     }
 }
 
@@ -194,7 +214,7 @@ fn watch(ctx: &mut Ctx, args: &[&[u8]]) {
         };
         ctx.client.watched.push(Watched {
             db,
-            ks,
+            ks: Some(ks),
             key: key.into(),
             seen,
         });
@@ -210,11 +230,11 @@ fn unwatch(ctx: &mut Ctx, _args: &[&[u8]]) {
 /// Whether the watched key is as WATCH saw it. `latch` is the key's latch,
 /// `now` the database it is in now.
 fn unchanged(w: &Watched, latch: &Locked<'_>, now: &Keyspace) -> bool {
-    let same_db = now.id() == w.ks.id();
+    let same_db = now.id() == w.ks().id();
     match w.seen {
         Seen::Live(stamp) => same_db && latch.exists() && latch.version_at_latch() == Some(stamp),
         Seen::Absent(creations) => {
-            !latch.exists() && (!same_db || w.ks.absent_watches().creations(&w.key) == creations)
+            !latch.exists() && (!same_db || w.ks().absent_watches().creations(&w.key) == creations)
         }
     }
 }

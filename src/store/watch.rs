@@ -102,3 +102,29 @@ impl AbsentWatches {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_creations_of_watched_keys_only_while_watched() {
+        let w = AbsentWatches::default();
+        w.touch(b"a");
+        assert_eq!(w.watch(b"a"), 0);
+        w.touch(b"a");
+        w.touch(b"b");
+        assert_eq!(w.creations(b"a"), 1);
+        assert_eq!(w.creations(b"b"), 0);
+        // A second watcher of the same key shares the entry.
+        assert_eq!(w.watch(b"a"), 1);
+        w.unwatch(b"a");
+        assert_eq!(w.creations(b"a"), 1);
+        w.unwatch(b"a");
+        // The last one gone, nothing is left and writers skip the lookup.
+        assert_eq!(w.watchers.load(Ordering::SeqCst), 0);
+        assert!(w.shards.iter().all(|s| s.lock().unwrap().is_empty()));
+        w.touch(b"a");
+        assert_eq!(w.watch(b"a"), 0);
+    }
+}
