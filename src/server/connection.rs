@@ -314,7 +314,8 @@ fn run_batch(
     let mut pos = 0;
     let mut prefetched = 0;
     let end = loop {
-        if pos >= prefetched {
+        // Queued commands of a transaction touch no key until EXEC.
+        if pos >= prefetched && client.tx.is_none() {
             prefetched = pos + prefetch(shared, client, &inbuf[pos..], &mut pin);
         }
         let limits = Limits {
