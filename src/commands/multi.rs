@@ -73,21 +73,40 @@ const WHOLE_DB: &[&str] = &[
     "debug",
 ];
 
-/// A transaction being queued (`Client::tx`).
+/// A transaction being queued (`Client::tx`). The arguments of every
+/// queued command share one buffer: a transaction is usually a handful of
+/// small commands, and one allocation per argument cost more than the
+/// commands themselves.
 #[derive(Default)]
 pub struct Queue {
-    pub cmds: Vec<Queued>,
+    cmds: Vec<Queued>,
+    /// Every queued argument, back to back.
+    bytes: Vec<u8>,
+    /// (start, end) in `bytes` of each argument.
+    bounds: Vec<(u32, u32)>,
     /// An error while queuing: EXEC answers `-EXECABORT`.
     pub aborted: bool,
-    /// Bytes of the queued arguments (CLIENT LIST `multi-mem`).
-    pub mem: usize,
 }
 
-/// One queued command.
-pub struct Queued {
-    pub cmd: &'static Command,
-    pub stat_id: usize,
-    pub args: Vec<Box<[u8]>>,
+/// One queued command: its arguments are `bounds[first..first + argc]`.
+struct Queued {
+    cmd: &'static Command,
+    stat_id: usize,
+    first: u32,
+    argc: u32,
+}
+
+impl Queue {
+    /// Fills `into` with the arguments of `q`.
+    fn args_of<'q>(&'q self, q: &Queued, into: &mut Vec<&'q [u8]>) {
+        into.clear();
+        let bounds = &self.bounds[q.first as usize..(q.first + q.argc) as usize];
+        into.extend(
+            bounds
+                .iter()
+                .map(|&(a, b)| &self.bytes[a as usize..b as usize]),
+        );
+    }
 }
 
 /// One WATCHed key (`Client::watched`). Dropping it drops its registration
@@ -134,10 +153,24 @@ pub fn runs_in_multi(cmd: &Command) -> bool {
 /// Queues `args` in the client's open transaction.
 pub fn enqueue(client: &mut Client, cmd: &'static Command, stat_id: usize, args: &[&[u8]]) {
     let tx = client.tx.as_mut().expect("queuing inside MULTI");
-    let args: Vec<Box<[u8]>> = args.iter().map(|a| Box::from(*a)).collect();
-    tx.mem += args.iter().map(|a| a.len()).sum::<usize>();
-    tx.cmds.push(Queued { cmd, stat_id, args });
-    client.info.set_multi(tx.cmds.len() as i64, tx.mem as u64);
+    let first = tx.bounds.len() as u32;
+    for a in args {
+        let start = tx.bytes.len();
+        tx.bytes.extend_from_slice(a);
+        // A transaction over 4 GiB of arguments is refused long before
+        // (client-query-buffer-limit applies to each request).
+        let end = u32::try_from(tx.bytes.len()).expect("queued arguments under 4 GiB");
+        tx.bounds.push((start as u32, end));
+    }
+    tx.cmds.push(Queued {
+        cmd,
+        stat_id,
+        first,
+        argc: args.len() as u32,
+    });
+    client
+        .info
+        .set_multi(tx.cmds.len() as i64, tx.bytes.len() as u64);
 }
 
 /// Marks the open transaction (if any) to fail with `-EXECABORT`.
@@ -241,13 +274,14 @@ fn unchanged(w: &Watched, latch: &Locked<'_>, now: &Keyspace) -> bool {
 
 /// The (database, key) pairs the queued commands name, following SELECT;
 /// `None` if one of them works on whole databases.
-fn queued_keys(queue: &[Queued], mut db: usize, dbs: usize) -> Option<Vec<(usize, &[u8])>> {
+fn queued_keys(queue: &Queue, mut db: usize, dbs: usize) -> Option<Vec<(usize, &[u8])>> {
     let mut keys = Vec::new();
-    for q in queue {
+    let mut args = Vec::new();
+    for q in &queue.cmds {
         if WHOLE_DB.contains(&q.cmd.name) || matches!(q.cmd.handler, Handler::Unpinned(_)) {
             return None;
         }
-        let args: Vec<&[u8]> = q.args.iter().map(|a| &a[..]).collect();
+        queue.args_of(q, &mut args);
         if q.cmd.name == "select" {
             if let Some(n) = crate::util::num::parse_i64(args[1]) {
                 if n >= 0 && (n as usize) < dbs {
@@ -256,12 +290,7 @@ fn queued_keys(queue: &[Queued], mut db: usize, dbs: usize) -> Option<Vec<(usize
             }
             continue;
         }
-        keys.extend(
-            q.cmd
-                .keys_of(&args)
-                .into_iter()
-                .map(|i| (db, q.args[i].as_ref())),
-        );
+        keys.extend(q.cmd.keys_of(&args).into_iter().map(|i| (db, args[i])));
     }
     Some(keys)
 }
@@ -283,9 +312,9 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) {
     let mut extra: Vec<(usize, Vec<u8>)> = Vec::new();
     let dbs = ctx.shared.store.num_dbs();
     let mut outcome = None;
-    if let Some(keys) = queued_keys(&queue.cmds, start_db, dbs) {
+    if let Some(keys) = queued_keys(&queue, start_db, dbs) {
         for _ in 0..KEYED_ROUNDS {
-            match run_keyed(ctx, &queue.cmds, &watched, &keys, &extra) {
+            match run_keyed(ctx, &queue, &watched, &keys, &extra) {
                 Keyed::Done(ran) => {
                     outcome = Some(ran);
                     break;
@@ -309,7 +338,7 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) {
             ctx.out.truncate(mark);
             ctx.client.select(start_db);
             ctx.client.ready.clear();
-            run_alone(ctx, &queue.cmds, &watched)
+            run_alone(ctx, &queue, &watched)
         }
     };
     ctx.client.deny_blocking = deny_blocking;
@@ -340,7 +369,7 @@ enum Keyed {
 /// One round of EXEC with every key latched up front.
 fn run_keyed(
     ctx: &mut Ctx,
-    queue: &[Queued],
+    queue: &Queue,
     watched: &[Watched],
     keys: &[(usize, &[u8])],
     extra: &[(usize, Vec<u8>)],
@@ -362,10 +391,11 @@ fn run_keyed(
         ctx.out.null_array();
         return Keyed::Done(None);
     }
-    ctx.out.array(queue.len());
-    let mut ran = Vec::with_capacity(queue.len());
-    for q in queue {
-        let args: Vec<&[u8]> = q.args.iter().map(|a| &a[..]).collect();
+    ctx.out.array(queue.cmds.len());
+    let mut ran = Vec::with_capacity(queue.cmds.len());
+    let mut args = Vec::new();
+    for q in &queue.cmds {
+        queue.args_of(q, &mut args);
         let start = quanta::Instant::now();
         let mark = ctx.out.len();
         ctx.out.resp3 = ctx.client.resp == 3;
@@ -399,7 +429,7 @@ fn run_keyed(
 
 /// EXEC with every other client stopped: each command latches its own keys
 /// as a standalone one would, and nothing else runs in between.
-fn run_alone(ctx: &mut Ctx, queue: &[Queued], watched: &[Watched]) -> Option<Vec<Ran>> {
+fn run_alone(ctx: &mut Ctx, queue: &Queue, watched: &[Watched]) -> Option<Vec<Ran>> {
     let clock = Clock::at(ctx.clock.now_ms);
     world::alone(|| {
         let intact = watched.iter().all(|w| {
@@ -411,10 +441,11 @@ fn run_alone(ctx: &mut Ctx, queue: &[Queued], watched: &[Watched]) -> Option<Vec
             ctx.out.null_array();
             return None;
         }
-        ctx.out.array(queue.len());
-        let mut ran = Vec::with_capacity(queue.len());
-        for q in queue {
-            let args: Vec<&[u8]> = q.args.iter().map(|a| &a[..]).collect();
+        ctx.out.array(queue.cmds.len());
+        let mut ran = Vec::with_capacity(queue.cmds.len());
+        let mut args = Vec::new();
+        for q in &queue.cmds {
+            queue.args_of(q, &mut args);
             let start = quanta::Instant::now();
             let mark = ctx.out.len();
             ctx.out.resp3 = ctx.client.resp == 3;
