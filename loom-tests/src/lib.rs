@@ -63,6 +63,9 @@
 //! | `in_place`: a reader (as `Keys::read`: lock-free view, latch for a tagged value) vs two in-place increments | no access overlaps a write (loom cell); reads in order, none lost | `keyspace::VIEW_READS_IN_PLACE` |
 //! | `in_place`: a snapshot vs two single-key in-place increments | the walk never copies the value while it changes | `keyspace::IN_PLACE_OUTSIDE_THE_GATE` |
 //! | `in_place`: a snapshot vs one command changing `a` in place and setting `b` | never half the command | `snapshot::GATE_REENTRY_TAKES_NEW_WORD` |
+//! | `multikey`: two transactions that each try-latch the other's key, abandon and retry with both latched (as EXEC) | no deadlock; an abandoned round publishes nothing; each increments both keys once | `keyspace::ABANDON_PUBLISHES` |
+//! | `world`: a batch vs a transaction running alone; two stoppers inside batches | never at once (loom cell); both finish | `world::STOP_SKIPS_WAIT` |
+//! | `watch`: WATCH of an absent key vs a SET creating it | WATCH sees it or the creation is counted | `watch::REGISTER_WITHOUT_FENCE` |
 //! | `raw_str`: APPEND's claim of spare bytes | no byte written twice or read while written | (loom cells; see `tests/raw_str.rs`) |
 //!
 //! A deadlock shows as loom's "maximum number of branches": both threads

@@ -8,7 +8,7 @@
 use ferrite_loom_tests::harness::{model, model_bounded, model_broken, model_broken_bounded};
 use ferrite_loom_tests::keyspace::loom_breaks;
 use ferrite_loom_tests::store::key::hash_key;
-use ferrite_loom_tests::store::{lock_many, read_many, Clock, Keyspace};
+use ferrite_loom_tests::store::{lock_many, read_many, Clock, Keyspace, Locked};
 use ferrite_loom_tests::sync::pin;
 use ferrite_loom_tests::types::Value;
 use loom::thread;
@@ -215,4 +215,62 @@ fn broken_read_many_looking_again_misses_a_renamed_key() {
         STORM_PREEMPTIONS,
         rename_storm,
     );
+}
+
+/// One transaction as EXEC runs it (`commands::multi`): `first` is latched up
+/// front (undoable) and incremented; then `second`, which no argument named,
+/// is try-latched. If another thread holds it, everything is abandoned and
+/// the transaction runs again with both keys latched up front.
+fn tx_increment(ks: &Keyspace, first: &[u8], second: &[u8]) {
+    fn incr(l: &mut Locked<'_>) {
+        let n = l.value().map_or(0, |v| v.get());
+        l.set(Value::new(n + 1));
+    }
+    let g = pin();
+    {
+        let mut set = lock_many(&[(ks, first)], CLOCK, &g);
+        set.make_undoable();
+        incr(set.nth(0));
+        match ks.try_lock(second, CLOCK, &g) {
+            Some(mut l) => {
+                l.make_undoable();
+                incr(&mut l);
+                return;
+            }
+            None => set.abandon(),
+        }
+    }
+    let mut set = lock_many(&[(ks, first), (ks, second)], CLOCK, &g);
+    set.make_undoable();
+    incr(set.nth(0));
+    incr(set.nth(1));
+}
+
+/// Two transactions that each meet the other's up-front key: neither waits
+/// for the other while holding a latch (no deadlock), an abandoned round
+/// publishes nothing, and each increments both keys exactly once.
+fn two_transactions_retrying() {
+    let ks = keyspace_with(&[A, B], 0);
+    let t = {
+        let ks = ks.clone();
+        thread::spawn(move || tx_increment(&ks, B, A))
+    };
+    tx_increment(&ks, A, B);
+    t.join().unwrap();
+    assert_eq!(
+        mget(&ks, &[A, B]),
+        vec![2, 2],
+        "each transaction increments each key once"
+    );
+}
+
+#[test]
+fn transactions_that_meet_a_held_key_undo_and_retry() {
+    model(two_transactions_retrying);
+}
+
+#[test]
+#[should_panic(expected = "each transaction increments each key once")]
+fn negative_control_abandon_publishes() {
+    model_broken(&loom_breaks::ABANDON_PUBLISHES, two_transactions_retrying);
 }

@@ -50,6 +50,8 @@ pub mod loom_breaks {
     /// An in-place change is made without entering the snapshot gate and
     /// handing the bucket over first (the commit still does both).
     pub static IN_PLACE_OUTSIDE_THE_GATE: AtomicBool = AtomicBool::new(false);
+    /// `Locked::abandon` commits what was changed instead of undoing it.
+    pub static ABANDON_PUBLISHES: AtomicBool = AtomicBool::new(false);
 }
 
 /// Time as one command sees it: Redis evaluates expiry against a single
@@ -661,6 +663,9 @@ impl<'g> Locked<'g> {
     /// (a transaction that must retry). Changes made in place before
     /// [`Locked::make_undoable`] cannot be undone and are published.
     pub fn abandon(mut self) {
+        if broken!(ABANDON_PUBLISHES) {
+            return; // dropped: committed
+        }
         self.rollback();
     }
 
