@@ -4,7 +4,8 @@
 //!   (EXECABORT), runtime errors inside EXEC, blocking commands, SELECT/SWAPDB/FLUSHDB inside a
 //!   transaction, RESP3, and WATCH with a second client writing, deleting, expiring, flushing
 //!   and swapping the watched keys (two connections on each side, same script).
-//! * Concurrency on Ferrite alone: a bank of accounts moved between by MULTI/EXEC while readers
+//! * Concurrency on Ferrite alone, with 4 worker threads (more than this machine's cores, so
+//!   transactions really run at once and running alone has other workers to stop): a bank of accounts moved between by MULTI/EXEC while readers
 //!   sum every balance with MGET (never a partial transfer), optimistic WATCH increments from
 //!   many clients (exact count), and transactions that run alone (FLUSHDB inside MULTI) racing
 //!   ordinary writers.
@@ -370,7 +371,7 @@ fn diff_watch_sees_what_redis_sees() {
 fn bank_transfers_are_atomic() {
     const ACCOUNTS: usize = 100;
     const START: i64 = 1000;
-    let server = Server::start();
+    let server = Server::with_args(&["--threads", "4"]);
     let mut setup = server.raw();
     for i in 0..ACCOUNTS {
         setup.cmd(&["SET", &format!("acct:{i}"), &START.to_string()]);
@@ -471,7 +472,7 @@ fn bank_transfers_are_atomic() {
 fn watch_increments_are_exact() {
     const CLIENTS: usize = 6;
     const EACH: usize = 300;
-    let server = Server::start();
+    let server = Server::with_args(&["--threads", "4"]);
     let port = server.port();
     let aborts = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..CLIENTS)
@@ -516,7 +517,7 @@ fn watch_increments_are_exact() {
 /// writes a marker, and no writer's pair is ever split by it; other clients keep being served.
 #[test]
 fn transactions_that_run_alone_stop_everyone_else() {
-    let server = Server::start();
+    let server = Server::with_args(&["--threads", "4"]);
     let port = server.port();
     let stop = Arc::new(AtomicBool::new(false));
     let writes = Arc::new(AtomicU64::new(0));
