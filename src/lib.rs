@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod persistence;
 pub mod process;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod store;
 pub mod sync;

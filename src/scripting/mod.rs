@@ -1,0 +1,58 @@
+//! Lua scripting (issue 9, in progress).
+//!
+//! Built so far: the libraries Redis loads into its Lua 5.1 VM that no crate
+//! provides (`bit` here; `struct`, `cjson`, `cmsgpack` to come), and the
+//! conversion of a script's return value into a reply ([`reply`]). EVAL,
+//! EVALSHA, SCRIPT and FUNCTION are not built yet: they answer
+//! `-ERR unknown command` (the plan: docs/ARCHITECTURE.md, "Scripts").
+//!
+//! **How a library is made.** Redis's libraries are C functions; their
+//! errors are Lua strings carrying the caller's position
+//! (`user_script:1: bad argument #1 to 'band' (number expected, got no
+//! value)`), which a script can catch with `pcall` and inspect. An error
+//! raised from an mlua callback reaches Lua as a userdata instead, so each
+//! library is a small Lua layer that checks and converts its arguments and
+//! raises errors with `error(msg, level)` (which adds the caller's position
+//! as `luaL_error` does), over Rust functions that compute and cannot fail.
+
+pub mod bit;
+pub mod reply;
+
+use mlua::{Lua, LuaOptions, StdLib};
+
+/// The chunk name scripts are compiled under, so positions in errors read
+/// `user_script:LINE:` as in Redis.
+pub const SCRIPT_CHUNK: &str = "@user_script";
+
+/// A Lua 5.1 state with the standard libraries Redis loads (base, table,
+/// string, math) and the Redis libraries built so far. No sandbox yet (it
+/// comes with EVAL): for the libraries' own tests.
+pub fn libraries_vm() -> mlua::Result<Lua> {
+    let lua = Lua::new_with(
+        StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+        LuaOptions::default(),
+    )?;
+    bit::register(&lua)?;
+    Ok(lua)
+}
+
+/// Runs `body` as a script chunk in `lua` and converts what it returns to a
+/// RESP2 reply, as EVAL will (an error becomes an error reply with Lua's
+/// message; EVAL will add Redis's ` script: ...` suffix). The chunk runs
+/// under Lua's own `pcall`, so an error arrives as the value Lua raised
+/// (mlua would add a traceback to it).
+pub fn eval_to_resp2(lua: &Lua, body: &str) -> Vec<u8> {
+    let mut out = crate::protocol::Reply::new();
+    let run = || -> mlua::Result<(bool, mlua::Value)> {
+        let f = lua.load(body).set_name(SCRIPT_CHUNK).into_function()?;
+        let pcall: mlua::Function = lua.globals().get("pcall")?;
+        pcall.call(f)
+    };
+    match run() {
+        Ok((true, v)) => reply::lua_to_reply(&v, &mut out),
+        Ok((false, mlua::Value::String(e))) => out.error(&format!("ERR {}", e.to_string_lossy())),
+        Ok((false, _)) => out.error("ERR unknown error"),
+        Err(e) => out.error(&format!("ERR {}", reply::error_text(&e))),
+    }
+    out.buf.to_vec()
+}
