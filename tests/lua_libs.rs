@@ -174,3 +174,201 @@ fn diff_return_values() {
         check(&mut conn, &lua, body);
     }
 }
+
+/// Hex of a packed string, so binary results compare readably.
+const HEX: &str = "local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end ";
+
+#[test]
+fn diff_struct() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::libraries_vm().expect("a Lua state");
+    let packs = [
+        "'>I2', 258",
+        "'<I2', 258",
+        "'b', -1",
+        "'B', 255",
+        "'B', 256",
+        "'h', -2",
+        "'>H', 65535",
+        "'l', -3",
+        "'>L', 2^53",
+        "'T', 7",
+        "'i', -1",
+        "'>i3', 70000",
+        "'<I7', 2^50 + 3",
+        "'>i12', -5",
+        "'<i12', -5",
+        "'i32', 1",
+        "'I1', 1.9",
+        "'i', -1.9",
+        "'I', 2^64",
+        "'i8', -2^63",
+        "'i8', 2^63",
+        "'I8', 2^63 + 2^20",
+        "'f', 1.5",
+        "'>f', -0.1",
+        "'d', 1/3",
+        "'>d', -2.5",
+        "'x'",
+        "'xxb', 1",
+        "'c3', 'abcdef'",
+        "'c0', 'whole'",
+        "'c', 'xy'",
+        "'s', 'zero'",
+        "'s', ''",
+        "'>!4 b i', 1, 2",
+        "'!4 b h b i b d', 1, 2, 3, 4, 5, 6",
+        "'! b d', 1, 2",
+        "'!2 b i', 1, 2",
+        "'!1 b i', 1, 2",
+        "'!8 b c5 i', 1, 'hello', 2",
+        "'b   B', 1, 2",
+        "'>b<h', 1, 2",
+        "'i', '42'",
+        "'s', 42",
+        "''",
+    ];
+    for args in packs {
+        check(
+            &mut conn,
+            &lua,
+            &format!("{HEX}return hex(struct.pack({args}))"),
+        );
+    }
+    let errors = [
+        "return struct.pack('y', 1)",
+        "return struct.pack('i33', 1)",
+        "return struct.pack('i99999999999', 1)",
+        "return struct.pack('!3 i', 1)",
+        "return struct.pack('i')",
+        "return struct.pack('i', 'x')",
+        "return struct.pack('c5', 'abc')",
+        "return struct.pack('b c5', 1, 'abc')",
+        "return struct.pack('s')",
+        "return struct.pack('d', {})",
+        "return struct.pack()",
+        "return struct.pack({})",
+        "return {pcall(struct.pack, 'q')}",
+        "return struct.size('s')",
+        "return struct.size('c0')",
+        "return struct.size('!3')",
+        "return struct.size('#')",
+        "return struct.unpack('i', 'ab')",
+        "return struct.unpack('y', 'ab')",
+        "return struct.unpack('s', 'abc')",
+        "return struct.unpack('c0', 'abc')",
+        "return struct.unpack('b c0', '\\5abc')",
+        "return struct.unpack('b', 'a', 0)",
+        "return struct.unpack('b', 'a', -1)",
+        "return struct.unpack('b', 'a', 3)",
+        "return struct.unpack('b')",
+        "return struct.unpack('b', 'a', 'x')",
+    ];
+    for body in errors {
+        check(&mut conn, &lua, body);
+    }
+    let sizes = [
+        "'i'",
+        "'>I2 b'",
+        "'!4 b i'",
+        "'! b d'",
+        "'c10 b'",
+        "'x x'",
+        "'i3 i5 i7'",
+        "'!2 b h b i'",
+        "'q y z'",
+        "'bBhHlLTfd'",
+        "''",
+    ];
+    for f in sizes {
+        check(&mut conn, &lua, &format!("return struct.size({f})"));
+    }
+    let unpacks = [
+        "'>I2', '\\1\\2'",
+        "'<I2', '\\1\\2'",
+        "'b', '\\255'",
+        "'B', '\\255'",
+        "'>h', '\\255\\254'",
+        "'>i3', '\\255\\0\\1'",
+        "'<i12', string.rep('\\255', 12)",
+        "'>I12', '\\1' .. string.rep('\\0', 10) .. '\\2'",
+        "'f', struct.pack('f', 1.5)",
+        "'>d', struct.pack('>d', -2.5)",
+        "'c3', 'abcdef'",
+        "'c3 c2', 'abcdef'",
+        "'b c0', '\\3abcdef'",
+        "'s s', 'ab\\0cd\\0rest'",
+        "'x b', 'ab'",
+        "'b', 'abc', 2",
+        "'b', 'abc', 3",
+        "'', 'abc', 4",
+        "'!4 b i', struct.pack('!4 b i', 1, 2)",
+        "'>!8 b d', struct.pack('>!8 b d', 7, 0.5)",
+        "'b b b', 'abc'",
+    ];
+    for args in unpacks {
+        check(
+            &mut conn,
+            &lua,
+            &format!("return {{struct.unpack({args})}}"),
+        );
+    }
+}
+
+#[test]
+fn diff_struct_random() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::libraries_vm().expect("a Lua state");
+    let seed = common::gen::seed_from_env();
+    let mut rng = Rng::new(seed ^ 0x5eed);
+    let ints = ["b", "B", "h", "H", "l", "L", "T", "i", "I"];
+    for _ in 0..1000 {
+        let mut fmt = String::new();
+        let mut args = Vec::new();
+        if rng.chance(50) {
+            fmt.push(*rng.pick(&['<', '>']));
+        }
+        if rng.chance(30) {
+            let align = *rng.pick::<&str>(&["!", "!1", "!2", "!4", "!8"]);
+            fmt.push_str(align);
+        }
+        for _ in 0..1 + rng.below(5) {
+            match rng.below(5) {
+                0 | 1 => {
+                    let opt = *rng.pick::<&str>(&ints);
+                    fmt.push_str(opt);
+                    if (opt == "i" || opt == "I") && rng.chance(50) {
+                        fmt.push_str(&(1 + rng.below(8)).to_string());
+                    }
+                    args.push(rng.range(-70000, 70000).to_string());
+                }
+                2 => {
+                    fmt.push(*rng.pick(&['f', 'd']));
+                    args.push(format!("{}/{}", rng.range(-999, 999), 1 + rng.below(7)));
+                }
+                3 => {
+                    fmt.push_str(&format!("c{}", 1 + rng.below(4)));
+                    args.push("'wxyz'".to_string());
+                }
+                _ => {
+                    fmt.push('s');
+                    args.push(format!("'{}'", "q".repeat(rng.below(4) as usize)));
+                }
+            }
+        }
+        let call = format!("'{fmt}', {}", args.join(", "));
+        check(
+            &mut conn,
+            &lua,
+            &format!("{HEX}return hex(struct.pack({call}))"),
+        );
+        check(
+            &mut conn,
+            &lua,
+            &format!("local t = {{struct.unpack('{fmt}', struct.pack({call}))}} for i = 1, #t do t[i] = tostring(t[i]) end return t"),
+        );
+    }
+    eprintln!("diff_struct_random: 1000 formats, no difference (seed {seed})");
+}

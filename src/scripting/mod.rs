@@ -1,7 +1,7 @@
 //! Lua scripting (issue 9, in progress).
 //!
 //! Built so far: the libraries Redis loads into its Lua 5.1 VM that no crate
-//! provides (`bit` here; `struct`, `cjson`, `cmsgpack` to come), and the
+//! provides (`bit` and `struct` here; `cjson` and `cmsgpack` to come), and the
 //! conversion of a script's return value into a reply ([`reply`]). EVAL,
 //! EVALSHA, SCRIPT and FUNCTION are not built yet: they answer
 //! `-ERR unknown command` (the plan: docs/ARCHITECTURE.md, "Scripts").
@@ -16,6 +16,8 @@
 //! as `luaL_error` does), over Rust functions that compute and cannot fail.
 
 pub mod bit;
+mod capi;
+pub mod lua_struct;
 pub mod reply;
 
 use mlua::{Lua, LuaOptions, StdLib};
@@ -33,6 +35,7 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
         LuaOptions::default(),
     )?;
     bit::register(&lua)?;
+    lua_struct::register(&lua)?;
     Ok(lua)
 }
 
