@@ -372,3 +372,192 @@ fn diff_struct_random() {
     }
     eprintln!("diff_struct_random: 1000 formats, no difference (seed {seed})");
 }
+
+#[test]
+fn diff_cmsgpack() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::libraries_vm().expect("a Lua state");
+    let values = [
+        "0",
+        "1",
+        "127",
+        "128",
+        "255",
+        "256",
+        "65535",
+        "65536",
+        "2^32 - 1",
+        "2^32",
+        "2^53",
+        "2^63",
+        "2^64",
+        "-1",
+        "-32",
+        "-33",
+        "-128",
+        "-129",
+        "-32768",
+        "-32769",
+        "-2^31",
+        "-2^31 - 1",
+        "-2^53",
+        "-2^63",
+        "-2^64",
+        "0.5",
+        "-0.25",
+        "0.1",
+        "1/3",
+        "1/0",
+        "-1/0",
+        "0/0",
+        "1e300",
+        "''",
+        "'a'",
+        "string.rep('x', 31)",
+        "string.rep('x', 32)",
+        "string.rep('x', 255)",
+        "string.rep('x', 256)",
+        "string.rep('x', 65535)",
+        "string.rep('x', 65536)",
+        "true",
+        "false",
+        "nil",
+        "{}",
+        "{1, 2, 3}",
+        "{1, 2, nil, 4}",
+        "{[1]=1, [3]=3}",
+        "{[2]=2}",
+        "{[0]=0}",
+        "{[1.5]=1}",
+        "{[-1]=1}",
+        "{a=1}",
+        "{1, 2, a=3}",
+        "{{}, {{}}}",
+        "{['1']=1}",
+        "tostring",
+        "coroutine.create(tostring)",
+    ];
+    for v in values {
+        check(
+            &mut conn,
+            &lua,
+            &format!("{HEX}return hex(cmsgpack.pack({v}))"),
+        );
+    }
+    let multi = [
+        "1, 2, 3",
+        "'a', {b=1}, nil, true",
+        "string.rep('y', 40), {1, {2, {3}}}",
+    ];
+    for v in multi {
+        check(
+            &mut conn,
+            &lua,
+            &format!("{HEX}return hex(cmsgpack.pack({v}))"),
+        );
+    }
+    // Nesting: 16 levels, then nil; a table containing itself.
+    check(
+        &mut conn,
+        &lua,
+        &format!("{HEX}local t = {{}} local c = t for i = 1, 20 do c[1] = {{}} c = c[1] end return hex(cmsgpack.pack(t))"),
+    );
+    check(
+        &mut conn,
+        &lua,
+        &format!("{HEX}local t = {{}} t[1] = t return hex(cmsgpack.pack(t))"),
+    );
+    // __index applies to arrays.
+    check(
+        &mut conn,
+        &lua,
+        &format!("{HEX}local t = setmetatable({{1, 2}}, {{__index = function() return 9 end}}) return hex(cmsgpack.pack(t))"),
+    );
+    // Round trips and the unpack family (tables come back as nested arrays
+    // of their values; maps are flattened in a fixed key order).
+    let unpacks = [
+        "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', 3.5, true, false))}",
+        "return {cmsgpack.unpack(cmsgpack.pack({1, {2, 'x'}, -7}))}",
+        "local t = cmsgpack.unpack(cmsgpack.pack({a=1, b='z'})) return {t.a, t.b}",
+        "return {cmsgpack.unpack(cmsgpack.pack(2^40, -2^40, 2^64, -2^63))}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 3)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 4)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), -1)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2, 1)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0, 1)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), -1)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3))}",
+        "return {cmsgpack.unpack('')}",
+        "return {cmsgpack.unpack(string.char(0xcd, 1))}",
+        "return {cmsgpack.unpack(string.char(0xc1))}",
+        "return {cmsgpack.unpack(string.char(0xc4, 1, 65))}",
+        "return {cmsgpack.unpack(string.char(0x92, 1))}",
+        "return {cmsgpack.unpack(string.char(0xdb, 0, 0, 0, 3, 65, 66, 67))}",
+        "return {cmsgpack.unpack(string.char(0xdb, 0, 0, 0, 9, 65))}",
+        "return {cmsgpack.unpack(string.char(0xcf, 255, 255, 255, 255, 255, 255, 255, 255))}",
+        "return {cmsgpack.unpack(string.char(0xd3, 128, 0, 0, 0, 0, 0, 0, 1))}",
+        "return {cmsgpack.unpack(string.char(0xca, 63, 192, 0, 0))}",
+        "return {cmsgpack.unpack(string.char(0xd1, 255, 1), string.char(0xd2, 128, 0, 0, 0))}",
+        "return {cmsgpack.unpack(string.char(0xd1, 255, 1) .. string.char(0xd2, 128, 0, 0, 0))}",
+        "return {cmsgpack.unpack(string.char(0xde, 0, 1, 1, 2))}",
+        "return {cmsgpack.unpack(string.char(0x81, 0xc0, 1))}",
+        "return {cmsgpack.unpack(string.rep(string.char(0x91), 3000) .. string.char(1))} and 1",
+        "return {cmsgpack.unpack(string.rep(string.char(0x91), 9000) .. string.char(1))} and 1",
+        "return {cmsgpack.unpack(string.rep(string.char(1), 9000))} and 1",
+        "return cmsgpack.pack()",
+        "return cmsgpack.unpack()",
+        "return cmsgpack.unpack({})",
+        "return cmsgpack.unpack_limit('x')",
+        "return cmsgpack.unpack_one('x', 'y')",
+        "return {cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
+    ];
+    for body in unpacks {
+        check(&mut conn, &lua, body);
+    }
+}
+
+#[test]
+fn diff_cmsgpack_random() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::libraries_vm().expect("a Lua state");
+    let seed = common::gen::seed_from_env();
+    let mut rng = Rng::new(seed ^ 0xc0de);
+    fn value(rng: &mut Rng, depth: u32) -> String {
+        match rng.below(if depth > 3 { 5 } else { 7 }) {
+            0 => rng.range(-70000, 70000).to_string(),
+            1 => format!("{}", rng.next_u64() as i64),
+            2 => format!("{}/{}", rng.range(-1000, 1000), 1 + rng.below(9)),
+            3 => format!("string.rep('s', {})", rng.below(70)),
+            4 => rng.pick(&["true", "false", "nil"]).to_string(),
+            5 => {
+                let n = rng.below(5);
+                let items: Vec<String> = (0..n).map(|_| value(rng, depth + 1)).collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            _ => format!("{{k{}={}}}", rng.below(3), value(rng, depth + 1)),
+        }
+    }
+    for _ in 0..500 {
+        let n = 1 + rng.below(3);
+        let args: Vec<String> = (0..n).map(|_| value(&mut rng, 0)).collect();
+        let args = args.join(", ");
+        check(
+            &mut conn,
+            &lua,
+            &format!("{HEX}return hex(cmsgpack.pack({args}))"),
+        );
+        check(
+            &mut conn,
+            &lua,
+            &format!("{HEX}return hex(cmsgpack.pack(cmsgpack.unpack(cmsgpack.pack({args}))))"),
+        );
+    }
+    eprintln!("diff_cmsgpack_random: 500 packs, no difference (seed {seed})");
+}

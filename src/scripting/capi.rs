@@ -95,3 +95,36 @@ pub unsafe fn check_bytes<'a>(l: *mut lua_State, narg: c_int) -> &'a [u8] {
         std::slice::from_raw_parts(p.cast(), len)
     }
 }
+
+/// A growable byte buffer owned by the Lua state: a full userdata holding a
+/// `Vec<u8>`, dropped by its `__gc`. A C function that builds output while
+/// calling back into Lua (which may raise) keeps only this pointer in its
+/// frame, so a long jump leaves nothing to drop: the collector frees the
+/// buffer later.
+///
+/// # Safety
+/// `l` is the state of a running C function call. The buffer is pushed on
+/// the stack and lives while it stays there; the pointer is valid until
+/// then.
+pub unsafe fn new_buffer(l: *mut lua_State) -> *mut Vec<u8> {
+    unsafe extern "C-unwind" fn gc(l: *mut lua_State) -> c_int {
+        // SAFETY: `__gc` of a userdata made by `new_buffer`, which holds an
+        // initialized `Vec<u8>`; the collector calls it once.
+        unsafe {
+            let p = ffi::lua_touserdata(l, 1) as *mut Vec<u8>;
+            std::ptr::drop_in_place(p);
+        }
+        0
+    }
+    // SAFETY: per the contract. Lua aligns userdata for any C type, so for
+    // a `Vec`; the memory is written before anything can read it.
+    unsafe {
+        let p = ffi::lua_newuserdata(l, std::mem::size_of::<Vec<u8>>()) as *mut Vec<u8>;
+        p.write(Vec::new());
+        ffi::lua_createtable(l, 0, 1);
+        ffi::lua_pushcfunction(l, gc);
+        ffi::lua_setfield(l, -2, c"__gc".as_ptr());
+        ffi::lua_setmetatable(l, -2);
+        p
+    }
+}

@@ -1,7 +1,7 @@
 //! Lua scripting (issue 9, in progress).
 //!
 //! Built so far: the libraries Redis loads into its Lua 5.1 VM that no crate
-//! provides (`bit` and `struct` here; `cjson` and `cmsgpack` to come), and the
+//! provides (`bit`, `struct` and `cmsgpack` here; `cjson` to come), and the
 //! conversion of a script's return value into a reply ([`reply`]). EVAL,
 //! EVALSHA, SCRIPT and FUNCTION are not built yet: they answer
 //! `-ERR unknown command` (the plan: docs/ARCHITECTURE.md, "Scripts").
@@ -17,10 +17,22 @@
 
 pub mod bit;
 mod capi;
+pub mod cmsgpack;
 pub mod lua_struct;
 pub mod reply;
 
 use mlua::{Lua, LuaOptions, StdLib};
+
+/// `(long long)x` as x86-64 C code computes it: truncation, and `i64::MIN`
+/// for NaN and values out of range (Redis converts a script's numbers so).
+pub fn c_i64(x: f64) -> i64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if x.is_nan() || !(-TWO_63..TWO_63).contains(&x) {
+        i64::MIN
+    } else {
+        x as i64
+    }
+}
 
 /// The chunk name scripts are compiled under, so positions in errors read
 /// `user_script:LINE:` as in Redis.
@@ -36,6 +48,7 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
     )?;
     bit::register(&lua)?;
     lua_struct::register(&lua)?;
+    cmsgpack::register(&lua)?;
     Ok(lua)
 }
 

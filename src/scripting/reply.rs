@@ -19,7 +19,7 @@ pub fn lua_to_reply(v: &Value, out: &mut Reply) {
     match v {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Integer(n) => out.int(*n),
-        Value::Number(n) => out.int(*n as i64),
+        Value::Number(n) => out.int(super::c_i64(*n)),
         Value::Boolean(true) => out.int(1),
         Value::Table(t) => table_to_reply(t, out),
         _ => out.null(),
