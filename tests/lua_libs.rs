@@ -561,3 +561,205 @@ fn diff_cmsgpack_random() {
     }
     eprintln!("diff_cmsgpack_random: 500 packs, no difference (seed {seed})");
 }
+
+#[test]
+fn diff_cjson() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::libraries_vm().expect("a Lua state");
+    let encodes = [
+        "1",
+        "-1",
+        "0",
+        "0.1",
+        "1/3",
+        "-2.5e-10",
+        "1e300",
+        "2^53",
+        "2^63",
+        "123456789012345",
+        "1234567890123456",
+        "0.1 + 0.2",
+        "'plain'",
+        "''",
+        "'quote\" back\\\\ slash/ ctl\\1\\31\\127 é'",
+        "'\\0zero'",
+        "true",
+        "false",
+        "nil",
+        "cjson.null",
+        "{}",
+        "{1, 2, 3}",
+        "{1, nil, 3}",
+        "{[1]=1, [2]=2, [4]=4}",
+        "{[1]=1, [30]=30}",
+        "{[2]=2}",
+        "{[0]=0}",
+        "{[-1]=1}",
+        "{[1.5]=1}",
+        "{a=1}",
+        "{a={b={c={}}}}",
+        "{1, 'two', {3}, {x=false}}",
+        "{[true]=1}",
+        "{['1']=1, ['2']=2}",
+        "{[1]=1, a=2}",
+        "{{}, {{}}}",
+        "1/0",
+        "-1/0",
+        "0/0",
+        "{1/0}",
+        "{[1/0]=1}",
+        "tostring",
+        "{tostring}",
+        "coroutine.create(tostring)",
+    ];
+    for v in encodes {
+        check(&mut conn, &lua, &format!("return cjson.encode({v})"));
+    }
+    let scripts = [
+        "return cjson.encode()",
+        "return cjson.encode(1, 2)",
+        "local t = {} local c = t for i = 1, 1005 do c[1] = {} c = c[1] end return cjson.encode(t)",
+        "local t = {} t[1] = t return cjson.encode(t)",
+        "local c = cjson.new() c.encode_max_depth(3) return {pcall(c.encode, {{{{1}}}})}",
+        "local c = cjson.new() c.encode_max_depth(4) return c.encode({{{{1}}}})",
+        "local c = cjson.new() return {c.encode_sparse_array(true), c.encode({[1]=1, [30]=30})}",
+        "local c = cjson.new() return {c.encode_sparse_array(false, 0), c.encode({[1]=1, [30]=30})}",
+        "local c = cjson.new() return {c.encode_sparse_array(nil, 3, 40), c.encode({[1]=1, [30]=30})}",
+        "local c = cjson.new() return {pcall(c.encode_sparse_array, 'maybe')}",
+        "local c = cjson.new() return {pcall(c.encode_sparse_array, 'on', -1)}",
+        "local c = cjson.new() return {pcall(c.encode_sparse_array, 1, 2, 3, 4)}",
+        "local c = cjson.new() return {c.encode_sparse_array()}",
+        "local c = cjson.new() return {c.encode_number_precision(3), c.encode(1/3), c.encode(12345)}",
+        "local c = cjson.new() return {pcall(c.encode_number_precision, 15)}",
+        "local c = cjson.new() return {pcall(c.encode_number_precision, 'x')}",
+        "local c = cjson.new() return {c.encode_invalid_numbers(true), c.encode({1/0, -1/0, 0/0})}",
+        "local c = cjson.new() return {c.encode_invalid_numbers('null'), c.encode({1/0, 0/0})}",
+        "local c = cjson.new() return {c.encode_invalid_numbers('off'), pcall(c.encode, 0/0)}",
+        "local c = cjson.new() return {c.encode_keep_buffer(false), c.encode_keep_buffer('on')}",
+        "local c = cjson.new() return {c.decode_invalid_numbers(false), pcall(c.decode, '0x10')}",
+        "local c = cjson.new() return {c.decode_max_depth(2), pcall(c.decode, '[[[1]]]')}",
+        "return {cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision()}",
+        "return {cjson._NAME, cjson._VERSION, type(cjson.null), type(cjson.new)}",
+        "return cjson.decode('null') == cjson.null",
+    ];
+    for body in scripts {
+        check(&mut conn, &lua, body);
+    }
+    let decodes = [
+        "'1'",
+        "'-1.5e3'",
+        "'0.1'",
+        "'  7  '",
+        "'\"str\"'",
+        "'\"esc \\\\\" \\\\\\\\ \\\\/ \\\\b\\\\f\\\\n\\\\r\\\\t\"'",
+        "'\"\\\\u0041\\\\u00e9\\\\u20ac\\\\ud83d\\\\ude00\"'",
+        "'true'",
+        "'false'",
+        "'[1,2,3]'",
+        "'[]'",
+        "'{}'",
+        "'[[1],[2,[3]]]'",
+        "'{\"a\":1}'",
+        "'0x10'",
+        "'Infinity'",
+        "'-inf'",
+        "'+5'",
+        "'012'",
+        "'1.'",
+        "'.5'",
+        "'1e5'",
+        "'1E+2'",
+        "'[1,2]x'",
+        "''",
+        "' '",
+        "'['",
+        "'[1,'",
+        "'[1 2]'",
+        "'{1:2}'",
+        "'{\"a\" 1}'",
+        "'{\"a\":1,}'",
+        "'[1,]'",
+        "'\"unterminated'",
+        "'\"bad \\\\q\"'",
+        "'\"bad \\\\u12\"'",
+        "'\"lone \\\\ude00\"'",
+        "'\"pair \\\\ud800\\\\u0041\"'",
+        "'\"pair \\\\ud800x\"'",
+        "'tru'",
+        "'nul'",
+        "'nan'",
+        "'NaN'",
+        "'infinity'",
+        "'-'",
+        "'--1'",
+        "'\\0'",
+        "'1\\0garbage'",
+        "'\"a\\0b\"'",
+        "'@'",
+        "'[1]\\n'",
+        "'\"ctl\\1\"'",
+        "string.rep('[', 1001) .. string.rep(']', 1001)",
+        "string.rep('[', 999) .. string.rep(']', 999)",
+    ];
+    for d in decodes {
+        check(
+            &mut conn,
+            &lua,
+            &format!("return cjson.encode({{cjson.decode({d})}})"),
+        );
+        check(
+            &mut conn,
+            &lua,
+            &format!("local ok, v = pcall(cjson.decode, {d}) if type(v) == 'table' then v = cjson.encode(v) end return {{ok, v}}"),
+        );
+    }
+    check(&mut conn, &lua, "return cjson.decode()");
+    check(&mut conn, &lua, "return cjson.decode({})");
+    check(&mut conn, &lua, "return cjson.decode('1', 2)");
+}
+
+#[test]
+fn diff_cjson_random() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::libraries_vm().expect("a Lua state");
+    let seed = common::gen::seed_from_env();
+    let mut rng = Rng::new(seed ^ 0x15011);
+    fn value(rng: &mut Rng, depth: u32) -> String {
+        match rng.below(if depth > 3 { 5 } else { 7 }) {
+            0 => rng.range(-70000, 70000).to_string(),
+            1 => format!("{}/{}", rng.range(-99999, 99999), 1 + rng.below(999)),
+            2 => format!("{}e{}", rng.range(-99, 99), rng.range(-30, 30)),
+            3 => {
+                let chars = ["a", "\\\"", "\\\\", "/", "\\n", "\\1", "é", " "];
+                let n = rng.below(6);
+                let s: String = (0..n).map(|_| *rng.pick(&chars)).collect();
+                format!("'{s}'")
+            }
+            4 => rng.pick(&["true", "false", "cjson.null"]).to_string(),
+            5 => {
+                let n = rng.below(5);
+                let items: Vec<String> = (0..n).map(|_| value(rng, depth + 1)).collect();
+                format!("{{{}}}", items.join(", "))
+            }
+            _ => {
+                let n = rng.below(4);
+                let items: Vec<String> = (0..n)
+                    .map(|i| format!("k{i}={}", value(rng, depth + 1)))
+                    .collect();
+                format!("{{{}}}", items.join(", "))
+            }
+        }
+    }
+    for _ in 0..500 {
+        let v = value(&mut rng, 0);
+        check(&mut conn, &lua, &format!("return cjson.encode({v})"));
+        check(
+            &mut conn,
+            &lua,
+            &format!("return cjson.encode(cjson.decode(cjson.encode({v})))"),
+        );
+    }
+    eprintln!("diff_cjson_random: 500 values, no difference (seed {seed})");
+}

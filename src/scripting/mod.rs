@@ -1,7 +1,7 @@
 //! Lua scripting (issue 9, in progress).
 //!
 //! Built so far: the libraries Redis loads into its Lua 5.1 VM that no crate
-//! provides (`bit`, `struct` and `cmsgpack` here; `cjson` to come), and the
+//! provides: `bit`, `struct`, `cmsgpack` and `cjson`, and the
 //! conversion of a script's return value into a reply ([`reply`]). EVAL,
 //! EVALSHA, SCRIPT and FUNCTION are not built yet: they answer
 //! `-ERR unknown command` (the plan: docs/ARCHITECTURE.md, "Scripts").
@@ -17,6 +17,7 @@
 
 pub mod bit;
 mod capi;
+pub mod cjson;
 pub mod cmsgpack;
 pub mod lua_struct;
 pub mod reply;
@@ -49,6 +50,7 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
     bit::register(&lua)?;
     lua_struct::register(&lua)?;
     cmsgpack::register(&lua)?;
+    cjson::register(&lua)?;
     Ok(lua)
 }
 
