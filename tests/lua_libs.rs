@@ -763,3 +763,32 @@ fn diff_cjson_random() {
     }
     eprintln!("diff_cjson_random: 500 values, no difference (seed {seed})");
 }
+
+/// `math.random` draws from one sequence for the whole server, from the state a server starts
+/// with: the same scripts on a fresh redis-server and on a fresh generator give the same
+/// numbers. (The only test here that draws random numbers: the generator is process-wide.)
+#[test]
+fn diff_math_random() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::libraries_vm().expect("a Lua state");
+    scripting::random::reset();
+    for body in [
+        "return {math.random(1000), math.random(1000), math.random(5, 10)}",
+        "return tostring(math.random())",
+        "return {math.random(1), math.random(-5, -5), math.random(-3, 3)}",
+        "return {pcall(math.random, 0)}",
+        "return {pcall(math.random, 5, 1)}",
+        "return {pcall(math.random, 1, 2, 3)}",
+        "return math.random(0)",
+        "return math.random('x')",
+        "return math.random(2^40)",
+        "math.randomseed(42) return {math.random(1000), tostring(math.random())}",
+        "math.randomseed(-7) return math.random(100000)",
+        "math.randomseed(2^33 + 5) return math.random(100000)",
+        "return {pcall(math.randomseed)}",
+        "local t = {} for i = 1, 50 do t[i] = math.random(1000000) end return t",
+    ] {
+        check(&mut conn, &lua, body);
+    }
+}

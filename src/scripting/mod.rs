@@ -1,7 +1,8 @@
 //! Lua scripting (issue 9, in progress).
 //!
 //! Built so far: the libraries Redis loads into its Lua 5.1 VM that no crate
-//! provides: `bit`, `struct`, `cmsgpack` and `cjson`, and the
+//! provides: `bit`, `struct`, `cmsgpack` and `cjson`, and Redis's
+//! `math.random` ([`random`]), and the
 //! conversion of a script's return value into a reply ([`reply`]). EVAL,
 //! EVALSHA, SCRIPT and FUNCTION are not built yet: they answer
 //! `-ERR unknown command` (the plan: docs/ARCHITECTURE.md, "Scripts").
@@ -20,6 +21,7 @@ mod capi;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod lua_struct;
+pub mod random;
 pub mod reply;
 
 use mlua::{Lua, LuaOptions, StdLib};
@@ -51,6 +53,7 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
     lua_struct::register(&lua)?;
     cmsgpack::register(&lua)?;
     cjson::register(&lua)?;
+    random::register(&lua)?;
     Ok(lua)
 }
 
