@@ -792,3 +792,87 @@ fn diff_math_random() {
         check(&mut conn, &lua, body);
     }
 }
+
+/// The globals scripts see (`scripting::sandbox`): Redis's set, read-only, reading a missing one
+/// an error, and the ways around metamethods closed. Redis also has `redis`, `KEYS`, `ARGV`
+/// and `__redis__err__handler`, which come with EVAL; the listing below leaves them out.
+#[test]
+fn diff_sandbox() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::script_vm().expect("a Lua state");
+    for body in [
+        "local t = {} for k in pairs(_G) do if k ~= 'redis' and k ~= 'KEYS' and k ~= 'ARGV' and k ~= '__redis__err__handler' then t[#t+1] = k end end table.sort(t) return t",
+        "x = 1",
+        "return x",
+        "return os",
+        "return print",
+        "return dofile",
+        "return loadfile",
+        "return setfenv",
+        "return getfenv",
+        "return newproxy",
+        "return require",
+        "return debug",
+        "return io",
+        "_G.x = 1",
+        "return _G.x",
+        "return _G.string == string",
+        "return rawequal(_G, _G._G)",
+        "rawset(_G, 'y', 1)",
+        "return {pcall(rawset, _G, 'y', 1)}",
+        "return rawget(_G, 'string') == string",
+        "return rawget(_G, 'nothing')",
+        "return {pcall(rawset, 1, 2, 3)}",
+        "return rawset({}, 'a', 1).a",
+        "string.x = 1",
+        "string.upper = nil",
+        "math.pi = 3",
+        "cjson.encode = nil",
+        "bit.band = nil",
+        "return string.nothing",
+        "return ('x'):upper()",
+        "getmetatable('').__index = nil return 1",
+        "getmetatable('').__index.upper = nil return 1",
+        "return getmetatable('').__index == string",
+        "return type(getmetatable(string))",
+        "return type(getmetatable(_G))",
+        "return type(getmetatable(_G).__index)",
+        "getmetatable(_G).__index = nil return 1",
+        "setmetatable(_G, {})",
+        "return {pcall(setmetatable, string, nil)}",
+        "return {pcall(setmetatable, 1, {})}",
+        "return {pcall(setmetatable, {}, 1)}",
+        "local t = setmetatable({}, {__metatable = 'locked'}) return {getmetatable(t), pcall(setmetatable, t, {})}",
+        "return getmetatable(setmetatable({}, {__index = {a = 5}})).__index.a",
+        "local t = {} for k, v in pairs(string) do t[#t+1] = k end table.sort(t) return t",
+        "local n = 0 for k, v in next, math do n = n + 1 end return n",
+        "local t = {} for k, v in pairs(_G) do if type(v) == 'table' and k ~= '_G' and k ~= 'redis' and k ~= 'KEYS' and k ~= 'ARGV' then local ok = pcall(function() v.injected = 1 end) t[#t+1] = k .. '=' .. tostring(ok) end end table.sort(t) return t",
+        "local k, v = next(_G, nil) return type(k)",
+        "loadstring('z = 1')() return 1",
+        "return loadstring('return 1 + 1')()",
+        "return {pcall(loadstring('return undefined_global'))}",
+        "local co = coroutine.create(function() w = 1 end) return {coroutine.resume(co)}",
+        "local co = coroutine.wrap(function() return string.rep('a', 3) end) return co()",
+        "return {pcall(function() q = 1 end)}",
+        "local ok, e = pcall(function() return nope end) return e",
+        "local t = {} t.x = 1 rawset(t, 'y', 2) return {t.x, t.y, rawget(t, 'y')}",
+        "return _VERSION",
+        "return type(gcinfo())",
+        "return select('#', 1, 2, 3)",
+        "return unpack({1, 2, 3})",
+        "return tostring(nil)",
+        "return {pcall(error, {err='E x'})}",
+        "return {pcall(error, {err=7})}",
+        "local ok, e, extra = pcall(error, {err={}}) return {ok, type(e), type(extra)}",
+        "local ok, e = pcall(error, {x=1}) return {ok, type(e)}",
+        "return {pcall(error, 'plain')}",
+        "return {pcall(error)}",
+        "return {pcall()}",
+        "return {pcall(function(...) return select('#', ...), ... end, 1, nil, 3)}",
+        "return {pcall(pcall, error, 'inner')}",
+        "return {xpcall(function() error('x') end, function(e) return 'handled ' .. e end)}",
+    ] {
+        check(&mut conn, &lua, body);
+    }
+}

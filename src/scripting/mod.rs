@@ -23,6 +23,7 @@ pub mod cmsgpack;
 pub mod lua_struct;
 pub mod random;
 pub mod reply;
+pub mod sandbox;
 
 use mlua::{Lua, LuaOptions, StdLib};
 
@@ -57,6 +58,14 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
+/// A Lua state as scripts will see it: [`libraries_vm`] with Redis's
+/// globals, read-only ([`sandbox`]).
+pub fn script_vm() -> mlua::Result<Lua> {
+    let lua = libraries_vm()?;
+    sandbox::protect(&lua)?;
+    Ok(lua)
+}
+
 /// Runs `body` as a script chunk in `lua` and converts what it returns to a
 /// RESP2 reply, as EVAL will (an error becomes an error reply with Lua's
 /// message; EVAL will add Redis's ` script: ...` suffix). The chunk runs
@@ -65,7 +74,11 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
 pub fn eval_to_resp2(lua: &Lua, body: &str) -> Vec<u8> {
     let mut out = crate::protocol::Reply::new();
     let run = || -> mlua::Result<(bool, mlua::Value)> {
-        let f = lua.load(body).set_name(SCRIPT_CHUNK).into_function()?;
+        let f = lua
+            .load(body)
+            .set_name(SCRIPT_CHUNK)
+            .set_environment(lua.globals())
+            .into_function()?;
         let pcall: mlua::Function = lua.globals().get("pcall")?;
         pcall.call(f)
     };
