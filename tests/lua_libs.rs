@@ -876,3 +876,43 @@ fn diff_sandbox() {
         check(&mut conn, &lua, body);
     }
 }
+
+/// The parts of the `redis` table that need no server (`scripting::redis_api`).
+#[test]
+fn diff_redis_api_pure() {
+    let redis = RedisServer::start();
+    let mut conn = redis.raw();
+    let lua = scripting::script_vm().expect("a Lua state");
+    for body in [
+        "return redis.sha1hex('abc')",
+        "return redis.sha1hex('')",
+        "return redis.sha1hex(123)",
+        "return redis.sha1hex(nil)",
+        "return redis.sha1hex({})",
+        "return redis.sha1hex()",
+        "return redis.sha1hex('a', 'b')",
+        "return {pcall(redis.sha1hex)}",
+        "return redis.status_reply('FINE')",
+        "return redis.status_reply('two words')",
+        "return redis.status_reply(1)",
+        "return redis.status_reply()",
+        "return redis.error_reply('MY err')",
+        "return redis.error_reply('noprefix')",
+        "return redis.error_reply('-CODE with words')",
+        "return redis.error_reply('-NOSPACE')",
+        "return redis.error_reply('trailing\\r\\n')",
+        "return redis.error_reply('')",
+        "return redis.error_reply(5)",
+        "return redis.error_reply()",
+        "return {redis.error_reply('X y')}",
+        "local e = redis.error_reply('X y') return e.err",
+        "local e = redis.status_reply('S') return e.ok",
+        "return type(redis)",
+        "redis.x = 1",
+        "return redis.nothing",
+        "error(redis.error_reply('RAISED now'))",
+        "return {pcall(error, redis.error_reply('CAUGHT here'))}",
+    ] {
+        check(&mut conn, &lua, body);
+    }
+}

@@ -22,6 +22,7 @@ pub mod cjson;
 pub mod cmsgpack;
 pub mod lua_struct;
 pub mod random;
+pub mod redis_api;
 pub mod reply;
 pub mod sandbox;
 
@@ -38,6 +39,9 @@ pub fn c_i64(x: f64) -> i64 {
     }
 }
 
+/// Where [`libraries_vm`] keeps Lua's own `pcall`.
+const BASE_PCALL: &str = "ferrite.base_pcall";
+
 /// The chunk name scripts are compiled under, so positions in errors read
 /// `user_script:LINE:` as in Redis.
 pub const SCRIPT_CHUNK: &str = "@user_script";
@@ -50,6 +54,10 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::default(),
     )?;
+    // Lua's own `pcall`, before the sandbox replaces the global with
+    // Redis's (which turns error tables into strings).
+    let pcall: mlua::Function = lua.globals().get("pcall")?;
+    lua.set_named_registry_value(BASE_PCALL, pcall)?;
     bit::register(&lua)?;
     lua_struct::register(&lua)?;
     cmsgpack::register(&lua)?;
@@ -62,6 +70,7 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
 /// globals, read-only ([`sandbox`]).
 pub fn script_vm() -> mlua::Result<Lua> {
     let lua = libraries_vm()?;
+    redis_api::register(&lua)?;
     sandbox::protect(&lua)?;
     Ok(lua)
 }
@@ -79,12 +88,17 @@ pub fn eval_to_resp2(lua: &Lua, body: &str) -> Vec<u8> {
             .set_name(SCRIPT_CHUNK)
             .set_environment(lua.globals())
             .into_function()?;
-        let pcall: mlua::Function = lua.globals().get("pcall")?;
+        let pcall: mlua::Function = lua.named_registry_value(BASE_PCALL)?;
         pcall.call(f)
     };
     match run() {
         Ok((true, v)) => reply::lua_to_reply(&v, &mut out),
         Ok((false, mlua::Value::String(e))) => out.error(&format!("ERR {}", e.to_string_lossy())),
+        // An error table (what `redis.call` and `redis.error_reply` make).
+        Ok((false, mlua::Value::Table(t))) => match t.raw_get::<mlua::Value>("err") {
+            Ok(mlua::Value::String(e)) => out.error(&e.to_string_lossy()),
+            _ => out.error("ERR unknown error"),
+        },
         Ok((false, _)) => out.error("ERR unknown error"),
         Err(e) => out.error(&format!("ERR {}", reply::error_text(&e))),
     }
