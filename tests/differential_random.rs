@@ -128,7 +128,10 @@ fn run_transactions(protocol: u8) {
             let mut cmd = generator.next_cmd();
             sent += 1;
             if cmd.payload_from_previous.is_some() || !matches!(cmd.compare, Compare::Exact) {
-                if let Some(idx) = cmd.payload_from_previous {
+                // Sent at once, before the transaction being built (the same
+                // order on both servers). Nothing may have been replied yet:
+                // the placeholder payload stays then.
+                if let Some(idx) = cmd.payload_from_previous.filter(|_| !previous.is_empty()) {
                     if let Reply::Bulk(payload) = Reply::from_raw(&previous) {
                         cmd.args[idx] = payload;
                     }
