@@ -283,6 +283,20 @@ fn registry() -> &'static Registry {
 }
 
 /// Looks a command up by name, case-insensitively.
+/// The clock `cmd` runs under for a client: `clock`, without recording
+/// accesses under CLIENT NO-TOUCH (except for TOUCH itself, as in Redis).
+pub fn command_clock(
+    no_touch: bool,
+    cmd: &Command,
+    clock: crate::store::Clock,
+) -> crate::store::Clock {
+    if no_touch && cmd.name != "touch" {
+        clock.no_touch()
+    } else {
+        clock
+    }
+}
+
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {

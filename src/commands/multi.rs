@@ -391,18 +391,11 @@ fn run_keyed(
         ctx.out.null_array();
         return Keyed::Done(None);
     }
-    ctx.out.array(queue.cmds.len());
-    let mut ran = Vec::with_capacity(queue.cmds.len());
-    let mut args = Vec::new();
-    for q in &queue.cmds {
-        queue.args_of(q, &mut args);
-        let start = quanta::Instant::now();
-        let mark = ctx.out.len();
-        ctx.out.resp3 = ctx.client.resp == 3;
-        let Handler::Pinned(handler) = q.cmd.handler else {
+    let mut busy = None;
+    let ran = each_queued(ctx, queue, clock, |ctx, cmd, args, cmd_clock| {
+        let Handler::Pinned(handler) = cmd.handler else {
             unreachable!("transactions with unpinned commands run alone")
         };
-        let cmd_clock = command_clock(ctx.client.no_touch, q.cmd, clock);
         let mut inner = Ctx::with_held(
             ctx.shared,
             &mut *ctx.client,
@@ -411,20 +404,20 @@ fn run_keyed(
             cmd_clock,
             &mut held,
         );
-        handler(&mut inner, &args);
-        if let Some(busy) = inner.keys.busy().cloned() {
-            drop(inner);
+        handler(&mut inner, args);
+        busy = inner.keys.busy().cloned();
+        busy.is_none()
+    });
+    match busy {
+        Some(busy) => {
             held.abandon();
-            return Keyed::Busy(busy.db, busy.key);
+            Keyed::Busy(busy.db, busy.key)
         }
-        ran.push(Ran {
-            stat_id: q.stat_id,
-            mark,
-            usec: start.elapsed().as_micros() as u64,
-        });
+        None => {
+            drop(held);
+            Keyed::Done(ran)
+        }
     }
-    drop(held);
-    Keyed::Done(Some(ran))
 }
 
 /// EXEC with every other client stopped: each command latches its own keys
@@ -441,16 +434,8 @@ fn run_alone(ctx: &mut Ctx, queue: &Queue, watched: &[Watched]) -> Option<Vec<Ra
             ctx.out.null_array();
             return None;
         }
-        ctx.out.array(queue.cmds.len());
-        let mut ran = Vec::with_capacity(queue.cmds.len());
-        let mut args = Vec::new();
-        for q in &queue.cmds {
-            queue.args_of(q, &mut args);
-            let start = quanta::Instant::now();
-            let mark = ctx.out.len();
-            ctx.out.resp3 = ctx.client.resp == 3;
-            let cmd_clock = command_clock(ctx.client.no_touch, q.cmd, clock);
-            match q.cmd.handler {
+        each_queued(ctx, queue, clock, |ctx, cmd, args, cmd_clock| {
+            match cmd.handler {
                 Handler::Pinned(handler) => {
                     let mut inner = Ctx::alone(
                         ctx.shared,
@@ -459,7 +444,7 @@ fn run_alone(ctx: &mut Ctx, queue: &Queue, watched: &[Watched]) -> Option<Vec<Ra
                         ctx.guard,
                         cmd_clock,
                     );
-                    handler(&mut inner, &args);
+                    handler(&mut inner, args);
                 }
                 Handler::Unpinned(handler) => {
                     let mut inner = Unpinned {
@@ -468,25 +453,41 @@ fn run_alone(ctx: &mut Ctx, queue: &Queue, watched: &[Watched]) -> Option<Vec<Ra
                         out: &mut *ctx.out,
                         clock: cmd_clock,
                     };
-                    handler(&mut inner, &args);
+                    handler(&mut inner, args);
                 }
             }
-            ran.push(Ran {
-                stat_id: q.stat_id,
-                mark,
-                usec: start.elapsed().as_micros() as u64,
-            });
-        }
-        Some(ran)
+            true
+        })
     })
 }
 
-/// The clock a queued command runs under: EXEC's time, without recording
-/// accesses under CLIENT NO-TOUCH (except TOUCH itself).
-fn command_clock(no_touch: bool, cmd: &Command, clock: Clock) -> Clock {
-    if no_touch && cmd.name != "touch" {
-        clock.no_touch()
-    } else {
-        clock
+/// Writes EXEC's array header and runs each queued command through `run`
+/// (which gets its arguments and its clock: EXEC's time, without recording
+/// accesses under CLIENT NO-TOUCH), timing it for INFO. `None` as soon as
+/// `run` returns false.
+fn each_queued<'a, 'g>(
+    ctx: &mut Ctx<'a, 'g>,
+    queue: &Queue,
+    clock: Clock,
+    mut run: impl FnMut(&mut Ctx<'a, 'g>, &'static Command, &[&[u8]], Clock) -> bool,
+) -> Option<Vec<Ran>> {
+    ctx.out.array(queue.cmds.len());
+    let mut ran = Vec::with_capacity(queue.cmds.len());
+    let mut args = Vec::new();
+    for q in &queue.cmds {
+        queue.args_of(q, &mut args);
+        let start = quanta::Instant::now();
+        let mark = ctx.out.len();
+        ctx.out.resp3 = ctx.client.resp == 3;
+        let cmd_clock = super::command_clock(ctx.client.no_touch, q.cmd, clock);
+        if !run(ctx, q.cmd, &args, cmd_clock) {
+            return None;
+        }
+        ran.push(Ran {
+            stat_id: q.stat_id,
+            mark,
+            usec: start.elapsed().as_micros() as u64,
+        });
     }
+    Some(ran)
 }

@@ -148,10 +148,9 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         ("tohex", bit_tohex),
     ];
     for (name, f) in fns {
-        // SAFETY: each function follows the C function protocol (reads its
-        // arguments from the stack, pushes its results, returns their
-        // count) and raises errors only through lauxlib, with nothing to
-        // drop in its frame.
+        // Each function reads its arguments from the stack, pushes its
+        // results and returns their count, raising only through lauxlib.
+        // SAFETY: so it follows the C function protocol, nothing to drop.
         bit.set(name, unsafe { lua.create_c_function(f)? })?;
     }
     lua.globals().set("bit", bit)

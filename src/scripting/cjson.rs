@@ -285,12 +285,8 @@ unsafe fn array_length(l: *mut lua_State, cfg: &Config) -> c_int {
                 let k = ffi::lua_tonumber(l, -2);
                 if k != 0.0 && k.floor() == k && k >= 1.0 {
                     if k > max as f64 {
-                        // `max = k` in C: out of range gives INT_MIN.
-                        max = if k < 2_147_483_648.0 {
-                            k as c_int
-                        } else {
-                            c_int::MIN
-                        };
+                        // `max = k` in C.
+                        max = super::c_i32(k);
                     }
                     items = items.wrapping_add(1);
                     ffi::lua_pop(l, 1);
@@ -796,9 +792,9 @@ unsafe fn value(l: *mut lua_State, p: &mut Parser<'_>, t: &Token) {
 }
 
 unsafe extern "C-unwind" fn json_decode(l: *mut lua_State) -> c_int {
-    // SAFETY: a C closure of `module`; the frame holds plain data, slices
-    // of the input string (which stays at index 1) and a pointer to a
-    // Lua-owned buffer.
+    // The frame holds plain data, slices of the input string (which stays
+    // at index 1) and a pointer to a Lua-owned buffer.
+    // SAFETY: a C closure of `module`, so nothing to drop if it raises.
     unsafe {
         if ffi::lua_gettop(l) != 1 {
             arg_error(l, 1, b"expected 1 argument");
@@ -987,9 +983,9 @@ unsafe extern "C-unwind" fn module(l: *mut lua_State) -> c_int {
         (c"decode_invalid_numbers", cfg_decode_invalid_numbers),
         (c"new", module),
     ];
-    // SAFETY: called by Lua as a C function (also as `cjson.new`). The
-    // settings userdata is plain integers, written before it is shared;
-    // each closure gets it as its only upvalue.
+    // The settings userdata is plain integers, written before it is
+    // shared; each closure gets it as its only upvalue.
+    // SAFETY: called by Lua as a C function (also as `cjson.new`).
     unsafe {
         ffi::lua_createtable(l, 0, 13);
         let cfg = ffi::lua_newuserdata(l, std::mem::size_of::<Config>()) as *mut Config;

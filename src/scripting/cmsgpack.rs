@@ -17,23 +17,14 @@
 //! its output in a buffer the Lua state owns (`capi::new_buffer`), since
 //! `__index` metamethods it calls may raise.
 
-use super::c_i64;
 use super::capi::{arg_error, msg, new_buffer, raise};
+use super::{c_i32, c_i64};
 use mlua::ffi::{self, lua_State};
 use mlua::Lua;
 use std::os::raw::c_int;
 
 /// Tables nested deeper than this encode as nil (a cycle ends there).
 const MAX_NESTING: u32 = 16;
-
-/// `(int)x` as x86-64 computes it.
-fn c_i32(x: f64) -> i32 {
-    if x.is_nan() || !(-2_147_483_648.0..2_147_483_648.0).contains(&x) {
-        i32::MIN
-    } else {
-        x as i32
-    }
-}
 
 fn encode_int(out: &mut Vec<u8>, n: i64) {
     if n >= 0 {

@@ -282,9 +282,10 @@ unsafe fn pack_walk(l: *mut lua_State, fmt: &[u8], mut out: Option<&mut Vec<u8>>
 }
 
 unsafe extern "C-unwind" fn struct_pack(l: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua as a C function. The first walk may raise and
-    // holds nothing to drop; the second cannot raise (everything was
-    // checked) and owns the buffer, which Lua copies before it is dropped.
+    // The first walk may raise and holds nothing to drop; the second
+    // cannot raise (everything was checked) and owns the buffer, which Lua
+    // copies before it is dropped.
+    // SAFETY: called by Lua as a C function, with its own state.
     unsafe {
         let fmt = c_format(check_bytes(l, 1));
         // The C library pushes a nil here (to separate the arguments from
@@ -300,10 +301,10 @@ unsafe extern "C-unwind" fn struct_pack(l: *mut lua_State) -> c_int {
 }
 
 unsafe extern "C-unwind" fn struct_unpack(l: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua as a C function; every value in this frame is
-    // plain data or a slice of a string on the Lua stack (the format and
-    // the data stay there: results are pushed above them), so raising at
-    // any point leaves nothing to drop.
+    // Every value in this frame is plain data or a slice of a string on
+    // the Lua stack (the format and the data stay there: results are
+    // pushed above them), so raising at any point leaves nothing to drop.
+    // SAFETY: called by Lua as a C function, with its own state.
     unsafe {
         let fmt = c_format(check_bytes(l, 1));
         let data = check_bytes(l, 2);

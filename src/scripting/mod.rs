@@ -39,6 +39,15 @@ pub fn c_i64(x: f64) -> i64 {
     }
 }
 
+/// `(int)x` as x86-64 C code computes it: `i32::MIN` out of range.
+pub fn c_i32(x: f64) -> i32 {
+    if x.is_nan() || !(-2_147_483_648.0..2_147_483_648.0).contains(&x) {
+        i32::MIN
+    } else {
+        x as i32
+    }
+}
+
 /// Where [`libraries_vm`] keeps Lua's own `pcall`.
 const BASE_PCALL: &str = "ferrite.base_pcall";
 

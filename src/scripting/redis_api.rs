@@ -103,9 +103,10 @@ unsafe extern "C-unwind" fn error_reply(l: *mut lua_State) -> c_int {
 }
 
 unsafe extern "C-unwind" fn sha1hex(l: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua as a C function. The digest is computed into a
-    // stack array before anything is pushed; the error is raised as Lua's
-    // value (the error table) with nothing to drop.
+    // The digest is computed into a stack array before anything is pushed;
+    // the error is raised as Lua's value (the error table) with nothing to
+    // drop in this frame.
+    // SAFETY: called by Lua as a C function, with its own state.
     unsafe {
         if ffi::lua_gettop(l) != 1 {
             push_error(l, b"wrong number of arguments");

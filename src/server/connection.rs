@@ -597,10 +597,7 @@ fn execute_timed(
         return Instant::now();
     }
     client.info.set_last_cmd(cmd);
-    let mut clock = Clock::at(now_ms);
-    if client.no_touch && cmd.name != "touch" {
-        clock = clock.no_touch();
-    }
+    let clock = commands::command_clock(client.no_touch, cmd, Clock::at(now_ms));
     let run = || match cmd.handler {
         Handler::Pinned(handler) => {
             let guard = pin.get_or_insert_with(epoch::pin);

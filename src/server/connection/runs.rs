@@ -210,10 +210,7 @@ fn execute_held<'g>(
     let mark = out.len();
     out.resp3 = client.resp == 3;
     client.info.set_last_cmd(cmd);
-    let mut clock = Clock::at(now_ms);
-    if client.no_touch && cmd.name != "touch" {
-        clock = clock.no_touch();
-    }
+    let clock = crate::commands::command_clock(client.no_touch, cmd, Clock::at(now_ms));
     let Handler::Pinned(handler) = cmd.handler else {
         unreachable!("runs hold pinned commands only")
     };
