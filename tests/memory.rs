@@ -962,3 +962,46 @@ fn pipelined_collection_writes_on_one_key_free_their_copies() {
         "200,000 pipelined collection writes on four keys, then DEL",
     );
 }
+
+/// Transactions give memory back: 100,000 MULTI/EXEC blocks overwriting 10,000 keys (their
+/// latches are undoable, so a large hash is copied on write rather than changed in place),
+/// each block after WATCHing an absent key (a registration in the keyspace, dropped by EXEC),
+/// and every tenth block DISCARDed. Afterwards `used_memory` is back at the baseline taken
+/// once the keys and the hash exist.
+#[test]
+fn transactions_give_memory_back() {
+    const KEYS: usize = 10_000;
+    let s = Server::start();
+    let mut c = s.raw();
+    repeat(&mut c, 0..KEYS, |b, i| {
+        b.push(&[b"SET".as_slice(), &key("t", i), &value("first", i)])
+    });
+    repeat(&mut c, 0..2_000, |b, i| {
+        b.push(&[b"HSET".as_slice(), b"big", &key("f", i), &value("h0", i)])
+    });
+    let baseline = used_memory(&mut c);
+    repeat(&mut c, 0..100_000, |b, i| {
+        b.push(&[b"WATCH".as_slice(), &key("absent", i)]);
+        b.push(&[b"MULTI".as_slice()]);
+        b.push(&[b"SET".as_slice(), &key("t", i % KEYS), &value("tx", i)]);
+        b.push(&[
+            b"HSET".as_slice(),
+            b"big",
+            &key("f", i % 2_000),
+            &value("h", i),
+        ]);
+        if i % 10 == 9 {
+            b.push(&[b"DISCARD".as_slice()]);
+        } else {
+            b.push(&[b"EXEC".as_slice()]);
+        }
+    });
+    assert_eq!(dbsize(&mut c), KEYS as i64 + 1);
+    // Block 99,998 ran (EXEC); key t:9999 is written only by blocks ending
+    // in 9, all discarded, so it keeps its first value.
+    let last = c.cmd_parsed(&["GET", "t:9998"]);
+    assert_eq!(last.as_bytes(), Some(&value("tx", 99_998)[..]));
+    let untouched = c.cmd_parsed(&["GET", "t:9999"]);
+    assert_eq!(untouched.as_bytes(), Some(&value("first", 9_999)[..]));
+    assert_returns_to(&mut c, baseline, BOUND, "100,000 transactions");
+}
