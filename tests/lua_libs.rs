@@ -1,29 +1,23 @@
 //! The Redis Lua libraries Ferrite implements (`ferrite::scripting`), differential against a
 //! real redis-server 7.0: each snippet runs as `EVAL <snippet> 0` on redis-server and in an
-//! in-process Lua 5.1 state with Ferrite's libraries, and the replies must be identical
-//! (redis-server's ` script: <sha>, on @user_script:N.` suffix on errors is left out: EVAL
-//! adds it, and EVAL is not built yet). Hand-written cases cover every function, argument
-//! errors and edge values; a seeded random part compares thousands of calls.
+//! in-process Lua 5.1 state made as each Ferrite worker makes its own (`scripting::vm`), and
+//! the replies must be identical, errors' ` script: <sha>, on @user_script:N.` suffix
+//! included. (In-process, so the thousands of cases cost no round trips; `tests/scripting.rs`
+//! runs EVAL on the server.) Hand-written cases cover every function, argument errors and
+//! edge values; a seeded random part compares thousands of calls.
 
 mod common;
 
 use common::gen::Rng;
 use common::{fmt_reply, RawConn, RedisServer};
-use ferrite::scripting;
+use ferrite::scripting::{self, vm::Vm};
 
-/// redis-server's reply to `EVAL body 0`, without the script suffix of errors.
+/// redis-server's reply to `EVAL body 0`.
 fn redis_eval(conn: &mut RawConn, body: &str) -> Vec<u8> {
-    let reply = conn.cmd(&["EVAL", body, "0"]);
-    if reply.first() == Some(&b'-') {
-        let text = String::from_utf8_lossy(&reply).into_owned();
-        if let Some(at) = text.find(" script: ") {
-            return format!("{}\r\n", &text[..at]).into_bytes();
-        }
-    }
-    reply
+    conn.cmd(&["EVAL", body, "0"])
 }
 
-fn check(conn: &mut RawConn, lua: &mlua::Lua, body: &str) {
+fn check(conn: &mut RawConn, lua: &mut Vm, body: &str) {
     let ours = scripting::eval_to_resp2(lua, body);
     let theirs = redis_eval(conn, body);
     assert_eq!(
@@ -39,7 +33,7 @@ fn check(conn: &mut RawConn, lua: &mlua::Lua, body: &str) {
 fn diff_bit() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     for body in [
         "return bit.tobit(2.5)",
         "return bit.tobit(1.5)",
@@ -97,7 +91,7 @@ fn diff_bit() {
         "return type(bit)",
         "return type(bit.tobit)",
     ] {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
 }
 
@@ -105,7 +99,7 @@ fn diff_bit() {
 fn diff_bit_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed);
     let fns = [
@@ -127,7 +121,7 @@ fn diff_bit_random() {
         let argc = 1 + rng.below(3) as usize;
         let args: Vec<String> = (0..argc).map(|_| number(&mut rng)).collect();
         let body = format!("return bit.{f}({})", args.join(", "));
-        check(&mut conn, &lua, &body);
+        check(&mut conn, &mut lua, &body);
     }
     eprintln!("diff_bit_random: 2000 calls, no difference (seed {seed})");
 }
@@ -137,7 +131,7 @@ fn diff_bit_random() {
 fn diff_return_values() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     for body in [
         "return 'x'",
         "return ''",
@@ -171,7 +165,7 @@ fn diff_return_values() {
         "error('no position', 0)",
         "return {pcall(error, 'inner')}",
     ] {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
 }
 
@@ -182,7 +176,7 @@ const HEX: &str = "local function hex(s) return (string.gsub(s, '.', function(c)
 fn diff_struct() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     let packs = [
         "'>I2', 258",
         "'<I2', 258",
@@ -232,7 +226,7 @@ fn diff_struct() {
     for args in packs {
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("{HEX}return hex(struct.pack({args}))"),
         );
     }
@@ -266,7 +260,7 @@ fn diff_struct() {
         "return struct.unpack('b', 'a', 'x')",
     ];
     for body in errors {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
     let sizes = [
         "'i'",
@@ -282,7 +276,7 @@ fn diff_struct() {
         "''",
     ];
     for f in sizes {
-        check(&mut conn, &lua, &format!("return struct.size({f})"));
+        check(&mut conn, &mut lua, &format!("return struct.size({f})"));
     }
     let unpacks = [
         "'>I2', '\\1\\2'",
@@ -310,7 +304,7 @@ fn diff_struct() {
     for args in unpacks {
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("return {{struct.unpack({args})}}"),
         );
     }
@@ -320,7 +314,7 @@ fn diff_struct() {
 fn diff_struct_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed ^ 0x5eed);
     let ints = ["b", "B", "h", "H", "l", "L", "T", "i", "I"];
@@ -361,12 +355,12 @@ fn diff_struct_random() {
         let call = format!("'{fmt}', {}", args.join(", "));
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("{HEX}return hex(struct.pack({call}))"),
         );
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("local t = {{struct.unpack('{fmt}', struct.pack({call}))}} for i = 1, #t do t[i] = tostring(t[i]) end return t"),
         );
     }
@@ -377,7 +371,7 @@ fn diff_struct_random() {
 fn diff_cmsgpack() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     let values = [
         "0",
         "1",
@@ -441,7 +435,7 @@ fn diff_cmsgpack() {
     for v in values {
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("{HEX}return hex(cmsgpack.pack({v}))"),
         );
     }
@@ -453,25 +447,25 @@ fn diff_cmsgpack() {
     for v in multi {
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("{HEX}return hex(cmsgpack.pack({v}))"),
         );
     }
     // Nesting: 16 levels, then nil; a table containing itself.
     check(
         &mut conn,
-        &lua,
+        &mut lua,
         &format!("{HEX}local t = {{}} local c = t for i = 1, 20 do c[1] = {{}} c = c[1] end return hex(cmsgpack.pack(t))"),
     );
     check(
         &mut conn,
-        &lua,
+        &mut lua,
         &format!("{HEX}local t = {{}} t[1] = t return hex(cmsgpack.pack(t))"),
     );
     // __index applies to arrays.
     check(
         &mut conn,
-        &lua,
+        &mut lua,
         &format!("{HEX}local t = setmetatable({{1, 2}}, {{__index = function() return 9 end}}) return hex(cmsgpack.pack(t))"),
     );
     // Round trips and the unpack family (tables come back as nested arrays
@@ -518,7 +512,7 @@ fn diff_cmsgpack() {
         "return {cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
     ];
     for body in unpacks {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
 }
 
@@ -526,7 +520,7 @@ fn diff_cmsgpack() {
 fn diff_cmsgpack_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed ^ 0xc0de);
     fn value(rng: &mut Rng, depth: u32) -> String {
@@ -550,12 +544,12 @@ fn diff_cmsgpack_random() {
         let args = args.join(", ");
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("{HEX}return hex(cmsgpack.pack({args}))"),
         );
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("{HEX}return hex(cmsgpack.pack(cmsgpack.unpack(cmsgpack.pack({args}))))"),
         );
     }
@@ -566,7 +560,7 @@ fn diff_cmsgpack_random() {
 fn diff_cjson() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     let encodes = [
         "1",
         "-1",
@@ -614,7 +608,7 @@ fn diff_cjson() {
         "coroutine.create(tostring)",
     ];
     for v in encodes {
-        check(&mut conn, &lua, &format!("return cjson.encode({v})"));
+        check(&mut conn, &mut lua, &format!("return cjson.encode({v})"));
     }
     let scripts = [
         "return cjson.encode()",
@@ -644,7 +638,7 @@ fn diff_cjson() {
         "return cjson.decode('null') == cjson.null",
     ];
     for body in scripts {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
     let decodes = [
         "'1'",
@@ -705,25 +699,25 @@ fn diff_cjson() {
     for d in decodes {
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("return cjson.encode({{cjson.decode({d})}})"),
         );
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("local ok, v = pcall(cjson.decode, {d}) if type(v) == 'table' then v = cjson.encode(v) end return {{ok, v}}"),
         );
     }
-    check(&mut conn, &lua, "return cjson.decode()");
-    check(&mut conn, &lua, "return cjson.decode({})");
-    check(&mut conn, &lua, "return cjson.decode('1', 2)");
+    check(&mut conn, &mut lua, "return cjson.decode()");
+    check(&mut conn, &mut lua, "return cjson.decode({})");
+    check(&mut conn, &mut lua, "return cjson.decode('1', 2)");
 }
 
 #[test]
 fn diff_cjson_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed ^ 0x15011);
     fn value(rng: &mut Rng, depth: u32) -> String {
@@ -754,10 +748,10 @@ fn diff_cjson_random() {
     }
     for _ in 0..500 {
         let v = value(&mut rng, 0);
-        check(&mut conn, &lua, &format!("return cjson.encode({v})"));
+        check(&mut conn, &mut lua, &format!("return cjson.encode({v})"));
         check(
             &mut conn,
-            &lua,
+            &mut lua,
             &format!("return cjson.encode(cjson.decode(cjson.encode({v})))"),
         );
     }
@@ -771,7 +765,7 @@ fn diff_cjson_random() {
 fn diff_math_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::libraries_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     scripting::random::reset();
     for body in [
         "return {math.random(1000), math.random(1000), math.random(5, 10)}",
@@ -789,7 +783,7 @@ fn diff_math_random() {
         "return {pcall(math.randomseed)}",
         "local t = {} for i = 1, 50 do t[i] = math.random(1000000) end return t",
     ] {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
 }
 
@@ -800,7 +794,7 @@ fn diff_math_random() {
 fn diff_sandbox() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::script_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     for body in [
         "local t = {} for k in pairs(_G) do if k ~= 'redis' and k ~= 'KEYS' and k ~= 'ARGV' and k ~= '__redis__err__handler' then t[#t+1] = k end end table.sort(t) return t",
         "x = 1",
@@ -873,7 +867,7 @@ fn diff_sandbox() {
         "return {pcall(pcall, error, 'inner')}",
         "return {xpcall(function() error('x') end, function(e) return 'handled ' .. e end)}",
     ] {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
 }
 
@@ -882,7 +876,7 @@ fn diff_sandbox() {
 fn diff_redis_api_pure() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let lua = scripting::script_vm().expect("a Lua state");
+    let mut lua = Vm::new(0).expect("a Lua state");
     for body in [
         "return redis.sha1hex('abc')",
         "return redis.sha1hex('')",
@@ -913,6 +907,6 @@ fn diff_redis_api_pure() {
         "error(redis.error_reply('RAISED now'))",
         "return {pcall(error, redis.error_reply('CAUGHT here'))}",
     ] {
-        check(&mut conn, &lua, body);
+        check(&mut conn, &mut lua, body);
     }
 }

@@ -430,6 +430,18 @@ impl<'a, 'g> Keys<'a, 'g> {
         self.busy.as_ref()
     }
 
+    /// The latches of the enclosing transaction, for a script it runs
+    /// (EVAL inside EXEC latches nothing of its own).
+    pub fn held_mut(&mut self) -> Option<&mut HeldKeys<'g>> {
+        self.held.as_deref_mut()
+    }
+
+    /// Records that a script run by the enclosing transaction needed `key`
+    /// (see [`Keys::busy`]).
+    pub fn set_busy(&mut self, key: BusyKey) {
+        self.busy = Some(key);
+    }
+
     fn blocked<T>(&mut self, db: usize, key: Option<&[u8]>) -> Access<T> {
         self.busy = Some(BusyKey {
             db,

@@ -8,6 +8,10 @@ use crate::server::client::ReplyMode;
 /// implements, so clients enable the right features.
 pub const REDIS_VERSION: &str = "7.2.4";
 
+/// [`REDIS_VERSION`] as Redis encodes it (`0x00MMmmpp`), for scripts'
+/// `redis.REDIS_VERSION_NUM`.
+pub const REDIS_VERSION_NUM: i32 = 0x0007_0204;
+
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
     Command::new("ping", -1, FAST, KeySpec::NONE, acl::FAST | acl::CONNECTION, ping)
@@ -188,4 +192,19 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) {
     c.authenticated = ctx.shared.config.requirepass().is_none();
     ctx.out.resp3 = false;
     ctx.out.simple("RESET");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_number_matches_version() {
+        let parts: Vec<i32> = super::REDIS_VERSION
+            .split('.')
+            .map(|p| p.parse().expect("numeric version"))
+            .collect();
+        assert_eq!(
+            super::REDIS_VERSION_NUM,
+            (parts[0] << 16) | (parts[1] << 8) | parts[2]
+        );
+    }
 }

@@ -22,6 +22,7 @@ pub mod list_blocking;
 pub mod lists;
 pub mod multi;
 pub mod object;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -31,7 +32,7 @@ pub mod testing;
 pub mod zset_blocking;
 pub mod zsets;
 
-pub use access::{Access, Busy, HeldKeys, Keys};
+pub use access::{Access, Busy, BusyKey, HeldKeys, Keys};
 pub use ctx::{Ctx, Unpinned};
 pub use table::{key_flags, BeginSearch, Command, FindKeys, Handler, KeySpec, KeySpecEntry};
 
@@ -154,6 +155,7 @@ fn families() -> Vec<&'static [Command]> {
         introspection::COMMANDS,
         server::COMMANDS,
         multi::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

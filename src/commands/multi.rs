@@ -60,9 +60,9 @@ pub static COMMANDS: &[Command] = &[
 /// Rounds EXEC runs with its keys latched before it runs alone.
 pub const KEYED_ROUNDS: usize = 3;
 
-/// Commands that work on whole databases: a transaction holding them runs
-/// alone, since no set of key latches covers what they touch.
-const WHOLE_DB: &[&str] = &[
+/// Commands that work on whole databases: a transaction or script holding
+/// them runs alone, since no set of key latches covers what they touch.
+pub const WHOLE_DB: &[&str] = &[
     "flushall",
     "flushdb",
     "swapdb",
@@ -346,7 +346,12 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) {
     end(ctx.client, ctx.shared);
     if let Some(ran) = ran {
         for r in ran {
-            crate::server::count_command(ctx.shared, ctx.out, r.mark, r.usec, r.stat_id);
+            let count = if r.counted {
+                crate::server::count_command_counted
+            } else {
+                crate::server::count_command
+            };
+            count(ctx.shared, ctx.out, r.mark, r.usec, r.stat_id);
         }
     }
 }
@@ -356,6 +361,8 @@ struct Ran {
     stat_id: usize,
     mark: usize,
     usec: u64,
+    /// Its error reply was already counted (see `Client::error_counted`).
+    counted: bool,
 }
 
 enum Keyed {
@@ -487,6 +494,7 @@ fn each_queued<'a, 'g>(
             stat_id: q.stat_id,
             mark,
             usec: start.elapsed().as_micros() as u64,
+            counted: std::mem::take(&mut ctx.client.error_counted),
         });
     }
     Some(ran)

@@ -1,22 +1,29 @@
-//! Lua scripting (issue 9, in progress).
+//! Lua scripting: EVAL's machinery.
 //!
-//! Built so far: the libraries Redis loads into its Lua 5.1 VM that no crate
-//! provides: `bit`, `struct`, `cmsgpack` and `cjson`, and Redis's
-//! `math.random` ([`random`]), and the
-//! conversion of a script's return value into a reply ([`reply`]). EVAL,
-//! EVALSHA, SCRIPT and FUNCTION are not built yet: they answer
-//! `-ERR unknown command` (the plan: docs/ARCHITECTURE.md, "Scripts").
+//! * [`cache`]: every script seen, by SHA1, shared by all threads.
+//! * [`vm`]: one Lua 5.1 state per worker thread, with Redis's libraries
+//!   and sandbox; compiling and running a script in it.
+//! * [`run`]: a script's run, and `redis.call`/`pcall` and the other
+//!   functions that act on it.
+//! * [`reply`]: the conversion of what a script returns into a reply.
+//! * The libraries Redis loads that no crate provides: [`bit`],
+//!   [`lua_struct`], [`cmsgpack`], [`cjson`], Redis's `math.random`
+//!   ([`random`]), the server-free part of the `redis` table
+//!   ([`redis_api`]) and the read-only globals ([`sandbox`]).
+//!
+//! The commands (EVAL, EVALSHA, SCRIPT...) and how a script's keys are
+//! latched are in `commands::scripting`.
 //!
 //! **How a library is made.** Redis's libraries are C functions; their
 //! errors are Lua strings carrying the caller's position
 //! (`user_script:1: bad argument #1 to 'band' (number expected, got no
-//! value)`), which a script can catch with `pcall` and inspect. An error
-//! raised from an mlua callback reaches Lua as a userdata instead, so each
-//! library is a small Lua layer that checks and converts its arguments and
-//! raises errors with `error(msg, level)` (which adds the caller's position
-//! as `luaL_error` does), over Rust functions that compute and cannot fail.
+//! value)`), which a script can catch with `pcall` and inspect. So each is
+//! a Lua C function written in Rust over mlua's `ffi`, raising with
+//! lauxlib; raising is a long jump over the Rust frame, so such frames
+//! hold only plain data whenever they call into Lua (`capi`).
 
 pub mod bit;
+pub mod cache;
 mod capi;
 pub mod cjson;
 pub mod cmsgpack;
@@ -24,7 +31,9 @@ pub mod lua_struct;
 pub mod random;
 pub mod redis_api;
 pub mod reply;
+pub mod run;
 pub mod sandbox;
+pub mod vm;
 
 use mlua::{Lua, LuaOptions, StdLib};
 
@@ -53,11 +62,10 @@ const BASE_PCALL: &str = "ferrite.base_pcall";
 
 /// The chunk name scripts are compiled under, so positions in errors read
 /// `user_script:LINE:` as in Redis.
-pub const SCRIPT_CHUNK: &str = "@user_script";
+pub const SCRIPT_CHUNK_C: &std::ffi::CStr = c"@user_script";
 
 /// A Lua 5.1 state with the standard libraries Redis loads (base, table,
-/// string, math) and the Redis libraries built so far. No sandbox yet (it
-/// comes with EVAL): for the libraries' own tests.
+/// string, math) and Redis's own libraries, without the sandbox.
 pub fn libraries_vm() -> mlua::Result<Lua> {
     let lua = Lua::new_with(
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
@@ -75,8 +83,8 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
-/// A Lua state as scripts will see it: [`libraries_vm`] with Redis's
-/// globals, read-only ([`sandbox`]).
+/// A Lua state as scripts see it: [`libraries_vm`] with the `redis` table
+/// and Redis's globals, read-only ([`sandbox`]).
 pub fn script_vm() -> mlua::Result<Lua> {
     let lua = libraries_vm()?;
     redis_api::register(&lua)?;
@@ -84,32 +92,16 @@ pub fn script_vm() -> mlua::Result<Lua> {
     Ok(lua)
 }
 
-/// Runs `body` as a script chunk in `lua` and converts what it returns to a
-/// RESP2 reply, as EVAL will (an error becomes an error reply with Lua's
-/// message; EVAL will add Redis's ` script: ...` suffix). The chunk runs
-/// under Lua's own `pcall`, so an error arrives as the value Lua raised
-/// (mlua would add a traceback to it).
-pub fn eval_to_resp2(lua: &Lua, body: &str) -> Vec<u8> {
+/// Runs `body` as `EVAL body 0` would, outside any server (no
+/// `redis.call`), and returns the RESP2 reply: for the libraries' tests.
+pub fn eval_to_resp2(vm: &mut vm::Vm, body: &str) -> Vec<u8> {
+    let scripts = cache::Scripts::default();
     let mut out = crate::protocol::Reply::new();
-    let run = || -> mlua::Result<(bool, mlua::Value)> {
-        let f = lua
-            .load(body)
-            .set_name(SCRIPT_CHUNK)
-            .set_environment(lua.globals())
-            .into_function()?;
-        let pcall: mlua::Function = lua.named_registry_value(BASE_PCALL)?;
-        pcall.call(f)
-    };
-    match run() {
-        Ok((true, v)) => reply::lua_to_reply(&v, &mut out),
-        Ok((false, mlua::Value::String(e))) => out.error(&format!("ERR {}", e.to_string_lossy())),
-        // An error table (what `redis.call` and `redis.error_reply` make).
-        Ok((false, mlua::Value::Table(t))) => match t.raw_get::<mlua::Value>("err") {
-            Ok(mlua::Value::String(e)) => out.error(&e.to_string_lossy()),
-            _ => out.error("ERR unknown error"),
-        },
-        Ok((false, _)) => out.error("ERR unknown error"),
-        Err(e) => out.error(&format!("ERR {}", reply::error_text(&e))),
+    match vm.load(&scripts, body.as_bytes()) {
+        Ok(compiled) => {
+            vm.call(&compiled, &[], &[], &mut out);
+        }
+        Err(e) => out.error(&e),
     }
     out.buf.to_vec()
 }

@@ -51,7 +51,7 @@ unsafe fn push_error_table(l: *mut lua_State, code: &[u8], msg: &[u8]) {
 ///
 /// # Safety
 /// A running C call's state.
-unsafe fn push_error(l: *mut lua_State, text: &[u8]) {
+pub(crate) unsafe fn push_error(l: *mut lua_State, text: &[u8]) {
     let (code, msg) = match text.strip_prefix(b"-") {
         Some(rest) => split_code(rest),
         None => (&b"ERR"[..], text),
@@ -131,18 +131,119 @@ unsafe extern "C-unwind" fn sha1hex(l: *mut lua_State) -> c_int {
     1
 }
 
-/// Registers the global `redis` table with the functions above.
+/// `redis.log(level, msg...)`: Redis's log levels on `tracing`'s (the
+/// configured `loglevel` filters them as it filters the server's own).
+unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua as a C function. Errors are raised before
+    // anything needing a drop exists; every argument is converted to a
+    // string (which may raise) before the message buffer is made.
+    unsafe {
+        let argc = ffi::lua_gettop(l);
+        if argc < 2 {
+            push_error(l, b"redis.log() requires two arguments or more.");
+            ffi::lua_error(l);
+        }
+        if ffi::lua_isnumber(l, 1) == 0 {
+            push_error(l, b"First argument must be a number (log level).");
+            ffi::lua_error(l);
+        }
+        let level = super::c_i32(ffi::lua_tonumber(l, 1));
+        if !(LOG_DEBUG..=LOG_WARNING).contains(&level) {
+            push_error(l, b"Invalid debug level.");
+            ffi::lua_error(l);
+        }
+        for i in 2..=argc {
+            ffi::lua_tolstring(l, i, std::ptr::null_mut());
+        }
+        let mut text = Vec::new();
+        for i in 2..=argc {
+            if ffi::lua_isstring(l, i) != 0 {
+                if i != 2 {
+                    text.push(b' ');
+                }
+                text.extend_from_slice(super::reply::bytes_at(l, i));
+            }
+        }
+        let text = String::from_utf8_lossy(&text);
+        match level {
+            LOG_DEBUG => tracing::trace!("{text}"),
+            LOG_VERBOSE => tracing::debug!("{text}"),
+            LOG_NOTICE => tracing::info!("{text}"),
+            _ => tracing::warn!("{text}"),
+        }
+    }
+    0
+}
+
+const LOG_DEBUG: i32 = 0;
+const LOG_VERBOSE: i32 = 1;
+const LOG_NOTICE: i32 = 2;
+const LOG_WARNING: i32 = 3;
+
+/// `redis.breakpoint()`: false outside the Lua debugger (SCRIPT DEBUG),
+/// which Ferrite does not have.
+unsafe extern "C-unwind" fn breakpoint(l: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua as a C function.
+    unsafe { ffi::lua_pushboolean(l, 0) };
+    1
+}
+
+/// `redis.debug(...)`: logs to the Lua debugger's console, so nothing
+/// outside one.
+unsafe extern "C-unwind" fn debug(_l: *mut lua_State) -> c_int {
+    0
+}
+
+/// `redis.replicate_commands()`: effects replication is the only mode
+/// since Redis 7; always true.
+unsafe extern "C-unwind" fn replicate_commands(l: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua as a C function.
+    unsafe { ffi::lua_pushboolean(l, 1) };
+    1
+}
+
+/// Registers the global `redis` table: the functions above, those that
+/// act on a script's run (`scripting::run`), and Redis's constants.
 pub fn register(lua: &Lua) -> mlua::Result<()> {
+    use super::run;
     let t = lua.create_table()?;
-    let fns: [(&str, ffi::lua_CFunction); 3] = [
+    let fns: [(&str, ffi::lua_CFunction); 12] = [
+        ("call", run::redis_call),
+        ("pcall", run::redis_pcall),
         ("sha1hex", sha1hex),
         ("error_reply", error_reply),
         ("status_reply", status_reply),
+        ("log", log),
+        ("setresp", run::setresp),
+        ("set_repl", run::set_repl),
+        ("acl_check_cmd", run::acl_check_cmd),
+        ("breakpoint", breakpoint),
+        ("debug", debug),
+        ("replicate_commands", replicate_commands),
     ];
     for (name, f) in fns {
-        // SAFETY: each follows the C function protocol; `sha1hex` raises
+        // SAFETY: each follows the C function protocol and raises only
         // with nothing to drop in its frame.
         t.set(name, unsafe { lua.create_c_function(f)? })?;
     }
+    let numbers: [(&str, i32); 10] = [
+        ("LOG_DEBUG", LOG_DEBUG),
+        ("LOG_VERBOSE", LOG_VERBOSE),
+        ("LOG_NOTICE", LOG_NOTICE),
+        ("LOG_WARNING", LOG_WARNING),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", run::REPL_AOF),
+        ("REPL_SLAVE", run::REPL_REPLICA),
+        ("REPL_REPLICA", run::REPL_REPLICA),
+        ("REPL_ALL", run::REPL_AOF | run::REPL_REPLICA),
+        (
+            "REDIS_VERSION_NUM",
+            crate::commands::connection::REDIS_VERSION_NUM,
+        ),
+    ];
+    for (name, n) in numbers {
+        t.set(name, n as f64)?;
+    }
+    t.set("REDIS_VERSION", crate::commands::connection::REDIS_VERSION)?;
     lua.globals().set("redis", t)
 }

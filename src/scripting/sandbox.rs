@@ -399,6 +399,19 @@ unsafe extern "C-unwind" fn install(l: *mut lua_State) -> c_int {
     0
 }
 
+/// Pushes the real globals table behind the globals' proxy (where EVAL
+/// sets KEYS and ARGV).
+///
+/// # Safety
+/// A protected call's state, sandboxed by [`protect`].
+pub unsafe fn push_real_globals(l: *mut lua_State) {
+    // SAFETY: per the contract.
+    unsafe {
+        ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
+        unproxy(l, ffi::lua_gettop(l));
+    }
+}
+
 /// Applies the sandbox to a state holding Redis's libraries.
 pub fn protect(lua: &Lua) -> mlua::Result<()> {
     // SAFETY: `install` follows the C function protocol.

@@ -49,6 +49,10 @@ pub struct Client {
     pub tx: Option<crate::commands::multi::Queue>,
     /// Keys WATCHed for the next EXEC.
     pub watched: Vec<crate::commands::multi::Watched>,
+    /// The error reply of the command just run was already counted in
+    /// INFO's error statistics (a script's error raised by one of its
+    /// calls): count the command as failed, not the error again.
+    pub error_counted: bool,
 }
 
 impl Client {
@@ -58,6 +62,7 @@ impl Client {
             db: 0,
             authenticated,
             resp: 2,
+            error_counted: false,
             reply_mode: ReplyMode::On,
             no_touch: false,
             no_evict: false,

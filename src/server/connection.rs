@@ -684,16 +684,45 @@ fn record(
     stat_id: usize,
 ) -> Instant {
     let end = Instant::now();
-    count_command(shared, out, mark, (end - start).as_micros() as u64, stat_id);
+    let usec = (end - start).as_micros() as u64;
+    if std::mem::take(&mut client.error_counted) {
+        count_command_counted(shared, out, mark, usec, stat_id);
+    } else {
+        count_command(shared, out, mark, usec, stat_id);
+    }
     finish_reply(client, out, mark);
     end
 }
 
 /// Counts a command that ran in INFO's statistics (commandstats, errors);
-/// its reply starts at `mark`. Also for the commands of a transaction.
+/// its reply starts at `mark`. Also for the commands of a transaction or a
+/// script.
 pub fn count_command(shared: &Shared, out: &Reply, mark: usize, usec: u64, stat_id: usize) {
+    count(shared, out, mark, usec, stat_id, false);
+}
+
+/// [`count_command`] for a command whose error reply was already counted
+/// (a script's error raised by one of its calls): the command failed, but
+/// the error is not counted again.
+pub fn count_command_counted(shared: &Shared, out: &Reply, mark: usize, usec: u64, stat_id: usize) {
+    count(shared, out, mark, usec, stat_id, true);
+}
+
+/// Counts a command that a script called and that was refused before it
+/// ran (unknown, wrong arity, not allowed in scripts): `msg` is the error.
+pub fn count_refused(shared: &Shared, cmd: Option<&Command>, msg: &[u8]) {
+    shared.stats.record_error(msg);
+    shared.stats.with_local(|t| {
+        if let Some(cmd) = cmd {
+            t.command(cmd).rejected_calls.add(1);
+        }
+        t.error_replies.add(1);
+    });
+}
+
+fn count(shared: &Shared, out: &Reply, mark: usize, usec: u64, stat_id: usize, counted: bool) {
     let failed = out.buf.get(mark) == Some(&b'-');
-    if failed {
+    if failed && !counted {
         let end = out.buf[mark..]
             .iter()
             .position(|b| *b == b'\r')
@@ -707,7 +736,9 @@ pub fn count_command(shared: &Shared, out: &Reply, mark: usize, usec: u64, stat_
         c.usec.add(usec);
         if failed {
             c.failed_calls.add(1);
-            t.error_replies.add(1);
+            if !counted {
+                t.error_replies.add(1);
+            }
         }
     });
 }

@@ -7,7 +7,7 @@ pub mod logging;
 pub mod stats;
 
 pub use client::{Client, ClientInfo, ClientRegistry};
-pub use connection::count_command;
+pub use connection::{count_command, count_command_counted, count_refused};
 pub use listener::run;
 
 use crate::config::Config;
@@ -53,6 +53,8 @@ pub struct Shared {
     /// Pid file, supervisor and daemon parent: told when the server is ready and
     /// when it stops.
     pub lifecycle: crate::process::Lifecycle,
+    /// Every script EVAL and SCRIPT LOAD have seen (`scripting::cache`).
+    pub scripts: crate::scripting::cache::Scripts,
 }
 
 impl Shared {
@@ -81,6 +83,7 @@ impl Shared {
             blocked: Default::default(),
             shutdown: tokio::sync::Notify::new(),
             lifecycle,
+            scripts: Default::default(),
         }
     }
 }
