@@ -101,6 +101,9 @@ fn main() {
             .failed(&format!("ferrite-server could not start: {e}"));
         std::process::exit(1);
     }
+    // A busy script (SHUTDOWN NOSAVE is how Redis stops one that cannot be
+    // killed) runs on a thread of its own: don't wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
 }
 
 /// Redis works inside `dir`: it changes directory when it reads the directive and again

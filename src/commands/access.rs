@@ -141,6 +141,15 @@ impl<'g> HeldKeys<'g> {
         held
     }
 
+    /// The stamp addresses of every held latch (`store::stalled`).
+    pub fn stamp_addrs(&self) -> Vec<usize> {
+        self.set
+            .iter()
+            .chain(self.extra.iter().map(|(_, l)| l))
+            .map(|l| l.slot().stamp.word_addr())
+            .collect()
+    }
+
     /// Releases every latch without publishing what was changed through them.
     pub fn abandon(self) {
         self.set.abandon();

@@ -50,7 +50,7 @@ pub fn help_reply(ctx: &mut Ctx, command: &[u8], lines: &[&str]) {
         out.simple(l);
     }
     out.simple("HELP");
-    out.simple("    Print this help.");
+    out.simple("    Prints this help.");
 }
 
 const HELP: &[&str] = &[

@@ -26,6 +26,7 @@ use super::key_flags::{ACCESS, RO, RW, UPDATE};
 use super::multi::KEYED_ROUNDS;
 use super::{acl, BeginSearch, BusyKey, Command, Ctx, FindKeys, HeldKeys, KeySpec, KeySpecEntry};
 use crate::protocol::Reply;
+use crate::scripting::busy::{self, Kill};
 use crate::scripting::cache::{self, flags as script_flags};
 use crate::scripting::run::{Abort, Keyed, Run};
 use crate::scripting::vm::{self, Compiled, Vm};
@@ -68,6 +69,9 @@ static SCRIPT_SUBCOMMANDS: &[Command] = &[
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
     Command::new("script|help", 2, LOADING | STALE, KeySpec::NONE, ACL, script_help)
         .doc(G, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)"),
+    Command::new("script|kill", 2, NOSCRIPT | ALLOW_BUSY, KeySpec::NONE, ACL, script_kill)
+        .doc(G, "2.6.0", "Terminates a server-side Lua script during execution.", "O(1)")
+        .tips(&["request_policy:all_shards", "response_policy:one_succeeded"]),
     Command::new("script|load", 3, NOSCRIPT | STALE, KeySpec::NONE, ACL, script_load)
         .doc(G, "2.6.0", "Loads a server-side Lua script to the script cache.", "O(N) with N being the length in bytes of the script body.")
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
@@ -179,6 +183,7 @@ impl Job<'_> {
     ) -> Option<Abort> {
         let mark = out.len();
         let mut run = Run::new(shared, client, guard, self.clock, keys, self.read_only);
+        run.name = String::from_utf8_lossy(&self.compiled.script.sha).into_owned();
         let (vm, compiled, k, a) = (&mut *self.vm, self.compiled, self.keys, self.argv);
         run.enter(|| vm.call(compiled, k, a, out));
         // Also when the script caught the abort (a coroutine) and returned.
@@ -278,6 +283,8 @@ const HELP: &[&str] = &[
     "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
     "    * ASYNC: Asynchronously flush the scripts cache.",
     "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
     "LOAD <script>",
     "    Load a script into the scripts cache without executing it.",
 ];
@@ -307,6 +314,19 @@ fn script_flush(ctx: &mut Ctx, args: &[&[u8]]) {
         std::thread::spawn(move || drop(old));
     }
     ctx.out.ok();
+}
+
+fn script_kill(ctx: &mut Ctx, _args: &[&[u8]]) {
+    match busy::kill(true) {
+        Kill::Killed => ctx.out.ok(),
+        Kill::NotBusy => ctx.error("NOTBUSY No scripts in execution right now."),
+        Kill::Unkillable => ctx.error(
+            "UNKILLABLE Sorry the script already executed write commands against the dataset. \
+             You can either wait the script termination or kill the server in a hard way using \
+             the SHUTDOWN NOSAVE command.",
+        ),
+        Kill::OtherKind => ctx.error(busy::busy_error(false)),
+    }
 }
 
 fn script_load(ctx: &mut Ctx, args: &[&[u8]]) {

@@ -256,6 +256,8 @@ impl Config {
         hz -> u32 = "hz";
         protected_mode -> bool = "protected-mode", |n| n != 0;
         maxmemory -> u64 = "maxmemory";
+        /// Milliseconds after which a running script is busy (0: never).
+        busy_reply_threshold -> u64 = "busy-reply-threshold";
         maxmemory_samples -> u32 = "maxmemory-samples";
         lfu_log_factor -> u32 = "lfu-log-factor";
         lfu_decay_time -> u32 = "lfu-decay-time";

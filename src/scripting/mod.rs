@@ -23,6 +23,7 @@
 //! hold only plain data whenever they call into Lua (`capi`).
 
 pub mod bit;
+pub mod busy;
 pub mod cache;
 mod capi;
 pub mod cjson;

@@ -27,6 +27,7 @@
 //! and the caller releases the latches without publishing and runs the
 //! script again (`commands::scripting`).
 
+use super::busy::Busy;
 use super::redis_api::push_error;
 use crate::commands::{self, BusyKey, Command, Ctx, Handler, HeldKeys};
 use crate::protocol::Reply;
@@ -38,6 +39,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::os::raw::c_int;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 /// How a script reaches keys.
 pub enum Keyed<'r, 'g> {
@@ -76,6 +78,16 @@ pub struct Run<'r, 'g> {
     /// A write command ran (SCRIPT KILL refuses then).
     pub wrote: bool,
     pub abort: Option<Abort>,
+    /// When the script started, and `busy-reply-threshold` (0: never busy).
+    start: quanta::Instant,
+    threshold_ms: u64,
+    /// An EVAL script (else a function), and its name (for the log).
+    pub eval: bool,
+    pub name: String,
+    /// Registered once past its threshold.
+    busy: Option<Arc<Busy>>,
+    /// The last time it tried to leave its worker thread.
+    offloaded: Option<quanta::Instant>,
     /// The reply of the command being called.
     out: Reply,
     /// The error text of a call refused before it ran.
@@ -125,6 +137,7 @@ impl<'r, 'g> Run<'r, 'g> {
     ) -> Run<'r, 'g> {
         let db = client.db;
         Run {
+            threshold_ms: shared.config.busy_reply_threshold(),
             shared,
             client,
             guard,
@@ -135,6 +148,11 @@ impl<'r, 'g> Run<'r, 'g> {
             read_only,
             wrote: false,
             abort: None,
+            start: quanta::Instant::now(),
+            eval: true,
+            name: String::new(),
+            busy: None,
+            offloaded: None,
             out: Reply::new(),
             err: Vec::new(),
             numbers: Vec::new(),
@@ -152,24 +170,94 @@ impl<'r, 'g> Run<'r, 'g> {
         }
         let caller_db = self.client.db;
         let ptr: *mut Run<'static, 'static> = (self as *mut Self).cast();
-        let _reset = Reset(CURRENT.with(|c| c.replace(ptr)));
+        let reset = Reset(CURRENT.with(|c| c.replace(ptr)));
         let r = f();
+        drop(reset);
+        if let Some(busy) = self.busy.take() {
+            busy.finish();
+        }
         self.client.select(caller_db);
         r
+    }
+
+    /// The instruction hook's work (see `vm`): whether the script must be
+    /// unwound, and the busy threshold's bookkeeping.
+    fn on_hook(&mut self) -> Hook {
+        if self.abort.is_some() {
+            return Hook::Abort;
+        }
+        if let Some(busy) = &self.busy {
+            if busy.killed() {
+                return Hook::Killed;
+            }
+            // Keys try-latched since it became busy stall their waiters too.
+            if let Keyed::Held(held) = &self.keys {
+                busy.holder.set_stamps(held.stamp_addrs());
+            }
+        } else if self.threshold_ms > 0
+            && self.start.elapsed().as_millis() as u64 >= self.threshold_ms
+        {
+            tracing::warn!(
+                "Slow script detected: still in execution after {} milliseconds. \
+                 You can try killing the script using the {} command. Script name is: {}.",
+                self.start.elapsed().as_millis(),
+                if self.eval {
+                    "SCRIPT KILL"
+                } else {
+                    "FUNCTION KILL"
+                },
+                self.name
+            );
+            let (alone, stamps) = match &self.keys {
+                Keyed::Held(held) => (false, held.stamp_addrs()),
+                Keyed::Alone => (true, Vec::new()),
+            };
+            self.busy = Some(Busy::start(self.eval, alone, self.wrote, stamps));
+        }
+        if self.busy.is_some() && self.offloaded.is_none_or(|t| t.elapsed().as_secs() >= 1) {
+            self.offloaded = Some(quanta::Instant::now());
+            leave_worker();
+        }
+        Hook::Continue
+    }
+}
+
+/// What the instruction hook must do.
+pub enum Hook {
+    Continue,
+    /// Unwind an aborted run.
+    Abort,
+    /// Raise SCRIPT KILL's error.
+    Killed,
+}
+
+/// The hook's work for the run on this thread (`Continue` outside one).
+pub fn on_hook() -> Hook {
+    let run = current();
+    if run.is_null() {
+        return Hook::Continue;
+    }
+    // SAFETY: the run published by `Run::enter`, between two Lua
+    // instructions, when no `redis.call` borrows it.
+    unsafe { (*run).on_hook() }
+}
+
+/// Hands this tokio worker's other connections to a fresh worker thread,
+/// so that a long script stalls only the clients that need its keys (with
+/// one worker thread, SCRIPT KILL itself could not be served otherwise).
+/// `block_in_place` moves the worker to another thread and gets it back
+/// when its closure returns unless that thread has taken it meanwhile, so
+/// the closure gives it a moment; the script then goes on here, off the
+/// runtime's workers. A no-op once done (or outside the runtime).
+fn leave_worker() {
+    if crate::util::on_runtime_worker() {
+        tokio::task::block_in_place(|| std::thread::sleep(std::time::Duration::from_millis(5)));
     }
 }
 
 /// The run of the script executing on this thread, null outside one.
 fn current() -> *mut Run<'static, 'static> {
     CURRENT.with(|c| c.get())
-}
-
-/// Whether the run on this thread is aborted (the hook raises then).
-pub fn aborted() -> bool {
-    let run = current();
-    // SAFETY: null, or the run published by `Run::enter`, read between two
-    // Lua instructions, when no `redis.call` borrows it.
-    !run.is_null() && unsafe { (*run).abort.is_some() }
 }
 
 /// Whether the script running on this thread called `redis.setresp(3)`.
@@ -188,6 +276,8 @@ enum Called {
     Refused { counted: bool },
     /// The run is aborted (`Run::abort`).
     Aborted,
+    /// SCRIPT KILL stopped the script before this write.
+    Killed,
 }
 
 /// Phase one of `redis.call`: reads the arguments (left on the stack),
@@ -292,6 +382,9 @@ fn run_command(run: &mut Run<'_, '_>, args: &[&[u8]]) -> Called {
         return Called::Aborted;
     }
     if writes {
+        if run.busy.as_ref().is_some_and(|b| !b.mark_wrote()) {
+            return Called::Killed;
+        }
         run.wrote = true;
     }
     let stat_id = commands::stat_id(cmd);
@@ -374,6 +467,7 @@ unsafe fn generic_call(l: *mut lua_State, raise: bool) -> c_int {
                 push_abort(l);
                 ffi::lua_error(l)
             }
+            Called::Killed => raise_killed(l),
             Called::Refused { counted } => {
                 push_error(l, &(*run).err);
                 if counted {
@@ -394,6 +488,20 @@ unsafe fn generic_call(l: *mut lua_State, raise: bool) -> c_int {
                 1
             }
         }
+    }
+}
+
+/// Raises SCRIPT KILL's error, and makes the hook run on every line so
+/// that a script catching it (`pcall`) gets it again at once.
+///
+/// # Safety
+/// A running C call's or hook's state; nothing to drop in the frame.
+pub unsafe fn raise_killed(l: *mut lua_State) -> ! {
+    // SAFETY: per the contract.
+    unsafe {
+        ffi::lua_sethook(l, Some(super::vm::hook), ffi::LUA_MASKLINE, 0);
+        push_error(l, b"Script killed by user with SCRIPT KILL...");
+        ffi::lua_error(l)
     }
 }
 

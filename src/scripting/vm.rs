@@ -206,8 +206,17 @@ impl Vm {
         }
         // Lua's collector runs incrementally as scripts allocate; a step
         // now and then keeps a quiet state from holding garbage for long.
+        // The hook goes back to counting (SCRIPT KILL sets it on lines).
         // SAFETY: a state not running Lua code.
-        unsafe { ffi::lua_gc(self.state, ffi::LUA_GCSTEP, 1) };
+        unsafe {
+            ffi::lua_gc(self.state, ffi::LUA_GCSTEP, 1);
+            ffi::lua_sethook(
+                self.state,
+                Some(hook),
+                ffi::LUA_MASKCOUNT,
+                HOOK_INSTRUCTIONS,
+            );
+        }
         !aborted
     }
 
@@ -429,13 +438,20 @@ unsafe fn push_tostring(l: *mut lua_State, idx: c_int) {
     }
 }
 
-/// The instruction hook: unwinds an aborted run.
-unsafe extern "C-unwind" fn hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
-    if super::run::aborted() {
-        // SAFETY: called by Lua as a hook, which may raise; nothing to drop.
-        unsafe {
-            push_abort(l);
-            ffi::lua_error(l);
+/// The instruction hook: unwinds an aborted run, raises SCRIPT KILL's
+/// error, and registers a script past its busy threshold
+/// (`Run::on_hook`).
+pub(crate) unsafe extern "C-unwind" fn hook(l: *mut lua_State, _ar: *mut ffi::lua_Debug) {
+    // SAFETY: called by Lua as a hook, which may raise; `on_hook` has
+    // returned (and dropped what it made) before anything is raised.
+    unsafe {
+        match super::run::on_hook() {
+            super::run::Hook::Continue => {}
+            super::run::Hook::Abort => {
+                push_abort(l);
+                ffi::lua_error(l);
+            }
+            super::run::Hook::Killed => super::run::raise_killed(l),
         }
     }
 }
@@ -448,6 +464,10 @@ unsafe extern "C-unwind" fn install(l: *mut lua_State) -> c_int {
         ffi::lua_pushcfunction(l, error_handler);
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
         super::sandbox::push_real_globals(l);
+        // Redis's handler is a global too (scripts see it in `_G`).
+        ffi::lua_pushstring(l, c"__redis__err__handler".as_ptr());
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
+        ffi::lua_rawset(l, -3);
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
         ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
     }

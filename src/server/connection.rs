@@ -7,6 +7,7 @@ use crate::commands::blocking::{self, Blocked, Served};
 use crate::commands::{self, multi, Command, Ctx, Handler, Unpinned};
 use crate::protocol::parse::Limits;
 use crate::protocol::{Parser, Reply};
+use crate::store::stalled::{self, StalledHolder};
 use crate::store::waiters::{Cancel, State};
 use crate::store::{world, Clock};
 use bytes::{Buf, BytesMut};
@@ -122,6 +123,19 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                     );
                     world::exit();
                     break end;
+                }
+                if let Some(eval) = crate::scripting::busy::alone_busy() {
+                    // A busy script runs alone: answer as Redis does while
+                    // its script is busy.
+                    break run_busy_batch(
+                        &shared,
+                        &mut client,
+                        &mut parser,
+                        &mut inbuf,
+                        &mut out,
+                        &mut clock,
+                        eval,
+                    );
                 }
                 wait_world().await;
                 clock = BatchClock::start();
@@ -371,6 +385,57 @@ fn run_batch(
     end
 }
 
+/// [`run_batch`] while a busy script runs alone (every other client
+/// stopped, `scripting::busy`): the commands Redis allows then (SCRIPT
+/// KILL, SHUTDOWN NOSAVE, connection commands: `allow_busy` and no keys)
+/// run, the others answer `-BUSY`. Nothing here touches the keyspace.
+fn run_busy_batch(
+    shared: &Shared,
+    client: &mut Client,
+    parser: &mut Parser,
+    inbuf: &mut BytesMut,
+    out: &mut Reply,
+    clock: &mut BatchClock,
+    eval: bool,
+) -> BatchEnd {
+    let mut pin = None;
+    let mut pos = 0;
+    let end = loop {
+        let limits = Limits {
+            max_bulk_len: shared.config.proto_max_bulk_len(),
+            authenticated: client.authenticated,
+        };
+        match parser.parse(inbuf, pos, limits) {
+            Ok(Some(next)) => {
+                pos = next;
+                let args = parser.args(inbuf);
+                if args.is_empty() {
+                    continue;
+                }
+                let allowed = resolve(client, &args)
+                    .is_ok_and(|(cmd, _)| cmd.has(commands::flags::ALLOW_BUSY) && !cmd.has_keys());
+                if allowed {
+                    clock.run(shared, client, out, &args, &mut pin);
+                } else {
+                    let mark = out.len();
+                    out.resp3 = client.resp == 3;
+                    reject_busy(shared, client, out, &args, mark, eval);
+                }
+                if client.close_after_reply {
+                    break BatchEnd::Close;
+                }
+            }
+            Ok(None) => break BatchEnd::NeedInput,
+            Err(e) => {
+                out.error(&format!("ERR {}", e.0));
+                break BatchEnd::Close;
+            }
+        }
+    };
+    inbuf.advance(pos);
+    end
+}
+
 /// Requests of a pipelined batch whose keys are prefetched together.
 const PREFETCH_WINDOW: usize = 16;
 
@@ -501,7 +566,7 @@ async fn wait_blocked(
 /// so a few yields, then millisecond naps.
 async fn wait_world() {
     let mut turns = 0;
-    while world::stopped() {
+    while world::stopped() && crate::scripting::busy::alone_busy().is_none() {
         if turns < 16 {
             tokio::task::yield_now().await;
         } else {
@@ -625,6 +690,8 @@ fn execute_timed(
     // KEYS walks a whole database; SCAN is bounded by its COUNT, usually
     // small, so it does not pay for the hand-off.
     let long = args.len() > LONG_COMMAND_ARGS || cmd.name == "keys";
+    // Waits on a busy script's latches unwind (`store::stalled`).
+    let run = || stalled::abortable(run);
     let ran = if long && crate::util::on_runtime_worker() {
         // A long command (an MSET of 50,000 keys, KEYS over a large
         // database) would hold up the connections queued on this worker,
@@ -635,6 +702,15 @@ fn execute_timed(
         std::panic::catch_unwind(AssertUnwindSafe(run))
     };
     if let Err(panic) = ran {
+        if let Some(busy) = panic.downcast_ref::<StalledHolder>() {
+            // It needed a key a busy script holds: its latches rolled back,
+            // and it answers as Redis answers while a script is busy.
+            out.truncate(mark);
+            client.deny_blocking = false;
+            client.ready.clear();
+            reject_busy(shared, client, out, args, mark, busy.eval);
+            return Instant::now();
+        }
         // Every latch the command held was released by unwinding, with its
         // key left as before the command (`Locked` rolls back when dropped
         // during a panic). The reply may be half-written: drop it and close
@@ -651,6 +727,22 @@ fn execute_timed(
         return Instant::now();
     }
     record(shared, client, out, mark, start, stat_id)
+}
+
+/// Answers `-BUSY` (a busy script holds what the command needs, or stops
+/// every client), counted as a rejected command.
+fn reject_busy(
+    shared: &Shared,
+    client: &mut Client,
+    out: &mut Reply,
+    args: &[&[u8]],
+    mark: usize,
+    eval: bool,
+) {
+    out.error(crate::scripting::busy::busy_error(eval));
+    multi::flag_error(client);
+    record_rejected(shared, args, out, mark);
+    finish_reply(client, out, mark);
 }
 
 /// The command `args` names (the client's last command when it is the same

@@ -1180,6 +1180,11 @@ impl<'g> LockSet<'g> {
         &self.locks[self.position[i]]
     }
 
+    /// Every latch of the set.
+    pub fn iter(&self) -> impl Iterator<Item = &Locked<'g>> {
+        self.locks.iter()
+    }
+
     /// The latch of `key` in `ks` (it must have been requested).
     pub fn get(&mut self, ks: &Keyspace, key: &[u8]) -> &mut Locked<'g> {
         let want = (ks.id(), super::key::hash_key(key));

@@ -176,6 +176,13 @@ impl Stamp {
 }
 
 impl Stamp {
+    /// The address of the stamp word, which names the slot's latch in
+    /// `store::stalled`.
+    #[cfg(not(loom))]
+    pub fn word_addr(&self) -> usize {
+        &self.0 as *const AtomicU64 as usize
+    }
+
     /// Waits a moment for a latched stamp: spins briefly (latches are held
     /// for one command's in-memory work), then leaves the worker thread to the
     /// other connections while it waits (see [`wait_slow`]).
@@ -214,6 +221,9 @@ fn wait_slow(stamp: &AtomicU64) {
             if round < 16 {
                 std::thread::yield_now();
             } else {
+                // Held this long: a script past its busy threshold may be
+                // the holder (`store::stalled`).
+                super::stalled::check(stamp);
                 let us = 10u64 << (round - 16).min(5);
                 std::thread::sleep(std::time::Duration::from_micros(us));
             }

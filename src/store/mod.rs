@@ -16,6 +16,7 @@ pub mod slot;
 pub mod snapshot;
 #[cfg(test)]
 mod snapshot_tests;
+pub mod stalled;
 #[cfg(test)]
 mod stress_tests;
 pub mod table;

@@ -178,6 +178,10 @@ pub fn alone<R>(f: impl FnOnce() -> R) -> R {
             let mut spins = 0;
             while m.0.load(Ordering::SeqCst) != 0 {
                 spin_wait(&mut spins);
+                // A busy script's batch may not end for long: a client's
+                // command gives up with `-BUSY` (`store::stalled`).
+                #[cfg(not(loom))]
+                super::stalled::check_stopper();
             }
         }
     }

@@ -132,7 +132,8 @@ pub fn integral_digits(v: f64, prec: usize) -> Option<i64> {
 
 fn format_g_general(v: f64, prec: usize) -> String {
     if v.is_nan() {
-        return "nan".into();
+        // glibc prints the sign of a NaN (x86's 0/0 has it set).
+        return if v.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };

@@ -29,6 +29,7 @@ use crate::commands::{blocking, flags, Command, Ctx, Handler, HeldKeys, KeySpec}
 use crate::protocol::parse::Limits;
 use crate::protocol::{peek, Parser, Reply};
 use crate::server::{Client, Shared};
+use crate::store::stalled::{self, StalledHolder};
 use crate::store::Clock;
 use crossbeam_epoch::{self as epoch, Guard};
 use quanta::Instant;
@@ -122,56 +123,66 @@ pub(super) fn run(
     let mut pos = None;
     let mut ran = 0;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        // Each command records its own access to the key (`Keys`), so the
-        // latch itself records none.
-        let latch_clock = Clock::at(clock.now_ms()).no_touch();
-        let mut held = HeldKeys::latch(&shared.store, &[(db, &key)], latch_clock, guard);
-        loop {
-            let args = parser.args(inbuf);
-            let (cmd, stat_id) = resolve(client, &args).expect("checked before the run");
-            let now_ms = clock.now_ms();
-            let start = clock.last;
-            let Some(done) = execute_held(
-                shared, client, out, &args, cmd, stat_id, now_ms, start, guard, &mut held,
-            ) else {
-                // Busy on another key: it changed nothing. It runs again
-                // outside the run.
-                break;
-            };
-            clock.last = done;
-            ran += 1;
-            pos = Some(end);
-            if ran >= MAX_RUN || !client.ready.is_empty() || client.close_after_reply {
-                break;
-            }
-            let next = match ahead.parse(inbuf, end, limits) {
-                Ok(Some(next)) => next,
-                _ => {
-                    ahead.reset();
+        stalled::abortable(|| {
+            // Each command records its own access to the key (`Keys`), so the
+            // latch itself records none.
+            let latch_clock = Clock::at(clock.now_ms()).no_touch();
+            let mut held = HeldKeys::latch(&shared.store, &[(db, &key)], latch_clock, guard);
+            loop {
+                let args = parser.args(inbuf);
+                let (cmd, stat_id) = resolve(client, &args).expect("checked before the run");
+                let now_ms = clock.now_ms();
+                let start = clock.last;
+                let Some(done) = execute_held(
+                    shared, client, out, &args, cmd, stat_id, now_ms, start, guard, &mut held,
+                ) else {
+                    // Busy on another key: it changed nothing. It runs again
+                    // outside the run.
+                    break;
+                };
+                clock.last = done;
+                ran += 1;
+                pos = Some(end);
+                if ran >= MAX_RUN || !client.ready.is_empty() || client.close_after_reply {
                     break;
                 }
-            };
-            let a = ahead.args(inbuf);
-            let same = !a.is_empty()
-                && pause_for(shared, &a).is_none()
-                && resolve(client, &a)
-                    .ok()
-                    .and_then(|(c, _)| single_key(c, &a))
-                    == Some(&key[..]);
-            drop(a);
-            if !same {
-                break;
+                let next = match ahead.parse(inbuf, end, limits) {
+                    Ok(Some(next)) => next,
+                    _ => {
+                        ahead.reset();
+                        break;
+                    }
+                };
+                let a = ahead.args(inbuf);
+                let same = !a.is_empty()
+                    && pause_for(shared, &a).is_none()
+                    && resolve(client, &a)
+                        .ok()
+                        .and_then(|(c, _)| single_key(c, &a))
+                        == Some(&key[..]);
+                drop(a);
+                if !same {
+                    break;
+                }
+                std::mem::swap(parser, ahead);
+                end = next;
             }
-            std::mem::swap(parser, ahead);
-            end = next;
-        }
-        // Publishes the run's changes, inside the catch: a panic of the
-        // commit itself is handled like one of a command.
-        drop(held);
+            // Publishes the run's changes, inside the catch: a panic of the
+            // commit itself is handled like one of a command.
+            drop(held);
+        })
     }));
     if let Err(panic) = outcome {
         // Unwinding dropped the latch, rolling the key back to before the
         // run: its replies go too, so nothing is acknowledged that is lost.
+        if panic.is::<StalledHolder>() && ran == 0 {
+            // A busy script holds the key: the first request runs again on
+            // its own, and answers `-BUSY` there. (Later in the run, where
+            // the parser has moved on, it is handled as a panic below.)
+            out.truncate(run_mark);
+            client.ready.clear();
+            return RunEnd::FirstBusy;
+        }
         let what = panic_message(&*panic);
         tracing::error!(
             id = client.id,
