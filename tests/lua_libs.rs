@@ -33,7 +33,7 @@ fn check(conn: &mut RawConn, lua: &mut Vm, body: &str) {
 fn diff_bit() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     for body in [
         "return bit.tobit(2.5)",
         "return bit.tobit(1.5)",
@@ -99,7 +99,7 @@ fn diff_bit() {
 fn diff_bit_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed);
     let fns = [
@@ -131,7 +131,7 @@ fn diff_bit_random() {
 fn diff_return_values() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     for body in [
         "return 'x'",
         "return ''",
@@ -176,7 +176,7 @@ const HEX: &str = "local function hex(s) return (string.gsub(s, '.', function(c)
 fn diff_struct() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     let packs = [
         "'>I2', 258",
         "'<I2', 258",
@@ -314,7 +314,7 @@ fn diff_struct() {
 fn diff_struct_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed ^ 0x5eed);
     let ints = ["b", "B", "h", "H", "l", "L", "T", "i", "I"];
@@ -371,7 +371,7 @@ fn diff_struct_random() {
 fn diff_cmsgpack() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     let values = [
         "0",
         "1",
@@ -520,7 +520,7 @@ fn diff_cmsgpack() {
 fn diff_cmsgpack_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed ^ 0xc0de);
     fn value(rng: &mut Rng, depth: u32) -> String {
@@ -560,7 +560,7 @@ fn diff_cmsgpack_random() {
 fn diff_cjson() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     let encodes = [
         "1",
         "-1",
@@ -717,7 +717,7 @@ fn diff_cjson() {
 fn diff_cjson_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     let seed = common::gen::seed_from_env();
     let mut rng = Rng::new(seed ^ 0x15011);
     fn value(rng: &mut Rng, depth: u32) -> String {
@@ -765,7 +765,7 @@ fn diff_cjson_random() {
 fn diff_math_random() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     scripting::random::reset();
     for body in [
         "return {math.random(1000), math.random(1000), math.random(5, 10)}",
@@ -794,7 +794,7 @@ fn diff_math_random() {
 fn diff_sandbox() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     for body in [
         "local t = {} for k in pairs(_G) do if k ~= 'redis' and k ~= 'KEYS' and k ~= 'ARGV' and k ~= '__redis__err__handler' then t[#t+1] = k end end table.sort(t) return t",
         "x = 1",
@@ -876,7 +876,7 @@ fn diff_sandbox() {
 fn diff_redis_api_pure() {
     let redis = RedisServer::start();
     let mut conn = redis.raw();
-    let mut lua = Vm::new(0).expect("a Lua state");
+    let mut lua = Vm::new(0, true).expect("a Lua state");
     for body in [
         "return redis.sha1hex('abc')",
         "return redis.sha1hex('')",

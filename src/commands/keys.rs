@@ -599,7 +599,7 @@ fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) {
 }
 
 /// Whether `rdbcompression` is on (it governs DUMP payloads too).
-fn rdb_compression(ctx: &Ctx) -> bool {
+pub(crate) fn rdb_compression(ctx: &Ctx) -> bool {
     ctx.shared
         .config
         .value("rdbcompression")

@@ -15,6 +15,7 @@ pub mod blocking;
 pub mod client;
 pub mod connection;
 pub mod db;
+pub mod functions;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
@@ -156,6 +157,7 @@ fn families() -> Vec<&'static [Command]> {
         server::COMMANDS,
         multi::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }
 

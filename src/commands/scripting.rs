@@ -29,7 +29,7 @@ use crate::protocol::Reply;
 use crate::scripting::busy::{self, Kill};
 use crate::scripting::cache::{self, flags as script_flags};
 use crate::scripting::run::{Abort, Keyed, Run};
-use crate::scripting::vm::{self, Compiled, Vm};
+use crate::scripting::vm::{self, Target, Vm};
 use crate::server::{Client, Shared};
 use crate::store::{world, Clock};
 use crossbeam_epoch::Guard;
@@ -62,18 +62,18 @@ const EVALSHA_RO_KEYS: &[KeySpecEntry] = &[script_keys(RO | ACCESS)];
 
 static SCRIPT_SUBCOMMANDS: &[Command] = &[
     Command::new("script|exists", -3, NOSCRIPT, KeySpec::NONE, ACL, script_exists)
-        .doc(G, "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).")
+        .doc(G, "2.6.0", "Check existence of scripts in the script cache.", "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).")
         .tips(&["request_policy:all_shards", "response_policy:agg_logical_and"]),
     Command::new("script|flush", -2, NOSCRIPT, KeySpec::NONE, ACL, script_flush)
-        .doc(G, "2.6.0", "Removes all server-side Lua scripts from the script cache.", "O(N) with N being the number of scripts in cache")
+        .doc(G, "2.6.0", "Remove all the scripts from the script cache.", "O(N) with N being the number of scripts in cache")
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
     Command::new("script|help", 2, LOADING | STALE, KeySpec::NONE, ACL, script_help)
-        .doc(G, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)"),
+        .doc(G, "5.0.0", "Show helpful text about the different subcommands", "O(1)"),
     Command::new("script|kill", 2, NOSCRIPT | ALLOW_BUSY, KeySpec::NONE, ACL, script_kill)
-        .doc(G, "2.6.0", "Terminates a server-side Lua script during execution.", "O(1)")
+        .doc(G, "2.6.0", "Kill the script currently in execution.", "O(1)")
         .tips(&["request_policy:all_shards", "response_policy:one_succeeded"]),
     Command::new("script|load", 3, NOSCRIPT | STALE, KeySpec::NONE, ACL, script_load)
-        .doc(G, "2.6.0", "Loads a server-side Lua script to the script cache.", "O(N) with N being the length in bytes of the script body.")
+        .doc(G, "2.6.0", "Load the specified Lua script into the script cache.", "O(N) with N being the length in bytes of the script body.")
         .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"]),
 ];
 
@@ -82,19 +82,19 @@ pub static COMMANDS: &[Command] = &[
     Command::new("eval", -3, EVAL_FLAGS, KeySpec::NONE, ACL, eval)
         .key_specs(EVAL_KEYS)
         .keys_with(super::table::keynum_keys::<2>)
-        .doc(G, "2.6.0", "Executes a server-side Lua script.", "Depends on the script that is executed."),
+        .doc(G, "2.6.0", "Execute a Lua script server side", "Depends on the script that is executed."),
     Command::new("eval_ro", -3, EVAL_RO_FLAGS, KeySpec::NONE, ACL, eval_ro)
         .key_specs(EVAL_RO_KEYS)
         .keys_with(super::table::keynum_keys::<2>)
-        .doc(G, "7.0.0", "Executes a read-only server-side Lua script.", "Depends on the script that is executed."),
+        .doc(G, "7.0.0", "Execute a read-only Lua script server side", "Depends on the script that is executed."),
     Command::new("evalsha", -3, EVAL_FLAGS, KeySpec::NONE, ACL, evalsha)
         .key_specs(EVALSHA_KEYS)
         .keys_with(super::table::keynum_keys::<2>)
-        .doc(G, "2.6.0", "Executes a server-side Lua script by SHA1 digest.", "Depends on the script that is executed."),
+        .doc(G, "2.6.0", "Execute a Lua script server side", "Depends on the script that is executed."),
     Command::new("evalsha_ro", -3, EVAL_RO_FLAGS, KeySpec::NONE, ACL, evalsha_ro)
         .key_specs(EVALSHA_RO_KEYS)
         .keys_with(super::table::keynum_keys::<2>)
-        .doc(G, "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", "Depends on the script that is executed."),
+        .doc(G, "7.0.0", "Execute a read-only Lua script server side", "Depends on the script that is executed."),
     Command::new("script", -2, 0, KeySpec::NONE, acl::SLOW, container)
         .doc(G, "2.6.0", "A container for Lua scripts management commands.", "Depends on subcommand.")
         .subs(SCRIPT_SUBCOMMANDS),
@@ -157,18 +157,31 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
             return ctx.error("ERR Can not execute a script with write flag using *_ro command.");
         }
         let read_only = ro || (declared && flags & script_flags::NO_WRITES != 0);
-        execute(ctx, vm, &compiled, keys, argv, read_only);
+        let job = Job {
+            vm,
+            target: Target::Script(&compiled),
+            name: &compiled.script.sha,
+            command: args,
+            keys,
+            argv,
+            read_only,
+        };
+        execute(ctx, job);
     });
 }
 
-/// What one run needs besides the keys' mode.
-struct Job<'j> {
-    vm: &'j mut Vm,
-    compiled: &'j Compiled,
-    keys: &'j [&'j [u8]],
-    argv: &'j [&'j [u8]],
-    read_only: bool,
-    clock: Clock,
+/// A script or function to run, and what it runs with.
+pub(crate) struct Job<'j> {
+    pub vm: &'j mut Vm,
+    pub target: Target<'j>,
+    /// Its name in logs and FUNCTION STATS: a SHA or a function's name.
+    pub name: &'j [u8],
+    /// The command that runs it (EVAL ..., FCALL ...).
+    pub command: &'j [&'j [u8]],
+    pub keys: &'j [&'j [u8]],
+    pub argv: &'j [&'j [u8]],
+    /// EVAL_RO/FCALL_RO, or declared `no-writes`.
+    pub read_only: bool,
 }
 
 impl Job<'_> {
@@ -179,13 +192,19 @@ impl Job<'_> {
         client: &mut Client,
         out: &mut Reply,
         guard: &'g Guard,
+        clock: Clock,
         keys: Keyed<'_, 'g>,
     ) -> Option<Abort> {
         let mark = out.len();
-        let mut run = Run::new(shared, client, guard, self.clock, keys, self.read_only);
-        run.name = String::from_utf8_lossy(&self.compiled.script.sha).into_owned();
-        let (vm, compiled, k, a) = (&mut *self.vm, self.compiled, self.keys, self.argv);
-        run.enter(|| vm.call(compiled, k, a, out));
+        let mut run = Run::new(shared, client, guard, clock, keys, self.read_only);
+        run.name = String::from_utf8_lossy(self.name).into_owned();
+        run.eval = matches!(self.target, Target::Script(_));
+        // Kept only for FUNCTION STATS, which shows only functions.
+        if !run.eval {
+            run.command = self.command.iter().map(|a| a.to_vec()).collect();
+        }
+        let (vm, target, k, a) = (&mut *self.vm, self.target, self.keys, self.argv);
+        run.enter(|| vm.call(target, k, a, out));
         // Also when the script caught the abort (a coroutine) and returned.
         let abort = run.abort.take();
         if abort.is_some() {
@@ -195,30 +214,17 @@ impl Job<'_> {
     }
 }
 
-/// Runs a script atomically (see the module documentation).
-fn execute(
-    ctx: &mut Ctx,
-    vm: &mut Vm,
-    compiled: &Compiled,
-    keys: &[&[u8]],
-    argv: &[&[u8]],
-    read_only: bool,
-) {
-    let mut job = Job {
-        vm,
-        compiled,
-        keys,
-        argv,
-        read_only,
-        clock: Clock::at(ctx.clock.now_ms),
-    };
+/// Runs a script or function atomically (see the module documentation).
+pub(crate) fn execute(ctx: &mut Ctx, mut job: Job<'_>) {
+    let clock = Clock::at(ctx.clock.now_ms);
+    let keys = job.keys;
     let deny_blocking = std::mem::replace(&mut ctx.client.deny_blocking, true);
     let (shared, guard, db) = (ctx.shared, ctx.guard, ctx.client.db);
     if ctx.keys.in_held() {
         // Run by EXEC: through the transaction's latches, or alone with it.
         let abort = match ctx.keys.held_mut() {
-            Some(held) => job.run(shared, ctx.client, ctx.out, guard, Keyed::Held(held)),
-            None => job.run(shared, ctx.client, ctx.out, guard, Keyed::Alone),
+            Some(held) => job.run(shared, ctx.client, ctx.out, guard, clock, Keyed::Held(held)),
+            None => job.run(shared, ctx.client, ctx.out, guard, clock, Keyed::Alone),
         };
         match abort {
             None => {}
@@ -232,9 +238,15 @@ fn execute(
         for _ in 0..KEYED_ROUNDS {
             let mut all: Vec<(usize, &[u8])> = keys.iter().map(|k| (db, *k)).collect();
             all.extend(extra.iter().map(|(d, k)| (*d, &k[..])));
-            let mut held =
-                HeldKeys::latch_undoable(&shared.store, &all, job.clock.no_touch(), guard);
-            match job.run(shared, ctx.client, ctx.out, guard, Keyed::Held(&mut held)) {
+            let mut held = HeldKeys::latch_undoable(&shared.store, &all, clock.no_touch(), guard);
+            match job.run(
+                shared,
+                ctx.client,
+                ctx.out,
+                guard,
+                clock,
+                Keyed::Held(&mut held),
+            ) {
                 None => {
                     drop(held);
                     done = true;
@@ -255,7 +267,7 @@ fn execute(
         if !done {
             let (client, out) = (&mut *ctx.client, &mut *ctx.out);
             if let Some(Abort::Panic(p)) =
-                world::alone(|| job.run(shared, client, out, guard, Keyed::Alone))
+                world::alone(|| job.run(shared, client, out, guard, clock, Keyed::Alone))
             {
                 std::panic::resume_unwind(p);
             }
@@ -320,11 +332,7 @@ fn script_kill(ctx: &mut Ctx, _args: &[&[u8]]) {
     match busy::kill(true) {
         Kill::Killed => ctx.out.ok(),
         Kill::NotBusy => ctx.error("NOTBUSY No scripts in execution right now."),
-        Kill::Unkillable => ctx.error(
-            "UNKILLABLE Sorry the script already executed write commands against the dataset. \
-             You can either wait the script termination or kill the server in a hard way using \
-             the SHUTDOWN NOSAVE command.",
-        ),
+        Kill::Unkillable => ctx.error(busy::UNKILLABLE),
         Kill::OtherKind => ctx.error(busy::busy_error(false)),
     }
 }

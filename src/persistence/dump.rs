@@ -73,10 +73,16 @@ pub fn create(value: &Value, compress: bool) -> Vec<u8> {
         Value::List(l) => rdb::list::write(&mut out, l, compress),
         Value::ZSet(z) => rdb::zset::write(&mut out, z, compress),
     }
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = CRC64.checksum(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
+    frame(out)
+}
+
+/// Appends the footer to a serialized body: the RDB version and the CRC64
+/// of everything before it (DUMP, FUNCTION DUMP).
+pub fn frame(mut body: Vec<u8>) -> Vec<u8> {
+    body.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = CRC64.checksum(&body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
 }
 
 /// Checks the footer: an RDB version Ferrite can read and a matching CRC.

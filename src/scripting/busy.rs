@@ -25,6 +25,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 const WROTE: u8 = 1;
 const KILLED: u8 = 2;
 
+/// What [`Busy::start`] records of a script.
+pub struct Started {
+    pub eval: bool,
+    pub alone: bool,
+    pub wrote: bool,
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
+    pub started: quanta::Instant,
+}
+
 /// A script past its busy threshold.
 pub struct Busy {
     /// EVAL (else FCALL): SCRIPT KILL stops only the first, FUNCTION KILL
@@ -35,6 +45,11 @@ pub struct Busy {
     state: AtomicU8,
     /// Its latches, for the clients that wait for them.
     pub holder: Arc<stalled::Holder>,
+    /// Its name (a SHA, a function's name), the command that runs it and
+    /// when it started, for FUNCTION STATS.
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
+    pub started: quanta::Instant,
 }
 
 static RUNNING: Mutex<Vec<Arc<Busy>>> = Mutex::new(Vec::new());
@@ -44,12 +59,15 @@ static ALONE: AtomicUsize = AtomicUsize::new(0);
 impl Busy {
     /// Registers a script that just passed its threshold; `wrote`: it has
     /// run a write command already.
-    pub fn start(eval: bool, alone: bool, wrote: bool, stamps: Vec<usize>) -> Arc<Busy> {
+    pub fn start(run: Started, stamps: Vec<usize>) -> Arc<Busy> {
         let busy = Arc::new(Busy {
-            eval,
-            alone,
-            state: AtomicU8::new(if wrote { WROTE } else { 0 }),
-            holder: stalled::Holder::new(eval),
+            eval: run.eval,
+            alone: run.alone,
+            state: AtomicU8::new(if run.wrote { WROTE } else { 0 }),
+            holder: stalled::Holder::new(run.eval),
+            name: run.name,
+            command: run.command,
+            started: run.started,
         });
         busy.holder.set_stamps(stamps);
         stalled::register(&busy.holder);
@@ -57,7 +75,7 @@ impl Busy {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(busy.clone());
-        if alone {
+        if busy.alone {
             ALONE.fetch_add(1, Ordering::SeqCst);
         }
         busy
@@ -129,6 +147,17 @@ pub fn kill(eval: bool) -> Kill {
         Kill::Unkillable
     }
 }
+
+/// The busy scripts (FUNCTION STATS).
+pub fn running() -> Vec<Arc<Busy>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+/// SCRIPT KILL's and FUNCTION KILL's reply for a script that wrote.
+pub const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 
 /// A busy script running alone, if any: `Some(eval)`.
 pub fn alone_busy() -> Option<bool> {

@@ -28,6 +28,8 @@ pub mod cache;
 mod capi;
 pub mod cjson;
 pub mod cmsgpack;
+pub mod functions;
+mod loading;
 pub mod lua_struct;
 pub mod random;
 pub mod redis_api;
@@ -85,10 +87,12 @@ pub fn libraries_vm() -> mlua::Result<Lua> {
 }
 
 /// A Lua state as scripts see it: [`libraries_vm`] with the `redis` table
-/// and Redis's globals, read-only ([`sandbox`]).
-pub fn script_vm() -> mlua::Result<Lua> {
+/// and Redis's globals, read-only ([`sandbox`]). `eval`: the state of EVAL
+/// scripts (else of functions, whose `redis` table lacks the debugger's
+/// functions).
+pub fn script_vm(eval: bool) -> mlua::Result<Lua> {
     let lua = libraries_vm()?;
-    redis_api::register(&lua)?;
+    redis_api::register(&lua, eval)?;
     sandbox::protect(&lua)?;
     Ok(lua)
 }
@@ -100,7 +104,7 @@ pub fn eval_to_resp2(vm: &mut vm::Vm, body: &str) -> Vec<u8> {
     let mut out = crate::protocol::Reply::new();
     match vm.load(&scripts, body.as_bytes()) {
         Ok(compiled) => {
-            vm.call(&compiled, &[], &[], &mut out);
+            vm.call(vm::Target::Script(&compiled), &[], &[], &mut out);
         }
         Err(e) => out.error(&e),
     }

@@ -133,7 +133,7 @@ unsafe extern "C-unwind" fn sha1hex(l: *mut lua_State) -> c_int {
 
 /// `redis.log(level, msg...)`: Redis's log levels on `tracing`'s (the
 /// configured `loglevel` filters them as it filters the server's own).
-unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
+pub(crate) unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a C function. Errors are raised before
     // anything needing a drop exists; every argument is converted to a
     // string (which may raise) before the message buffer is made.
@@ -175,10 +175,10 @@ unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
     0
 }
 
-const LOG_DEBUG: i32 = 0;
-const LOG_VERBOSE: i32 = 1;
-const LOG_NOTICE: i32 = 2;
-const LOG_WARNING: i32 = 3;
+pub(crate) const LOG_DEBUG: i32 = 0;
+pub(crate) const LOG_VERBOSE: i32 = 1;
+pub(crate) const LOG_NOTICE: i32 = 2;
+pub(crate) const LOG_WARNING: i32 = 3;
 
 /// `redis.breakpoint()`: false outside the Lua debugger (SCRIPT DEBUG),
 /// which Ferrite does not have.
@@ -203,11 +203,13 @@ unsafe extern "C-unwind" fn replicate_commands(l: *mut lua_State) -> c_int {
 }
 
 /// Registers the global `redis` table: the functions above, those that
-/// act on a script's run (`scripting::run`), and Redis's constants.
-pub fn register(lua: &Lua) -> mlua::Result<()> {
+/// act on a script's run (`scripting::run`), and Redis's constants. The
+/// state EVAL uses (`eval`) also has `breakpoint`, `debug` and
+/// `replicate_commands`; the one functions use does not, as in Redis.
+pub fn register(lua: &Lua, eval: bool) -> mlua::Result<()> {
     use super::run;
     let t = lua.create_table()?;
-    let fns: [(&str, ffi::lua_CFunction); 12] = [
+    let fns: [(&str, ffi::lua_CFunction); 9] = [
         ("call", run::redis_call),
         ("pcall", run::redis_pcall),
         ("sha1hex", sha1hex),
@@ -217,11 +219,14 @@ pub fn register(lua: &Lua) -> mlua::Result<()> {
         ("setresp", run::setresp),
         ("set_repl", run::set_repl),
         ("acl_check_cmd", run::acl_check_cmd),
+    ];
+    let eval_fns: [(&str, ffi::lua_CFunction); 3] = [
         ("breakpoint", breakpoint),
         ("debug", debug),
         ("replicate_commands", replicate_commands),
     ];
-    for (name, f) in fns {
+    let extra: &[(&str, ffi::lua_CFunction)] = if eval { &eval_fns } else { &[] };
+    for &(name, f) in fns.iter().chain(extra) {
         // SAFETY: each follows the C function protocol and raises only
         // with nothing to drop in its frame.
         t.set(name, unsafe { lua.create_c_function(f)? })?;

@@ -84,6 +84,8 @@ pub struct Run<'r, 'g> {
     /// An EVAL script (else a function), and its name (for the log).
     pub eval: bool,
     pub name: String,
+    /// The command that runs it (FUNCTION STATS shows it).
+    pub command: Vec<Vec<u8>>,
     /// Registered once past its threshold.
     busy: Option<Arc<Busy>>,
     /// The last time it tried to leave its worker thread.
@@ -151,6 +153,7 @@ impl<'r, 'g> Run<'r, 'g> {
             start: quanta::Instant::now(),
             eval: true,
             name: String::new(),
+            command: Vec::new(),
             busy: None,
             offloaded: None,
             out: Reply::new(),
@@ -212,7 +215,15 @@ impl<'r, 'g> Run<'r, 'g> {
                 Keyed::Held(held) => (false, held.stamp_addrs()),
                 Keyed::Alone => (true, Vec::new()),
             };
-            self.busy = Some(Busy::start(self.eval, alone, self.wrote, stamps));
+            let started = super::busy::Started {
+                eval: self.eval,
+                alone,
+                wrote: self.wrote,
+                name: self.name.clone(),
+                command: self.command.clone(),
+                started: self.start,
+            };
+            self.busy = Some(Busy::start(started, stamps));
         }
         if self.busy.is_some() && self.offloaded.is_none_or(|t| t.elapsed().as_secs() >= 1) {
             self.offloaded = Some(quanta::Instant::now());

@@ -399,6 +399,41 @@ unsafe extern "C-unwind" fn install(l: *mut lua_State) -> c_int {
     0
 }
 
+/// Protects the table at `index` (absolute) as Redis protects its tables:
+/// scripts reach it only through a read-only proxy; with `strict`, reading
+/// a missing field raises as reading a missing global does (Redis's error
+/// metatable). For tables made after [`protect`] (the library API of
+/// FUNCTION LOAD).
+///
+/// # Safety
+/// A protected call's state, sandboxed by [`protect`].
+pub(crate) unsafe fn protect_table(l: *mut lua_State, index: c_int, strict: bool) {
+    // SAFETY: per the contract.
+    unsafe {
+        make_proxy(l, index, strict);
+        ffi::lua_pop(l, 1);
+    }
+}
+
+/// Makes the globals scripts see (through the globals' proxy) the table on
+/// top of the stack, which it pops: FUNCTION LOAD runs a library's code
+/// against the library API this way, as Redis swaps its globals' `__index`.
+///
+/// # Safety
+/// A protected call's state, sandboxed by [`protect`]; a table on top.
+pub(crate) unsafe fn set_globals_target(l: *mut lua_State) {
+    // SAFETY: per the contract; the proxy's metatable holds its `__index`
+    // closure, whose first upvalue is the table it reads.
+    unsafe {
+        ffi::lua_pushvalue(l, ffi::LUA_GLOBALSINDEX);
+        ffi::lua_getmetatable(l, -1);
+        ffi::lua_getfield(l, -1, c"__index".as_ptr());
+        ffi::lua_pushvalue(l, -4);
+        ffi::lua_setupvalue(l, -2, 1);
+        ffi::lua_pop(l, 4);
+    }
+}
+
 /// Pushes the real globals table behind the globals' proxy (where EVAL
 /// sets KEYS and ARGV).
 ///

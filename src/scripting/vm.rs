@@ -23,6 +23,7 @@
 use super::cache::{Script, Scripts, Sha};
 use super::reply::{bytes_at, error_line, lua_to_reply};
 use super::run::{is_abort, push_abort};
+use super::{functions, loading};
 use crate::protocol::Reply;
 use mlua::ffi::{self, lua_State};
 use mlua::Lua;
@@ -50,14 +51,17 @@ pub struct Vm {
     generation: u64,
     /// Registry references of the compiled scripts.
     compiled: HashMap<Sha, (c_int, Arc<Script>), foldhash::fast::RandomState>,
+    /// The function libraries loaded here: name -> (version, functions).
+    libraries: HashMap<String, (u64, Vec<loading::Registered>)>,
 }
 
 thread_local! {
     static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    static FN_VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with this thread's Lua state, made (or remade after a SCRIPT
-/// FLUSH) as needed.
+/// Runs `f` with this thread's Lua state for EVAL, made (or remade after a
+/// SCRIPT FLUSH) as needed.
 pub fn with_vm<R>(scripts: &Scripts, f: impl FnOnce(&mut Vm) -> R) -> R {
     VM.with(|cell| {
         let mut slot = cell.borrow_mut();
@@ -65,10 +69,47 @@ pub fn with_vm<R>(scripts: &Scripts, f: impl FnOnce(&mut Vm) -> R) -> R {
         if slot.as_ref().is_none_or(|vm| vm.generation != generation) {
             // Drop the old state first: two at once would double the peak.
             *slot = None;
-            *slot = Some(Vm::new(generation).expect("a Lua state with Redis's libraries"));
+            *slot = Some(Vm::new(generation, true).expect("a Lua state with Redis's libraries"));
         }
         f(slot.as_mut().expect("made above"))
     })
+}
+
+/// Runs `f` with this thread's Lua state for functions (another state, as
+/// in Redis: functions see other globals than EVAL scripts), made as
+/// needed; libraries deleted or replaced since its last use are dropped
+/// from it first.
+pub fn with_fn_vm<R>(registry: &functions::Registry, f: impl FnOnce(&mut Vm) -> R) -> R {
+    FN_VM.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Vm::new(0, false).expect("a Lua state with Redis's libraries"));
+        }
+        let vm = slot.as_mut().expect("made above");
+        let generation = registry.generation();
+        if vm.generation != generation {
+            vm.generation = generation;
+            let state = vm.state;
+            vm.libraries.retain(|name, (version, registered)| {
+                let keep = registry.has_version(name, *version);
+                if !keep {
+                    loading::release(state, registered);
+                }
+                keep
+            });
+        }
+        f(vm)
+    })
+}
+
+/// What [`Vm::call`] runs.
+#[derive(Clone, Copy)]
+pub enum Target<'a> {
+    /// An EVAL script: KEYS and ARGV are globals, errors name its SHA.
+    Script(&'a Compiled),
+    /// A function (a registry reference in this state): it gets the keys
+    /// and arguments as its two arguments, errors name it.
+    Function { func: c_int, name: &'a str },
 }
 
 /// A compiled script, ready to run in its thread's state.
@@ -80,12 +121,17 @@ pub struct Compiled {
 impl Vm {
     /// A state as scripts see it: [`super::script_vm`] plus what running
     /// scripts needs (the error handler, the hook, the memory limit).
-    pub fn new(generation: u64) -> mlua::Result<Vm> {
-        let lua = super::script_vm()?;
+    pub fn new(generation: u64, eval: bool) -> mlua::Result<Vm> {
+        let lua = super::script_vm(eval)?;
         let mut state: *mut lua_State = std::ptr::null_mut();
         // SAFETY: the closure only records the state pointer, which stays
         // valid while `lua` lives (kept in the `Vm`).
         unsafe { lua.exec_raw::<()>((), |s| state = s)? };
+        let install = if eval {
+            install_eval
+        } else {
+            install_functions
+        };
         // SAFETY: `install` is a C function that keeps nothing to drop.
         let rc = unsafe { ffi::lua_cpcall(state, install, std::ptr::null_mut()) };
         if rc != 0 {
@@ -99,7 +145,65 @@ impl Vm {
             state,
             generation,
             compiled: HashMap::default(),
+            libraries: HashMap::new(),
         })
+    }
+
+    /// Runs a library's code (after its shebang line) to see what it
+    /// registers (FUNCTION LOAD). The error is the reply text without `ERR`.
+    /// On success the library is loaded here as `name` at `version`.
+    pub fn load_library(
+        &mut self,
+        name: &str,
+        version: u64,
+        code: &[u8],
+        timeout_ms: u64,
+    ) -> Result<Vec<functions::FunctionInfo>, String> {
+        let registered = loading::load(self.state, code, timeout_ms)?;
+        let info = registered
+            .iter()
+            .map(|r| functions::FunctionInfo {
+                name: r.name.clone(),
+                description: r.description.clone(),
+                flags: r.flags,
+            })
+            .collect();
+        if let Some((_, old)) = self
+            .libraries
+            .insert(name.to_string(), (version, registered))
+        {
+            loading::release(self.state, &old);
+        }
+        Ok(info)
+    }
+
+    /// Forgets a library loaded here at `version` (a load that was then
+    /// refused).
+    pub fn unload_library(&mut self, name: &str, version: u64) {
+        if self.libraries.get(name).is_some_and(|(v, _)| *v == version) {
+            if let Some((_, old)) = self.libraries.remove(name) {
+                loading::release(self.state, &old);
+            }
+        }
+    }
+
+    /// The callback of function `function` of `lib`, loading the library
+    /// here first if this state has not got this version of it.
+    pub fn function(&mut self, lib: &functions::Library, function: &str) -> Result<c_int, String> {
+        if self
+            .libraries
+            .get(&lib.name)
+            .is_none_or(|(v, _)| *v != lib.version)
+        {
+            let md = functions::metadata(&lib.code)?;
+            self.load_library(&lib.name, lib.version, &lib.code[md.code_start..], 0)?;
+        }
+        self.libraries[&lib.name]
+            .1
+            .iter()
+            .find(|r| r.name == function)
+            .map(|r| r.func)
+            .ok_or_else(|| format!("Function {function} not registered by its library here"))
     }
 
     /// The script named `sha`, compiled here if it is cached but not yet
@@ -172,17 +276,22 @@ impl Vm {
     /// `false` if the run was aborted (the caller knows why).
     pub fn call(
         &mut self,
-        compiled: &Compiled,
+        target: Target<'_>,
         keys: &[&[u8]],
         argv: &[&[u8]],
         out: &mut Reply,
     ) -> bool {
         let mark = out.len();
+        let (func, name, as_args) = match target {
+            Target::Script(c) => (c.func, &c.script.sha[..], false),
+            Target::Function { func, name } => (func, name.as_bytes(), true),
+        };
         let mut job = CallJob {
-            func: compiled.func,
-            sha: &compiled.script.sha,
+            func,
+            name,
             keys,
             argv,
+            as_args,
             out,
             aborted: false,
         };
@@ -201,7 +310,7 @@ impl Vm {
             out.truncate(mark);
             out.error(&format!(
                 "ERR Error running script {}, not enough memory",
-                String::from_utf8_lossy(&compiled.script.sha)
+                String::from_utf8_lossy(name)
             ));
         }
         // Lua's collector runs incrementally as scripts allocate; a step
@@ -255,9 +364,12 @@ unsafe extern "C-unwind" fn compile_job(l: *mut lua_State) -> c_int {
 
 struct CallJob<'a> {
     func: c_int,
-    sha: &'a Sha,
+    /// What errors name: a script's SHA, a function's name.
+    name: &'a [u8],
     keys: &'a [&'a [u8]],
     argv: &'a [&'a [u8]],
+    /// Pass KEYS and ARGV as arguments (a function) rather than globals.
+    as_args: bool,
     out: &'a mut Reply,
     aborted: bool,
 }
@@ -284,16 +396,24 @@ unsafe extern "C-unwind" fn call_job(l: *mut lua_State) -> c_int {
         let job = &mut *(ffi::lua_touserdata(l, 1) as *mut CallJob);
         ffi::lua_settop(l, 0);
         ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
-        ffi::lua_pushstring(l, c"KEYS".as_ptr());
-        push_array(l, job.keys);
-        ffi::lua_rawset(l, 2);
-        ffi::lua_pushstring(l, c"ARGV".as_ptr());
-        push_array(l, job.argv);
-        ffi::lua_rawset(l, 2);
-        ffi::lua_settop(l, 1);
-        ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, job.func as ffi::lua_Integer);
-        if ffi::lua_pcall(l, 0, 1, 1) == 0 {
+        let nargs = if job.as_args {
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, job.func as ffi::lua_Integer);
+            push_array(l, job.keys);
+            push_array(l, job.argv);
+            2
+        } else {
+            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
+            ffi::lua_pushstring(l, c"KEYS".as_ptr());
+            push_array(l, job.keys);
+            ffi::lua_rawset(l, 2);
+            ffi::lua_pushstring(l, c"ARGV".as_ptr());
+            push_array(l, job.argv);
+            ffi::lua_rawset(l, 2);
+            ffi::lua_settop(l, 1);
+            ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, job.func as ffi::lua_Integer);
+            0
+        };
+        if ffi::lua_pcall(l, nargs, 1, 1) == 0 {
             lua_to_reply(l, job.out, super::run::script_resp3());
             return 0;
         }
@@ -301,7 +421,7 @@ unsafe extern "C-unwind" fn call_job(l: *mut lua_State) -> c_int {
             job.aborted = true;
             return 0;
         }
-        error_reply(l, job.out, job.sha);
+        error_reply(l, job.out, job.name);
     }
     0
 }
@@ -312,7 +432,7 @@ unsafe extern "C-unwind" fn call_job(l: *mut lua_State) -> c_int {
 ///
 /// # Safety
 /// A protected call's state.
-unsafe fn error_reply(l: *mut lua_State, out: &mut Reply, sha: &Sha) {
+unsafe fn error_reply(l: *mut lua_State, out: &mut Reply, sha: &[u8]) {
     // SAFETY: per the contract; the strings read stay on the stack until
     // written out.
     unsafe {
@@ -458,18 +578,42 @@ pub(crate) unsafe extern "C-unwind" fn hook(l: *mut lua_State, _ar: *mut ffi::lu
 
 /// Run once per state by [`Vm::new`]: registers the error handler and the
 /// real globals table, and sets the hook.
-unsafe extern "C-unwind" fn install(l: *mut lua_State) -> c_int {
-    // SAFETY: run by `lua_cpcall` on a state made by `script_vm`.
+///
+/// # Safety
+/// A protected call's state made by `script_vm`.
+unsafe fn install(l: *mut lua_State) {
+    // SAFETY: per the contract.
     unsafe {
         ffi::lua_pushcfunction(l, error_handler);
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
         super::sandbox::push_real_globals(l);
-        // Redis's handler is a global too (scripts see it in `_G`).
+        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
+        ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+    }
+}
+
+/// [`install`] for EVAL's state, whose error handler is a global too
+/// (scripts see `__redis__err__handler` in `_G`, as in Redis).
+unsafe extern "C-unwind" fn install_eval(l: *mut lua_State) -> c_int {
+    // SAFETY: run by `lua_cpcall` on a state made by `script_vm`.
+    unsafe {
+        install(l);
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
         ffi::lua_pushstring(l, c"__redis__err__handler".as_ptr());
         ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
         ffi::lua_rawset(l, -3);
-        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
-        ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
+        ffi::lua_pop(l, 1);
+    }
+    0
+}
+
+/// [`install`] for the functions' state, with the library API that
+/// FUNCTION LOAD runs libraries against (`scripting::loading`).
+unsafe extern "C-unwind" fn install_functions(l: *mut lua_State) -> c_int {
+    // SAFETY: run by `lua_cpcall` on a state made by `script_vm`.
+    unsafe {
+        install(l);
+        loading::install(l);
     }
     0
 }

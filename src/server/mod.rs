@@ -55,6 +55,8 @@ pub struct Shared {
     pub lifecycle: crate::process::Lifecycle,
     /// Every script EVAL and SCRIPT LOAD have seen (`scripting::cache`).
     pub scripts: crate::scripting::cache::Scripts,
+    /// The function libraries (`scripting::functions`).
+    pub functions: crate::scripting::functions::Registry,
 }
 
 impl Shared {
@@ -84,6 +86,7 @@ impl Shared {
             shutdown: tokio::sync::Notify::new(),
             lifecycle,
             scripts: Default::default(),
+            functions: Default::default(),
         }
     }
 }
