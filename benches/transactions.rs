@@ -1,7 +1,8 @@
-//! MULTI/EXEC throughput, Ferrite against redis-server, side by side.
+//! MULTI/EXEC and EVALSHA throughput, Ferrite against redis-server, side by side.
 //!
 //!     cargo build --release && cargo bench --bench transactions
 //!     TX_SECONDS=3 TX_ROUNDS=3 TX_PIPELINES="1 16" cargo bench --bench transactions
+//!     TX_WORKLOAD=evalsha cargo bench --bench transactions
 //!
 //! Starts `target/release/ferrite-server` (or `FERRITE_BIN`) and `redis-server` (from PATH, or
 //! `REDIS_BIN`) on loopback ephemeral ports. Each run: `TX_CLIENTS` connections (default 32),
@@ -12,6 +13,10 @@
 //! median over `TX_ROUNDS` (default 3) of transactions per second and of server CPU time per
 //! transaction (utime + stime of the server process from /proc, all threads), with the ratio
 //! Ferrite/Redis. `TX_FERRITE_ARGS` passes extra arguments (e.g. `--threads 2`).
+//!
+//! `TX_WORKLOAD=evalsha` measures scripts instead: each client loads (SCRIPT LOAD) a small
+//! read-modify-write script (`GET` a key, `SET` it to the value plus one, return it) and sends
+//! `EVALSHA <sha> 1 <random key>`; every reply is checked to be an integer.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -129,10 +134,43 @@ fn reply_len(b: &[u8]) -> Option<usize> {
     }
 }
 
-/// One client: transactions until `stop`; returns how many completed.
-fn client(port: u16, pipeline: usize, seed: u64, stop: Arc<AtomicBool>) -> u64 {
+/// The script of the EVALSHA workload.
+const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') + 1 \
+                      redis.call('SET', KEYS[1], n) return n";
+
+/// What each client sends.
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    /// MULTI, 3 x SET, EXEC.
+    Multi,
+    /// EVALSHA of [`SCRIPT`] on one random key.
+    Evalsha,
+}
+
+/// Sends one request and returns its reply.
+fn request(s: &mut TcpStream, args: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    push_cmd(&mut out, args);
+    s.write_all(&out).expect("send");
+    let mut inbuf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(n) = (!inbuf.is_empty()).then(|| reply_len(&inbuf)).flatten() {
+            return inbuf[..n].to_vec();
+        }
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "server closed the connection");
+        inbuf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// One client: transactions (or scripts) until `stop`; returns how many completed.
+fn client(port: u16, pipeline: usize, seed: u64, stop: Arc<AtomicBool>, workload: Workload) -> u64 {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_nodelay(true).unwrap();
+    if workload == Workload::Evalsha {
+        return script_client(s, pipeline, seed, stop);
+    }
     let mut rng = seed | 1;
     let mut next = move || {
         rng ^= rng << 13;
@@ -187,8 +225,65 @@ fn client(port: u16, pipeline: usize, seed: u64, stop: Arc<AtomicBool>) -> u64 {
     done
 }
 
+/// One client of the EVALSHA workload.
+fn script_client(mut s: TcpStream, pipeline: usize, seed: u64, stop: Arc<AtomicBool>) -> u64 {
+    let loaded = request(&mut s, &[b"SCRIPT", b"LOAD", SCRIPT.as_bytes()]);
+    let sha = loaded[loaded.len() - 42..loaded.len() - 2].to_vec();
+    let mut rng = seed | 1;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % KEYSPACE
+    };
+    let mut done = 0;
+    let mut out = Vec::new();
+    let mut inbuf = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        out.clear();
+        for _ in 0..pipeline {
+            let key = format!("key:{:012}", next());
+            push_cmd(&mut out, &[b"EVALSHA", &sha, b"1", key.as_bytes()]);
+        }
+        s.write_all(&out).expect("send");
+        let mut replies = 0;
+        let mut at = 0;
+        while replies < pipeline {
+            while let Some(n) = reply_len(&inbuf[at..]) {
+                assert_eq!(
+                    inbuf[at],
+                    b':',
+                    "reply {replies}: {:?}",
+                    String::from_utf8_lossy(&inbuf[at..at + n])
+                );
+                at += n;
+                replies += 1;
+                if replies == pipeline {
+                    break;
+                }
+            }
+            if replies == pipeline {
+                break;
+            }
+            let n = s.read(&mut chunk).expect("read");
+            assert!(n > 0, "server closed the connection");
+            inbuf.extend_from_slice(&chunk[..n]);
+        }
+        inbuf.drain(..at);
+        done += pipeline as u64;
+    }
+    done
+}
+
 /// One run: (transactions per second, server CPU microseconds per transaction).
-fn run(server: &ServerProc, clients: usize, pipeline: usize, seconds: f64) -> (f64, f64) {
+fn run(
+    server: &ServerProc,
+    clients: usize,
+    pipeline: usize,
+    seconds: f64,
+    workload: Workload,
+) -> (f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let total = Arc::new(AtomicU64::new(0));
     let pid = server.child.id();
@@ -200,7 +295,7 @@ fn run(server: &ServerProc, clients: usize, pipeline: usize, seconds: f64) -> (f
             let total = total.clone();
             let port = server.port;
             std::thread::spawn(move || {
-                let n = client(port, pipeline, 0x9e37_79b9 * (i as u64 + 1), stop);
+                let n = client(port, pipeline, 0x9e37_79b9 * (i as u64 + 1), stop, workload);
                 total.fetch_add(n, Ordering::Relaxed);
             })
         })
@@ -244,11 +339,18 @@ fn main() {
         std::path::Path::new(&ferrite_bin).exists(),
         "no {ferrite_bin}: run cargo build --release first"
     );
+    let workload = match env_or("TX_WORKLOAD", "multi").as_str() {
+        "multi" => Workload::Multi,
+        "evalsha" => Workload::Evalsha,
+        w => panic!("TX_WORKLOAD is multi or evalsha, not {w}"),
+    };
     let ferrite = start(&ferrite_bin, &ferrite_args, "ferrite");
     let redis = start(&redis_bin, &[], "redis");
-    println!(
-        "MULTI, 3 x SET on random keys (of {KEYSPACE}), EXEC: {clients} clients, {seconds} s per run, {rounds} rounds"
-    );
+    let what = match workload {
+        Workload::Multi => "MULTI, 3 x SET on random keys, EXEC",
+        Workload::Evalsha => "EVALSHA of GET + SET of a random key",
+    };
+    println!("{what} (of {KEYSPACE}): {clients} clients, {seconds} s per run, {rounds} rounds");
     println!(
         "{:>4} {:>14} {:>14} {:>6} {:>12} {:>12} {:>6}",
         "-P", "ferrite tx/s", "redis tx/s", "f/r", "ferrite us", "redis us", "f/r"
@@ -257,11 +359,11 @@ fn main() {
         let (mut f, mut r) = (Vec::new(), Vec::new());
         for round in 0..rounds {
             if round % 2 == 0 {
-                f.push(run(&ferrite, clients, p, seconds));
-                r.push(run(&redis, clients, p, seconds));
+                f.push(run(&ferrite, clients, p, seconds, workload));
+                r.push(run(&redis, clients, p, seconds, workload));
             } else {
-                r.push(run(&redis, clients, p, seconds));
-                f.push(run(&ferrite, clients, p, seconds));
+                r.push(run(&redis, clients, p, seconds, workload));
+                f.push(run(&ferrite, clients, p, seconds, workload));
             }
         }
         let (ft, fc) = (

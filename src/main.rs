@@ -82,6 +82,8 @@ fn main() {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("ferrite-worker")
+        // An idle worker drops Lua states left from flushed scripts.
+        .on_thread_park(ferrite::scripting::vm::release_if_dropped)
         .enable_all()
         .build()
     {

@@ -95,6 +95,8 @@ pub static COMMANDS: &[Command] = &[
 
 /// RDB's opcode for a library in FUNCTION DUMP payloads (and RDB files).
 const OPCODE_FUNCTION2: u8 = 245;
+/// The same in Redis 7.0's release candidates, which Redis still loads.
+const OPCODE_FUNCTION: u8 = 246;
 
 fn container(ctx: &mut Ctx, args: &[&[u8]]) {
     let sub = args.get(1).map_or(&b""[..], |a| &a[..]);
@@ -193,7 +195,12 @@ fn load(ctx: &mut Ctx, args: &[&[u8]]) {
         Ok(())
     });
     match linked {
-        Ok(()) => ctx.out.bulk(lib.name.as_bytes()),
+        Ok(()) => {
+            if replace {
+                vm::release_everywhere();
+            }
+            ctx.out.bulk(lib.name.as_bytes())
+        }
         Err(e) => {
             unload(shared, &lib.name, lib.version);
             ctx.error(&e);
@@ -204,7 +211,10 @@ fn load(ctx: &mut Ctx, args: &[&[u8]]) {
 fn delete(ctx: &mut Ctx, args: &[&[u8]]) {
     let name = String::from_utf8_lossy(args[2]);
     match ctx.shared.functions.write(|libs| libs.unlink(&name)) {
-        Some(_) => ctx.out.ok(),
+        Some(_) => {
+            vm::release_everywhere();
+            ctx.out.ok()
+        }
         None => ctx.error("ERR Library not found"),
     }
 }
@@ -290,6 +300,7 @@ fn flush(ctx: &mut Ctx, args: &[&[u8]]) {
     if is_async {
         std::thread::spawn(move || drop(old));
     }
+    vm::release_everywhere();
     ctx.out.ok();
 }
 
@@ -339,15 +350,20 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
             err = Some("ERR can not read data type".to_string());
             break;
         };
-        if kind != OPCODE_FUNCTION2 {
-            err = Some("ERR given type is not a function".to_string());
-            break;
-        }
-        let Ok(code) = rdb::string::read(&mut reader) else {
-            err = Some("ERR Failed loading library payload".to_string());
-            break;
+        let code = match kind {
+            OPCODE_FUNCTION2 => rdb::string::read(&mut reader)
+                .map(|c| c.into_bytes())
+                .map_err(|_| "ERR Failed loading library payload".to_string()),
+            OPCODE_FUNCTION => old_format(&mut reader),
+            _ => Err("ERR given type is not a function".to_string()),
         };
-        let code = code.into_bytes();
+        let code = match code {
+            Ok(code) => code,
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        };
         match create(shared, &code, &restored, false, 0) {
             Ok(lib) => {
                 loaded.push((lib.name.clone(), lib.version));
@@ -378,7 +394,10 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
             .map(|e| format!("ERR {e}"));
     }
     match err {
-        None => ctx.out.ok(),
+        None => {
+            vm::release_everywhere();
+            ctx.out.ok()
+        }
         Some(e) => {
             for (name, version) in loaded {
                 unload(shared, &name, version);
@@ -386,6 +405,33 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.error(&e);
         }
     }
+}
+
+/// A library in the format of Redis 7.0's release candidates (opcode 246):
+/// name, engine, an optional description (dropped), code; made into the
+/// code with its shebang as Redis does.
+fn old_format(r: &mut rdb::Reader<'_>) -> Result<Vec<u8>, String> {
+    let string = |r: &mut rdb::Reader<'_>, what: &str| {
+        rdb::string::read(r)
+            .map(|s| s.into_bytes())
+            .map_err(|_| format!("ERR Failed loading {what}"))
+    };
+    let name = string(r, "library name")?;
+    let engine = string(r, "engine name")?;
+    let has_description = r
+        .plain_length()
+        .map_err(|_| "ERR Failed loading library description indicator".to_string())?;
+    if has_description != 0 {
+        string(r, "library description")?;
+    }
+    let blob = string(r, "library blob")?;
+    let mut code = b"#!".to_vec();
+    code.extend_from_slice(&engine);
+    code.extend_from_slice(b" name=");
+    code.extend_from_slice(&name);
+    code.push(b'\n');
+    code.extend_from_slice(&blob);
+    Ok(code)
 }
 
 fn stats(ctx: &mut Ctx, _args: &[&[u8]]) {

@@ -325,6 +325,7 @@ fn script_flush(ctx: &mut Ctx, args: &[&[u8]]) {
     if is_async && !old.is_empty() {
         std::thread::spawn(move || drop(old));
     }
+    vm::release_everywhere();
     ctx.out.ok();
 }
 

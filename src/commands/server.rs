@@ -196,6 +196,13 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) {
     if f.abort {
         return ctx.error("ERR No shutdown in progress.");
     }
+    // While a script is busy only SHUTDOWN NOSAVE stops the server, as in
+    // Redis.
+    if !f.nosave {
+        if let Some(busy) = crate::scripting::busy::running().first() {
+            return ctx.error(crate::scripting::busy::busy_error(busy.eval));
+        }
+    }
     tracing::warn!("User requested shutdown...");
     // Configured save points cannot be honoured until RDB persistence exists
     // (the start-up log warns about them); an implicit save that always failed
@@ -463,6 +470,7 @@ fn section_memory(s: &mut String, ctx: &Ctx) {
     field!(s, "allocator_resident", "{}", m.resident);
     field!(s, "total_system_memory", "{total}");
     field!(s, "total_system_memory_human", "{}", bytes_to_human(total));
+    scripts_memory(s, ctx.shared);
     field!(s, "maxmemory", "{maxmemory}");
     field!(s, "maxmemory_human", "{}", bytes_to_human(maxmemory));
     let policy = ctx
@@ -765,6 +773,48 @@ fn section_keyspace(s: &mut String, ctx: &Ctx) {
             );
         }
     }
+}
+
+/// INFO memory's fields on scripts and functions. The Lua states are one
+/// per worker thread (`scripting::vm`): their bytes are summed.
+fn scripts_memory(s: &mut String, shared: &crate::server::Shared) {
+    let (eval_vm, fn_vm) = crate::scripting::vm::vm_memory();
+    let eval_scripts = shared.scripts.memory();
+    let (functions, libraries, fn_bytes) = shared.functions.read(|libs| {
+        let bytes: usize = libs
+            .by_name
+            .values()
+            .map(|l| {
+                l.code.len()
+                    + l.name.len()
+                    + l.functions.iter().map(|f| f.name.len() + 64).sum::<usize>()
+            })
+            .sum();
+        (libs.function_count(), libs.by_name.len(), bytes as u64)
+    });
+    field!(s, "used_memory_lua", "{eval_vm}");
+    field!(s, "used_memory_vm_eval", "{eval_vm}");
+    field!(s, "used_memory_lua_human", "{}", bytes_to_human(eval_vm));
+    field!(s, "used_memory_scripts_eval", "{eval_scripts}");
+    field!(s, "number_of_cached_scripts", "{}", shared.scripts.len());
+    field!(s, "number_of_functions", "{functions}");
+    field!(s, "number_of_libraries", "{libraries}");
+    field!(s, "used_memory_vm_functions", "{fn_vm}");
+    field!(s, "used_memory_vm_total", "{}", eval_vm + fn_vm);
+    field!(
+        s,
+        "used_memory_vm_total_human",
+        "{}",
+        bytes_to_human(eval_vm + fn_vm)
+    );
+    field!(s, "used_memory_functions", "{fn_bytes}");
+    field!(s, "used_memory_scripts", "{}", eval_scripts + fn_bytes);
+    field!(
+        s,
+        "used_memory_scripts_human",
+        "{}",
+        bytes_to_human(eval_scripts + fn_bytes)
+    );
 }
 
 #[cfg(test)]

@@ -126,25 +126,28 @@ pub enum Kill {
     OtherKind,
 }
 
-/// SCRIPT KILL (`eval`) or FUNCTION KILL.
+/// SCRIPT KILL (`eval`) or FUNCTION KILL. As Redis decides: no busy
+/// script, then one that wrote (whatever its kind), then one of the other
+/// kind; with several busy scripts (Ferrite runs them in parallel), every
+/// killable one of the kind is killed.
 pub fn kill(eval: bool) -> Kill {
     let running = RUNNING.lock().unwrap_or_else(PoisonError::into_inner);
-    let mine: Vec<&Arc<Busy>> = running.iter().filter(|b| b.eval == eval).collect();
-    if mine.is_empty() {
-        return if running.is_empty() {
-            Kill::NotBusy
-        } else {
-            Kill::OtherKind
-        };
+    if running.is_empty() {
+        return Kill::NotBusy;
     }
     let mut killed = false;
-    for b in mine {
+    for b in running.iter().filter(|b| b.eval == eval) {
         killed |= b.kill();
     }
     if killed {
         Kill::Killed
-    } else {
+    } else if running
+        .iter()
+        .any(|b| b.state.load(Ordering::Acquire) & WROTE != 0)
+    {
         Kill::Unkillable
+    } else {
+        Kill::OtherKind
     }
 }
 

@@ -154,8 +154,10 @@ impl Libraries {
             .map(|f| f.name.clone())
     }
 
+    /// Functions over all libraries (FUNCTION STATS, INFO), counted per
+    /// library as Redis does.
     pub fn function_count(&self) -> usize {
-        self.functions.len()
+        self.by_name.values().map(|l| l.functions.len()).sum()
     }
 
     /// Adds every library of `other` (FUNCTION RESTORE APPEND/REPLACE).

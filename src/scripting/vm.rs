@@ -31,10 +31,14 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Bytes one thread's Lua state may allocate.
 pub const MEMORY_LIMIT: usize = 1 << 30;
+
+/// A state holding more than this after a script is collected at once.
+const GC_ABOVE: usize = 64 << 20;
 
 /// Instructions between two runs of the hook.
 pub const HOOK_INSTRUCTIONS: c_int = 100_000;
@@ -42,6 +46,17 @@ pub const HOOK_INSTRUCTIONS: c_int = 100_000;
 /// Registry names.
 const ERROR_HANDLER: &std::ffi::CStr = c"ferrite.error_handler";
 const REAL_GLOBALS: &std::ffi::CStr = c"ferrite.real_globals";
+
+/// Bytes allocated by all threads' Lua states for EVAL, and for functions
+/// (INFO memory's `used_memory_vm_eval`, `used_memory_vm_functions`).
+static EVAL_VM_BYTES: AtomicI64 = AtomicI64::new(0);
+static FN_VM_BYTES: AtomicI64 = AtomicI64::new(0);
+
+/// (EVAL states' bytes, functions states' bytes) over all threads.
+pub fn vm_memory() -> (u64, u64) {
+    let get = |a: &AtomicI64| a.load(Ordering::Relaxed).max(0) as u64;
+    (get(&EVAL_VM_BYTES), get(&FN_VM_BYTES))
+}
 
 /// A thread's Lua state and the scripts compiled in it.
 pub struct Vm {
@@ -53,6 +68,17 @@ pub struct Vm {
     compiled: HashMap<Sha, (c_int, Arc<Script>), foldhash::fast::RandomState>,
     /// The function libraries loaded here: name -> (version, functions).
     libraries: HashMap<String, (u64, Vec<loading::Registered>)>,
+    /// The state of EVAL (else of functions), and the bytes last added to
+    /// its counter.
+    eval: bool,
+    reported: usize,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.counter()
+            .fetch_sub(self.reported as i64, Ordering::Relaxed);
+    }
 }
 
 thread_local! {
@@ -102,6 +128,41 @@ pub fn with_fn_vm<R>(registry: &functions::Registry, f: impl FnOnce(&mut Vm) -> 
     })
 }
 
+/// Bumped when scripts or libraries are dropped (SCRIPT FLUSH, FUNCTION
+/// FLUSH, DELETE, RESTORE, LOAD REPLACE): every thread then drops its Lua
+/// states at its next idle moment ([`release_if_dropped`]), so that what
+/// they compiled is freed even on a thread that never runs another script.
+static RELEASES: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The value of [`RELEASES`] this thread last acted on.
+    static RELEASED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Asks every thread to drop its Lua states when next idle.
+pub fn release_everywhere() {
+    RELEASES.fetch_add(1, Ordering::AcqRel);
+    release_if_dropped();
+}
+
+/// Drops this thread's Lua states if scripts or libraries were dropped
+/// since it last looked: called when a worker thread goes idle (tokio's
+/// `on_thread_park`), which costs one load otherwise. The states are made
+/// again, lazily, by the next script or function.
+pub fn release_if_dropped() {
+    let now = RELEASES.load(Ordering::Acquire);
+    if RELEASED.with(|r| r.replace(now)) == now {
+        return;
+    }
+    for cell in [&VM, &FN_VM] {
+        cell.with(|c| {
+            if let Ok(mut vm) = c.try_borrow_mut() {
+                *vm = None;
+            }
+        });
+    }
+}
+
 /// What [`Vm::call`] runs.
 #[derive(Clone, Copy)]
 pub enum Target<'a> {
@@ -146,7 +207,25 @@ impl Vm {
             generation,
             compiled: HashMap::default(),
             libraries: HashMap::new(),
+            eval,
+            reported: 0,
         })
+    }
+
+    fn counter(&self) -> &'static AtomicI64 {
+        if self.eval {
+            &EVAL_VM_BYTES
+        } else {
+            &FN_VM_BYTES
+        }
+    }
+
+    /// Brings this state's share of the memory counters up to date.
+    fn report(&mut self) {
+        let now = self.used_memory();
+        self.counter()
+            .fetch_add(now as i64 - self.reported as i64, Ordering::Relaxed);
+        self.reported = now;
     }
 
     /// Runs a library's code (after its shebang line) to see what it
@@ -159,7 +238,9 @@ impl Vm {
         code: &[u8],
         timeout_ms: u64,
     ) -> Result<Vec<functions::FunctionInfo>, String> {
-        let registered = loading::load(self.state, code, timeout_ms)?;
+        let registered = loading::load(self.state, code, timeout_ms);
+        self.report();
+        let registered = registered?;
         let info = registered
             .iter()
             .map(|r| functions::FunctionInfo {
@@ -325,6 +406,14 @@ impl Vm {
                 ffi::LUA_MASKCOUNT,
                 HOOK_INSTRUCTIONS,
             );
+        }
+        self.report();
+        if self.reported > GC_ABOVE {
+            // A large script (or one that hit the memory limit) left its
+            // garbage here: collect it now rather than hold it while idle.
+            // SAFETY: a state not running Lua code.
+            unsafe { ffi::lua_gc(self.state, ffi::LUA_GCCOLLECT, 0) };
+            self.report();
         }
         !aborted
     }

@@ -730,7 +730,8 @@ fn execute_timed(
 }
 
 /// Answers `-BUSY` (a busy script holds what the command needs, or stops
-/// every client), counted as a rejected command.
+/// every client), counted as a rejected command. EXEC is aborted with the
+/// reason, as Redis's `execCommandAbort` does.
 fn reject_busy(
     shared: &Shared,
     client: &mut Client,
@@ -739,8 +740,18 @@ fn reject_busy(
     mark: usize,
     eval: bool,
 ) {
-    out.error(crate::scripting::busy::busy_error(eval));
-    multi::flag_error(client);
+    let busy = crate::scripting::busy::busy_error(eval);
+    if args[0].eq_ignore_ascii_case(b"exec") {
+        // As Redis's `execCommandAbort`: the transaction (which EXEC may
+        // have taken already) is discarded with the reason.
+        out.error(&format!(
+            "EXECABORT Transaction discarded because of: {busy}"
+        ));
+        multi::end(client, shared);
+    } else {
+        out.error(busy);
+        multi::flag_error(client);
+    }
     record_rejected(shared, args, out, mark);
     finish_reply(client, out, mark);
 }
