@@ -151,7 +151,7 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
                 Err(e) => return ctx.error(&e),
             },
         };
-        let flags = compiled.script.flags;
+        let flags = compiled.flags;
         let declared = flags & script_flags::EVAL_COMPAT == 0;
         if declared && flags & script_flags::NO_WRITES == 0 && ro {
             return ctx.error("ERR Can not execute a script with write flag using *_ro command.");
@@ -160,7 +160,7 @@ fn eval_generic(ctx: &mut Ctx, args: &[&[u8]], by_sha: bool, ro: bool) {
         let job = Job {
             vm,
             target: Target::Script(&compiled),
-            name: &compiled.script.sha,
+            name: &compiled.sha,
             command: args,
             keys,
             argv,
@@ -197,7 +197,7 @@ impl Job<'_> {
     ) -> Option<Abort> {
         let mark = out.len();
         let mut run = Run::new(shared, client, guard, clock, keys, self.read_only);
-        run.name = String::from_utf8_lossy(self.name).into_owned();
+        run.name = self.name;
         run.eval = matches!(self.target, Target::Script(_));
         // Kept only for FUNCTION STATS, which shows only functions.
         if !run.eval {
@@ -341,7 +341,7 @@ fn script_kill(ctx: &mut Ctx, _args: &[&[u8]]) {
 fn script_load(ctx: &mut Ctx, args: &[&[u8]]) {
     let shared = ctx.shared;
     match vm::with_vm(&shared.scripts, |vm| vm.load(&shared.scripts, args[2])) {
-        Ok(compiled) => ctx.out.bulk(&compiled.script.sha),
+        Ok(compiled) => ctx.out.bulk(&compiled.sha),
         Err(e) => ctx.error(&e),
     }
 }

@@ -193,9 +193,14 @@ impl Reply {
     }
 }
 
+/// An empty reply buffer that has allocated nothing yet (`Reply::new`
+/// reserves room for a connection's replies).
 impl Default for Reply {
     fn default() -> Self {
-        Reply::new()
+        Reply {
+            buf: BytesMut::new(),
+            resp3: false,
+        }
     }
 }
 

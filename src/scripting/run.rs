@@ -83,7 +83,7 @@ pub struct Run<'r, 'g> {
     threshold_ms: u64,
     /// An EVAL script (else a function), and its name (for the log).
     pub eval: bool,
-    pub name: String,
+    pub name: &'r [u8],
     /// The command that runs it (FUNCTION STATS shows it).
     pub command: Vec<Vec<u8>>,
     /// Registered once past its threshold.
@@ -96,9 +96,27 @@ pub struct Run<'r, 'g> {
     err: Vec<u8>,
     /// Numbers given as arguments, formatted with `%.17g`.
     numbers: Vec<u8>,
+    /// Where each argument of a call is: (a number in `numbers`, its
+    /// offset or address, its length).
+    spans: Vec<(bool, usize, usize)>,
 }
 
+impl Drop for Run<'_, '_> {
+    fn drop(&mut self) {
+        let mut out = std::mem::take(&mut self.out);
+        if out.buf.capacity() <= SCRATCH_KEEP {
+            out.buf.clear();
+            SCRATCH.with(|s| *s.borrow_mut() = out);
+        }
+    }
+}
+
+/// The largest calls' reply buffer kept for the thread's next script.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
 thread_local! {
+    /// The calls' reply buffer between scripts (a run takes it).
+    static SCRATCH: std::cell::RefCell<Reply> = std::cell::RefCell::new(Reply::new());
     /// The run of the script executing on this thread, if any.
     static CURRENT: Cell<*mut Run<'static, 'static>> = const { Cell::new(std::ptr::null_mut()) };
 }
@@ -152,13 +170,15 @@ impl<'r, 'g> Run<'r, 'g> {
             abort: None,
             start: quanta::Instant::now(),
             eval: true,
-            name: String::new(),
+            name: &[],
             command: Vec::new(),
             busy: None,
             offloaded: None,
-            out: Reply::new(),
+            // The calls' reply buffer is the thread's, kept between scripts.
+            out: SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut())),
             err: Vec::new(),
             numbers: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -209,7 +229,7 @@ impl<'r, 'g> Run<'r, 'g> {
                 } else {
                     "FUNCTION KILL"
                 },
-                self.name
+                String::from_utf8_lossy(self.name)
             );
             let (alone, stamps) = match &self.keys {
                 Keyed::Held(held) => (false, held.stamp_addrs()),
@@ -219,7 +239,7 @@ impl<'r, 'g> Run<'r, 'g> {
                 eval: self.eval,
                 alone,
                 wrote: self.wrote,
-                name: self.name.clone(),
+                name: String::from_utf8_lossy(self.name).into_owned(),
                 command: self.command.clone(),
                 started: self.start,
             };
@@ -309,7 +329,8 @@ unsafe fn call_command(l: *mut lua_State, run: &mut Run<'_, '_>) -> Called {
     // stay until this returns; nothing here allocates in Lua, so the
     // collector cannot run meanwhile.
     run.numbers.clear();
-    let mut spans: Vec<(bool, usize, usize)> = Vec::with_capacity(argc as usize);
+    let mut spans = std::mem::take(&mut run.spans);
+    spans.clear();
     for i in 1..=argc {
         // SAFETY: `i` is a valid index; reading a number or a string's bytes
         // never raises.
@@ -329,25 +350,30 @@ unsafe fn call_command(l: *mut lua_State, run: &mut Run<'_, '_>) -> Called {
                 run.err.extend_from_slice(
                     b"Lua redis lib command arguments must be strings or integers",
                 );
+                run.spans = spans;
                 return Called::Refused { counted: false };
             }
         }
     }
     let numbers = std::mem::take(&mut run.numbers);
-    let args: Vec<&[u8]> = spans
-        .iter()
-        .map(|&(number, at, len)| {
-            if number {
-                &numbers[at..at + len]
-            } else {
-                // SAFETY: a string on the stack, alive until this returns.
-                unsafe { std::slice::from_raw_parts(at as *const u8, len) }
-            }
-        })
-        .collect();
-    let called = run_command(run, &args);
-    drop(args);
+    let arg = |&(number, at, len): &(bool, usize, usize)| -> &[u8] {
+        if number {
+            &numbers[at..at + len]
+        } else {
+            // SAFETY: a string on the stack, alive until this returns.
+            unsafe { std::slice::from_raw_parts(at as *const u8, len) }
+        }
+    };
+    // Most calls have a few arguments: no allocation for them.
+    let called = if spans.len() <= 16 {
+        let args: arrayvec::ArrayVec<&[u8], 16> = spans.iter().map(arg).collect();
+        run_command(run, &args)
+    } else {
+        let args: Vec<&[u8]> = spans.iter().map(arg).collect();
+        run_command(run, &args)
+    };
     run.numbers = numbers;
+    run.spans = spans;
     called
 }
 

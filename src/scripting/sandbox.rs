@@ -119,7 +119,9 @@ unsafe fn readonly_no_position(l: *mut lua_State) -> ! {
 }
 
 /// `__index` of a proxy. Upvalue 1: the real table; upvalue 2: whether a
-/// missing key is an error (the globals).
+/// missing key is an error (the globals); upvalue 3: the registry's
+/// real-table-to-proxy table (an upvalue, not a lookup by name: every
+/// global a script reads and every `redis.call` comes through here).
 unsafe extern "C-unwind" fn proxy_index(l: *mut lua_State) -> c_int {
     // SAFETY: called by Lua as a metamethod (proxy, key); plain data only.
     unsafe {
@@ -142,8 +144,13 @@ unsafe extern "C-unwind" fn proxy_index(l: *mut lua_State) -> c_int {
             ffi::lua_concat(l, 4);
             ffi::lua_error(l);
         }
-        let top = ffi::lua_gettop(l);
-        proxify(l, top);
+        if ffi::lua_type(l, -1) == ffi::LUA_TTABLE {
+            ffi::lua_pushvalue(l, -1);
+            ffi::lua_rawget(l, ffi::lua_upvalueindex(3));
+            if ffi::lua_isnil(l, -1) != 0 {
+                ffi::lua_pop(l, 1);
+            }
+        }
     }
     1
 }
@@ -271,6 +278,127 @@ unsafe extern "C-unwind" fn sb_pcall(l: *mut lua_State) -> c_int {
     }
 }
 
+/// Pushes the error Redis's Lua gives for a binary chunk (which it parses
+/// as text, so its first byte, ESC, is an unexpected symbol): the chunk's
+/// name as `luaO_chunkid` writes it, then `:1: unexpected symbol near
+/// 'char(27)'`.
+///
+/// # Safety
+/// A running C call's state; `name` stays alive meanwhile.
+unsafe fn push_binary_chunk_error(l: *mut lua_State, name: &[u8]) {
+    // Lua's LUA_IDSIZE less the room `[string "..."]` takes.
+    const ROOM: usize = 60 - 17;
+    // SAFETY: per the contract; Lua copies the pieces, then concatenates.
+    unsafe {
+        let text = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        match text.first() {
+            Some(b'=') => {
+                let t = &text[1..text.len().min(60)];
+                ffi::lua_pushlstring(l, t.as_ptr().cast(), t.len());
+            }
+            Some(b'@') => {
+                let t = &text[1..];
+                let room = 60 - 9;
+                if t.len() > room {
+                    let t = &t[t.len() - room..];
+                    ffi::lua_pushstring(l, c"...".as_ptr());
+                    ffi::lua_pushlstring(l, t.as_ptr().cast(), t.len());
+                    ffi::lua_concat(l, 2);
+                } else {
+                    ffi::lua_pushlstring(l, t.as_ptr().cast(), t.len());
+                }
+            }
+            _ => {
+                let line = text
+                    .iter()
+                    .position(|&b| b == b'\n' || b == b'\r')
+                    .unwrap_or(text.len())
+                    .min(ROOM);
+                ffi::lua_pushstring(l, c"[string \"".as_ptr());
+                ffi::lua_pushlstring(l, text.as_ptr().cast(), line);
+                if line < text.len() {
+                    ffi::lua_pushstring(l, c"...\"]".as_ptr());
+                } else {
+                    ffi::lua_pushstring(l, c"\"]".as_ptr());
+                }
+                ffi::lua_concat(l, 3);
+            }
+        }
+        ffi::lua_pushstring(l, c":1: unexpected symbol near 'char(27)'".as_ptr());
+        ffi::lua_concat(l, 2);
+    }
+}
+
+/// `loadstring(s [, name])` without binary chunks. Upvalue 1: Lua's own.
+unsafe extern "C-unwind" fn sb_loadstring(l: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua as a C function; plain data only.
+    unsafe {
+        let code = super::capi::check_bytes(l, 1);
+        if code.first() == Some(&27) {
+            let name = if ffi::lua_isnoneornil(l, 2) == 0 {
+                super::capi::check_bytes(l, 2)
+            } else {
+                code
+            };
+            ffi::lua_pushnil(l);
+            push_binary_chunk_error(l, name);
+            return 2;
+        }
+        let argc = ffi::lua_gettop(l);
+        ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+        ffi::lua_insert(l, 1);
+        ffi::lua_call(l, argc, ffi::LUA_MULTRET);
+        ffi::lua_gettop(l)
+    }
+}
+
+/// `load(reader [, name])` without binary chunks: the pieces are read
+/// first, then handed to Lua's `loadstring` (upvalue 1).
+unsafe extern "C-unwind" fn sb_load(l: *mut lua_State) -> c_int {
+    // SAFETY: called by Lua as a C function; plain data only. The pieces
+    // wait on the stack and are concatenated as they come.
+    unsafe {
+        ffi::luaL_checktype(l, 1, ffi::LUA_TFUNCTION);
+        if ffi::lua_isnoneornil(l, 2) != 0 {
+            ffi::lua_settop(l, 1);
+            ffi::lua_pushstring(l, c"=(load)".as_ptr());
+        } else {
+            super::capi::check_bytes(l, 2);
+            ffi::lua_settop(l, 2);
+        }
+        ffi::lua_pushstring(l, c"".as_ptr());
+        loop {
+            ffi::lua_pushvalue(l, 1);
+            ffi::lua_call(l, 0, 1);
+            if ffi::lua_isnil(l, -1) != 0 {
+                ffi::lua_pop(l, 1);
+                break;
+            }
+            if ffi::lua_type(l, -1) != ffi::LUA_TSTRING {
+                ffi::lua_pushnil(l);
+                ffi::lua_pushstring(l, c"reader function must return a string".as_ptr());
+                return 2;
+            }
+            if ffi::lua_objlen(l, -1) == 0 {
+                ffi::lua_pop(l, 1);
+                break;
+            }
+            ffi::lua_concat(l, 2);
+        }
+        // Stack: reader, name, code.
+        if super::reply::bytes_at(l, 3).first() == Some(&27) {
+            ffi::lua_pushnil(l);
+            push_binary_chunk_error(l, super::reply::bytes_at(l, 2));
+            return 2;
+        }
+        ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+        ffi::lua_pushvalue(l, 3);
+        ffi::lua_pushvalue(l, 2);
+        ffi::lua_call(l, 2, ffi::LUA_MULTRET);
+        ffi::lua_gettop(l) - 3
+    }
+}
+
 /// Makes the proxy of the real table at `index` (absolute), registers it,
 /// and leaves it on the stack.
 ///
@@ -284,7 +412,8 @@ unsafe fn make_proxy(l: *mut lua_State, index: c_int, globals: bool) {
         ffi::lua_createtable(l, 0, 2);
         ffi::lua_pushvalue(l, index);
         ffi::lua_pushboolean(l, globals as c_int);
-        ffi::lua_pushcclosure(l, proxy_index, 2);
+        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, PROXY_OF.as_ptr());
+        ffi::lua_pushcclosure(l, proxy_index, 3);
         ffi::lua_setfield(l, -2, c"__index".as_ptr());
         ffi::lua_pushcfunction(l, proxy_newindex);
         ffi::lua_setfield(l, -2, c"__newindex".as_ptr());
@@ -358,6 +487,14 @@ unsafe extern "C-unwind" fn install(l: *mut lua_State) -> c_int {
             ffi::lua_pushcfunction(l, f);
             ffi::lua_setfield(l, real, name.as_ptr());
         }
+        // `loadstring` and `load` refuse binary chunks, which can break the
+        // VM (Redis's Lua parses them as text); the originals do the rest.
+        ffi::lua_getfield(l, real, c"loadstring".as_ptr());
+        ffi::lua_pushvalue(l, -1);
+        ffi::lua_pushcclosure(l, sb_loadstring, 1);
+        ffi::lua_setfield(l, real, c"loadstring".as_ptr());
+        ffi::lua_pushcclosure(l, sb_load, 1);
+        ffi::lua_setfield(l, real, c"load".as_ptr());
         ffi::lua_pushcfunction(l, sb_next);
         ffi::lua_pushvalue(l, -1);
         ffi::lua_setfield(l, real, c"next".as_ptr());

@@ -37,15 +37,44 @@ use std::sync::Arc;
 /// Bytes one thread's Lua state may allocate.
 pub const MEMORY_LIMIT: usize = 1 << 30;
 
+/// Scripts between two steps of Lua's collector (and memory reports).
+const GC_PERIOD: u32 = 50;
+
 /// A state holding more than this after a script is collected at once.
 const GC_ABOVE: usize = 64 << 20;
 
 /// Instructions between two runs of the hook.
 pub const HOOK_INSTRUCTIONS: c_int = 100_000;
 
-/// Registry names.
-const ERROR_HANDLER: &std::ffi::CStr = c"ferrite.error_handler";
-const REAL_GLOBALS: &std::ffi::CStr = c"ferrite.real_globals";
+/// Registry keys (light userdata: their addresses; no string to intern
+/// on every script).
+static ERROR_HANDLER: u8 = 1;
+static REAL_GLOBALS: u8 = 2;
+
+/// Pushes `registry[key]`.
+///
+/// # Safety
+/// A protected call's state.
+unsafe fn get_registry(l: *mut lua_State, key: &'static u8) {
+    // SAFETY: per the contract.
+    unsafe {
+        ffi::lua_pushlightuserdata(l, key as *const u8 as *mut c_void);
+        ffi::lua_rawget(l, ffi::LUA_REGISTRYINDEX);
+    }
+}
+
+/// Sets `registry[key]` to the value on top, which it pops.
+///
+/// # Safety
+/// A protected call's state.
+unsafe fn set_registry(l: *mut lua_State, key: &'static u8) {
+    // SAFETY: per the contract.
+    unsafe {
+        ffi::lua_pushlightuserdata(l, key as *const u8 as *mut c_void);
+        ffi::lua_insert(l, -2);
+        ffi::lua_rawset(l, ffi::LUA_REGISTRYINDEX);
+    }
+}
 
 /// Bytes allocated by all threads' Lua states for EVAL, and for functions
 /// (INFO memory's `used_memory_vm_eval`, `used_memory_vm_functions`).
@@ -72,6 +101,8 @@ pub struct Vm {
     /// its counter.
     eval: bool,
     reported: usize,
+    /// Scripts run here (see [`GC_PERIOD`]).
+    calls: u32,
 }
 
 impl Drop for Vm {
@@ -173,10 +204,15 @@ pub enum Target<'a> {
     Function { func: c_int, name: &'a str },
 }
 
-/// A compiled script, ready to run in its thread's state.
+/// A compiled script, ready to run in its thread's state. Plain data: the
+/// script itself stays in the state's map (an `Arc` cloned per call would
+/// make threads running the same script contend on its count).
+#[derive(Clone, Copy)]
 pub struct Compiled {
     func: c_int,
-    pub script: Arc<Script>,
+    pub sha: Sha,
+    /// `cache::flags` of its shebang.
+    pub flags: u32,
 }
 
 impl Vm {
@@ -209,6 +245,7 @@ impl Vm {
             libraries: HashMap::new(),
             eval,
             reported: 0,
+            calls: 0,
         })
     }
 
@@ -293,7 +330,8 @@ impl Vm {
         if let Some((func, script)) = self.compiled.get(sha) {
             return Some(Compiled {
                 func: *func,
-                script: script.clone(),
+                sha: script.sha,
+                flags: script.flags,
             });
         }
         let script = scripts.get(sha)?;
@@ -345,11 +383,13 @@ impl Vm {
                 String::from_utf8_lossy(&job.err)
             ));
         }
-        self.compiled.insert(script.sha, (job.func, script.clone()));
-        Ok(Compiled {
+        let compiled = Compiled {
             func: job.func,
-            script,
-        })
+            sha: script.sha,
+            flags: script.flags,
+        };
+        self.compiled.insert(script.sha, (job.func, script));
+        Ok(compiled)
     }
 
     /// Runs `compiled` with `keys` and `argv` as KEYS and ARGV, writing its
@@ -364,7 +404,7 @@ impl Vm {
     ) -> bool {
         let mark = out.len();
         let (func, name, as_args) = match target {
-            Target::Script(c) => (c.func, &c.script.sha[..], false),
+            Target::Script(c) => (c.func, &c.sha[..], false),
             Target::Function { func, name } => (func, name.as_bytes(), true),
         };
         let mut job = CallJob {
@@ -394,12 +434,9 @@ impl Vm {
                 String::from_utf8_lossy(name)
             ));
         }
-        // Lua's collector runs incrementally as scripts allocate; a step
-        // now and then keeps a quiet state from holding garbage for long.
         // The hook goes back to counting (SCRIPT KILL sets it on lines).
         // SAFETY: a state not running Lua code.
         unsafe {
-            ffi::lua_gc(self.state, ffi::LUA_GCSTEP, 1);
             ffi::lua_sethook(
                 self.state,
                 Some(hook),
@@ -407,6 +444,18 @@ impl Vm {
                 HOOK_INSTRUCTIONS,
             );
         }
+        // Lua's collector runs incrementally as scripts allocate; a step
+        // every few scripts keeps a quiet state from holding garbage for
+        // long (Redis steps every 50 scripts). The memory counters are
+        // brought up to date at the same pace: they are shared by all
+        // threads, and touching them on every script would make the
+        // threads' scripts contend.
+        self.calls += 1;
+        if self.calls % GC_PERIOD != 0 && rc == 0 && self.used_memory() <= GC_ABOVE {
+            return !aborted;
+        }
+        // SAFETY: a state not running Lua code.
+        unsafe { ffi::lua_gc(self.state, ffi::LUA_GCSTEP, GC_PERIOD as c_int) };
         self.report();
         if self.reported > GC_ABOVE {
             // A large script (or one that hit the memory limit) left its
@@ -484,14 +533,14 @@ unsafe extern "C-unwind" fn call_job(l: *mut lua_State) -> c_int {
     unsafe {
         let job = &mut *(ffi::lua_touserdata(l, 1) as *mut CallJob);
         ffi::lua_settop(l, 0);
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
+        get_registry(l, &ERROR_HANDLER);
         let nargs = if job.as_args {
             ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, job.func as ffi::lua_Integer);
             push_array(l, job.keys);
             push_array(l, job.argv);
             2
         } else {
-            ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
+            get_registry(l, &REAL_GLOBALS);
             ffi::lua_pushstring(l, c"KEYS".as_ptr());
             push_array(l, job.keys);
             ffi::lua_rawset(l, 2);
@@ -674,9 +723,9 @@ unsafe fn install(l: *mut lua_State) {
     // SAFETY: per the contract.
     unsafe {
         ffi::lua_pushcfunction(l, error_handler);
-        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
+        set_registry(l, &ERROR_HANDLER);
         super::sandbox::push_real_globals(l);
-        ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
+        set_registry(l, &REAL_GLOBALS);
         ffi::lua_sethook(l, Some(hook), ffi::LUA_MASKCOUNT, HOOK_INSTRUCTIONS);
     }
 }
@@ -687,9 +736,9 @@ unsafe extern "C-unwind" fn install_eval(l: *mut lua_State) -> c_int {
     // SAFETY: run by `lua_cpcall` on a state made by `script_vm`.
     unsafe {
         install(l);
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REAL_GLOBALS.as_ptr());
+        get_registry(l, &REAL_GLOBALS);
         ffi::lua_pushstring(l, c"__redis__err__handler".as_ptr());
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, ERROR_HANDLER.as_ptr());
+        get_registry(l, &ERROR_HANDLER);
         ffi::lua_rawset(l, -3);
         ffi::lua_pop(l, 1);
     }
