@@ -451,7 +451,7 @@ impl Vm {
         // threads, and touching them on every script would make the
         // threads' scripts contend.
         self.calls += 1;
-        if self.calls % GC_PERIOD != 0 && rc == 0 && self.used_memory() <= GC_ABOVE {
+        if !self.calls.is_multiple_of(GC_PERIOD) && rc == 0 && self.used_memory() <= GC_ABOVE {
             return !aborted;
         }
         // SAFETY: a state not running Lua code.
