@@ -16,6 +16,11 @@ use ferrite::server::{Client, ClientInfo, Shared};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+/// The server's allocator (`src/main.rs`), so allocation costs what it
+/// costs there.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') + 1 \
                       redis.call('SET', KEYS[1], n) return n";
 const KEYS_PER_THREAD: u64 = 10_000;
