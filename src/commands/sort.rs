@@ -264,9 +264,10 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], readonly: bool) {
     };
     drop(view);
 
-    // A set in no particular order is sorted (ALPHA) when stored, so the
-    // stored list does not depend on the set's internal order.
-    if o.dontsort && kind == Kind::Set && o.store.is_some() {
+    // A set in no particular order is sorted (ALPHA) when stored or for a
+    // script, so the stored list or the script's result does not depend on
+    // the set's internal order.
+    if o.dontsort && kind == Kind::Set && (o.store.is_some() || ctx.client.in_script) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;

@@ -192,10 +192,12 @@ impl<'r, 'g> Run<'r, 'g> {
             }
         }
         let caller_db = self.client.db;
+        let in_script = std::mem::replace(&mut self.client.in_script, true);
         let ptr: *mut Run<'static, 'static> = (self as *mut Self).cast();
         let reset = Reset(CURRENT.with(|c| c.replace(ptr)));
         let r = f();
         drop(reset);
+        self.client.in_script = in_script;
         if let Some(busy) = self.busy.take() {
             busy.finish();
         }

@@ -53,6 +53,9 @@ pub struct Client {
     /// INFO's error statistics (a script's error raised by one of its
     /// calls): count the command as failed, not the error again.
     pub error_counted: bool,
+    /// Its commands are run by a script (Redis's `CLIENT_SCRIPT`: SORT of a
+    /// set BY a constant then sorts, for a deterministic reply).
+    pub in_script: bool,
 }
 
 impl Client {
@@ -63,6 +66,7 @@ impl Client {
             authenticated,
             resp: 2,
             error_counted: false,
+            in_script: false,
             reply_mode: ReplyMode::On,
             no_touch: false,
             no_evict: false,
