@@ -78,6 +78,8 @@ const EDITS: &[(&str, Edit)] = &[
             "client|trackinginfo",
         ]),
     ),
+    // The Lua debugger (SCRIPT DEBUG) is not built.
+    ("script", Edit::Lacks(&["script|debug"])),
 ];
 
 fn edits_of(name: &str) -> impl Iterator<Item = &'static Edit> + '_ {

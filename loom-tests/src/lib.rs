@@ -66,6 +66,7 @@
 //! | `multikey`: two transactions that each try-latch the other's key, abandon and retry with both latched (as EXEC) | no deadlock; an abandoned round publishes nothing; each increments both keys once | `keyspace::ABANDON_PUBLISHES` |
 //! | `world`: a batch vs a transaction running alone; two stoppers inside batches | never at once (loom cell); both finish | `world::STOP_SKIPS_WAIT` |
 //! | `watch`: WATCH of an absent key vs a SET creating it | WATCH sees it or the creation is counted | `watch::REGISTER_WITHOUT_FENCE` |
+//! | `kill`: SCRIPT KILL vs a busy script's next write (`src/scripting/kill_word.rs`) | a kill that succeeds never follows a write; exactly one wins | `kill_word::KILL_BY_LOAD_AND_STORE` |
 //! | `raw_str`: APPEND's claim of spare bytes | no byte written twice or read while written | (loom cells; see `tests/raw_str.rs`) |
 //!
 //! A deadlock shows as loom's "maximum number of branches": both threads
@@ -152,6 +153,11 @@ pub mod sync;
 pub mod store;
 
 pub use store::{keyspace, latch, snapshot, table};
+
+/// The word SCRIPT KILL and a busy script decide through
+/// (`src/scripting/kill_word.rs`).
+#[path = "../../src/scripting/kill_word.rs"]
+pub mod kill_word;
 
 /// APPEND's in-place growth of `raw` strings (claim by compare-and-swap),
 /// compiled from `src/types/` with its bytes in loom cells.

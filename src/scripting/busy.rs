@@ -13,17 +13,13 @@
 //! **Killing.** SCRIPT KILL stops a busy script that has not written; one
 //! that has is `-UNKILLABLE`, as in Redis. The decision and the script's
 //! first write race (they run on different threads), so both go through
-//! one atomic word: the script sets WROTE before a write runs, and fails
-//! the write if KILLED is already set; SCRIPT KILL sets KILLED only if
-//! WROTE is not. The script's instruction hook sees KILLED and raises
-//! Redis's error.
+//! one atomic word (`scripting::kill_word`, model-checked). The script's
+//! instruction hook sees KILLED and raises Redis's error.
 
+use super::kill_word::KillWord;
 use crate::store::stalled;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-
-const WROTE: u8 = 1;
-const KILLED: u8 = 2;
 
 /// What [`Busy::start`] records of a script.
 pub struct Started {
@@ -42,7 +38,7 @@ pub struct Busy {
     pub eval: bool,
     /// Runs alone (every other client stopped).
     pub alone: bool,
-    state: AtomicU8,
+    state: KillWord,
     /// Its latches, for the clients that wait for them.
     pub holder: Arc<stalled::Holder>,
     /// Its name (a SHA, a function's name), the command that runs it and
@@ -63,7 +59,7 @@ impl Busy {
         let busy = Arc::new(Busy {
             eval: run.eval,
             alone: run.alone,
-            state: AtomicU8::new(if run.wrote { WROTE } else { 0 }),
+            state: KillWord::new(run.wrote),
             holder: stalled::Holder::new(run.eval),
             name: run.name,
             command: run.command,
@@ -94,22 +90,18 @@ impl Busy {
     }
 
     pub fn killed(&self) -> bool {
-        self.state.load(Ordering::Acquire) & KILLED != 0
+        self.state.killed()
     }
 
     /// Records a write about to run; false if the script was killed first
     /// (the write must not run).
     pub fn mark_wrote(&self) -> bool {
-        self.state.fetch_or(WROTE, Ordering::AcqRel) & KILLED == 0
+        self.state.mark_wrote()
     }
 
     /// Kills it unless it wrote.
     fn kill(&self) -> bool {
-        self.state
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
-                (s & WROTE == 0).then_some(s | KILLED)
-            })
-            .is_ok()
+        self.state.kill()
     }
 }
 
@@ -141,10 +133,7 @@ pub fn kill(eval: bool) -> Kill {
     }
     if killed {
         Kill::Killed
-    } else if running
-        .iter()
-        .any(|b| b.state.load(Ordering::Acquire) & WROTE != 0)
-    {
+    } else if running.iter().any(|b| b.state.wrote()) {
         Kill::Unkillable
     } else {
         Kill::OtherKind

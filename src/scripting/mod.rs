@@ -29,6 +29,7 @@ mod capi;
 pub mod cjson;
 pub mod cmsgpack;
 pub mod functions;
+pub mod kill_word;
 mod loading;
 pub mod lua_struct;
 pub mod random;
