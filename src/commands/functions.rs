@@ -11,7 +11,7 @@ use super::flags::*;
 use super::key_flags::{ACCESS, RO, RW, UPDATE};
 use super::scripting::{execute, Job};
 use super::{acl, BeginSearch, Command, Ctx, FindKeys, KeySpec, KeySpecEntry};
-use crate::persistence::{dump, rdb};
+use crate::persistence::dump;
 use crate::scripting::busy::{self, Kill};
 use crate::scripting::cache::flags as script_flags;
 use crate::scripting::functions::{self, Libraries, Library, ENGINE};
@@ -92,11 +92,6 @@ pub static COMMANDS: &[Command] = &[
         .doc(G, "7.0.0", "A container for function commands", "Depends on subcommand.")
         .subs(SUBCOMMANDS),
 ];
-
-/// RDB's opcode for a library in FUNCTION DUMP payloads (and RDB files).
-const OPCODE_FUNCTION2: u8 = 245;
-/// The same in Redis 7.0's release candidates, which Redis still loads.
-const OPCODE_FUNCTION: u8 = 246;
 
 fn container(ctx: &mut Ctx, args: &[&[u8]]) {
     let sub = args.get(1).map_or(&b""[..], |a| &a[..]);
@@ -306,14 +301,11 @@ fn flush(ctx: &mut Ctx, args: &[&[u8]]) {
 
 fn dump_cmd(ctx: &mut Ctx, _args: &[&[u8]]) {
     let compress = super::keys::rdb_compression(ctx);
-    let mut body = Vec::new();
-    ctx.shared.functions.read(|libs| {
-        for lib in libs.by_name.values() {
-            body.push(OPCODE_FUNCTION2);
-            rdb::string::write_bytes(&mut body, &lib.code, compress);
-        }
-    });
-    ctx.out.bulk(&dump::frame(body));
+    let payload = ctx
+        .shared
+        .functions
+        .read(|libs| functions::dump_payload(libs.by_name.values().map(|l| &l.code[..]), compress));
+    ctx.out.bulk(&payload);
 }
 
 fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
@@ -343,24 +335,12 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
     let shared = ctx.shared;
     let mut restored = Libraries::default();
     let mut loaded: Vec<(String, u64)> = Vec::new();
-    let mut reader = rdb::Reader::new(payload);
     let mut err = None;
-    while payload.len() - reader.position() > 10 {
-        let Ok(kind) = reader.u8() else {
-            err = Some("ERR can not read data type".to_string());
-            break;
-        };
-        let code = match kind {
-            OPCODE_FUNCTION2 => rdb::string::read(&mut reader)
-                .map(|c| c.into_bytes())
-                .map_err(|_| "ERR Failed loading library payload".to_string()),
-            OPCODE_FUNCTION => old_format(&mut reader),
-            _ => Err("ERR given type is not a function".to_string()),
-        };
+    for code in functions::payload_libraries(payload) {
         let code = match code {
             Ok(code) => code,
             Err(e) => {
-                err = Some(e);
+                err = Some(format!("ERR {e}"));
                 break;
             }
         };
@@ -405,33 +385,6 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
             ctx.error(&e);
         }
     }
-}
-
-/// A library in the format of Redis 7.0's release candidates (opcode 246):
-/// name, engine, an optional description (dropped), code; made into the
-/// code with its shebang as Redis does.
-fn old_format(r: &mut rdb::Reader<'_>) -> Result<Vec<u8>, String> {
-    let string = |r: &mut rdb::Reader<'_>, what: &str| {
-        rdb::string::read(r)
-            .map(|s| s.into_bytes())
-            .map_err(|_| format!("ERR Failed loading {what}"))
-    };
-    let name = string(r, "library name")?;
-    let engine = string(r, "engine name")?;
-    let has_description = r
-        .plain_length()
-        .map_err(|_| "ERR Failed loading library description indicator".to_string())?;
-    if has_description != 0 {
-        string(r, "library description")?;
-    }
-    let blob = string(r, "library blob")?;
-    let mut code = b"#!".to_vec();
-    code.extend_from_slice(&engine);
-    code.extend_from_slice(b" name=");
-    code.extend_from_slice(&name);
-    code.push(b'\n');
-    code.extend_from_slice(&blob);
-    Ok(code)
 }
 
 fn stats(ctx: &mut Ctx, _args: &[&[u8]]) {

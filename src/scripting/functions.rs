@@ -9,6 +9,7 @@
 //! library's version (a number no other load reuses) is gone.
 
 use super::cache::flags as script_flags;
+use crate::persistence::{dump, rdb};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -106,6 +107,74 @@ pub fn flag_named(name: &[u8]) -> Option<u32> {
         .iter()
         .find(|(_, n)| n.as_bytes().eq_ignore_ascii_case(name))
         .map(|(f, _)| *f)
+}
+
+/// RDB's opcode for a library in FUNCTION DUMP payloads (and RDB files).
+pub const OPCODE_FUNCTION2: u8 = 245;
+/// The same in Redis 7.0's release candidates, which Redis still loads.
+pub const OPCODE_FUNCTION: u8 = 246;
+
+/// FUNCTION DUMP's payload of the libraries with `codes`: per library the
+/// opcode and its code as an RDB string, then the RDB version and CRC64.
+pub fn dump_payload<'a>(codes: impl Iterator<Item = &'a [u8]>, compress: bool) -> Vec<u8> {
+    let mut body = Vec::new();
+    for code in codes {
+        body.push(OPCODE_FUNCTION2);
+        rdb::string::write_bytes(&mut body, code, compress);
+    }
+    dump::frame(body)
+}
+
+/// The libraries' codes in a FUNCTION DUMP payload whose footer the caller
+/// has verified, one by one, as Redis reads them: until the last 10 bytes
+/// (the footer), each an opcode and its library; the first error (the
+/// reply's text without `ERR`) ends it. A value that claims more bytes than
+/// there are reads into the footer rather than failing, as in Redis.
+pub fn payload_libraries(payload: &[u8]) -> impl Iterator<Item = Result<Vec<u8>, String>> + '_ {
+    let mut reader = rdb::Reader::new(payload);
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed || payload.len() - reader.position() <= 10 {
+            return None;
+        }
+        let code = match reader.u8() {
+            Err(_) => Err("can not read data type".to_string()),
+            Ok(OPCODE_FUNCTION2) => rdb::string::read(&mut reader)
+                .map(|c| c.into_bytes())
+                .map_err(|_| "Failed loading library payload".to_string()),
+            Ok(OPCODE_FUNCTION) => old_format(&mut reader),
+            Ok(_) => Err("given type is not a function".to_string()),
+        };
+        failed = code.is_err();
+        Some(code)
+    })
+}
+
+/// A library in the format of Redis 7.0's release candidates (opcode 246):
+/// name, engine, an optional description (dropped), code; made into the
+/// code with its shebang as Redis does.
+fn old_format(r: &mut rdb::Reader<'_>) -> Result<Vec<u8>, String> {
+    let string = |r: &mut rdb::Reader<'_>, what: &str| {
+        rdb::string::read(r)
+            .map(|s| s.into_bytes())
+            .map_err(|_| format!("Failed loading {what}"))
+    };
+    let name = string(r, "library name")?;
+    let engine = string(r, "engine name")?;
+    let has_description = r
+        .plain_length()
+        .map_err(|_| "Failed loading library description indicator".to_string())?;
+    if has_description != 0 {
+        string(r, "library description")?;
+    }
+    let blob = string(r, "library blob")?;
+    let mut code = b"#!".to_vec();
+    code.extend_from_slice(&engine);
+    code.extend_from_slice(b" name=");
+    code.extend_from_slice(&name);
+    code.push(b'\n');
+    code.extend_from_slice(&blob);
+    Ok(code)
 }
 
 /// A set of libraries: the current one, or one being restored.
