@@ -152,39 +152,6 @@ fn load_body(d: &mut Differential, body: &str) -> Vec<u8> {
     d.check(&["FUNCTION", "LOAD", "REPLACE", &lib("t", body)])
 }
 
-/// Runs `script` on two clients of each server: a line `@2 CMD` goes to the second client,
-/// any other to the first. Every reply is compared byte for byte.
-fn two_clients(fx: &mut Fx, script: &str) {
-    let (mut f1, mut r1) = fx.new_conns();
-    let (mut f2, mut r2) = fx.new_conns();
-    for (lineno, line) in script.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (second, cmd) = match line.strip_prefix("@2 ") {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
-        let args = split_args(cmd).expect("script line");
-        let (f, r): (Vec<u8>, Vec<u8>) = if second {
-            (f2.cmd(&args), r2.cmd(&args))
-        } else {
-            (f1.cmd(&args), r1.cmd(&args))
-        };
-        fx.same(
-            &format!(
-                "line {}: {} (client {})",
-                lineno + 1,
-                fmt_command(&args),
-                if second { 2 } else { 1 }
-            ),
-            &f,
-            &r,
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // FUNCTION LOAD
 // ---------------------------------------------------------------------------------------------
@@ -1625,8 +1592,7 @@ fn diff_functions_in_multi() {
 #[test]
 fn diff_watch_and_functions() {
     let mut fx = Fx::new("diff_watch_and_functions");
-    two_clients(
-        &mut fx,
+    fx.check_two_clients(
         r##"
         FUNCTION LOAD "#!lua name=w\nredis.register_function('wset', function(keys, args) return redis.call('set', keys[1], args[1]) end)\nredis.register_function{function_name='wget', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}}\nredis.register_function('wother', function() return redis.call('set', 'other', '1') end)\nredis.register_function('wfail', function(keys) return redis.pcall('lpush', keys[1], 'x') end)\nredis.register_function('wdel', function(keys) return redis.call('del', keys[1]) end)\nredis.register_function('werr', function(keys) redis.call('set', keys[1], 'e') error('after write') end)"
         SET w 1

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{fmt_command, fmt_reply, split_args, Differential, RawConn, Server};
+use common::{fmt_reply, Differential, RawConn, Server};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -127,46 +127,10 @@ fn diff_queuing_errors_and_replies() {
     );
 }
 
-/// Runs `script` on two clients of each server: a line `@2 CMD` goes to the second client,
-/// any other to the first; `sleep MS` pauses. Every reply is compared byte for byte.
-fn two_clients(d: &mut Differential, script: &str) {
-    let (mut f1, mut r1) = d.new_conns();
-    let (mut f2, mut r2) = d.new_conns();
-    for (lineno, line) in script.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if let Some(ms) = line.strip_prefix("sleep ") {
-            thread::sleep(Duration::from_millis(ms.parse().expect("sleep ms")));
-            continue;
-        }
-        let (second, cmd) = match line.strip_prefix("@2 ") {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
-        let args = split_args(cmd).expect("script line");
-        let (f, r) = if second {
-            (f2.cmd(&args), r2.cmd(&args))
-        } else {
-            (f1.cmd(&args), r1.cmd(&args))
-        };
-        assert_eq!(
-            fmt_reply(&f),
-            fmt_reply(&r),
-            "line {}: {} (client {})",
-            lineno + 1,
-            fmt_command(&args),
-            if second { 2 } else { 1 }
-        );
-    }
-}
-
 #[test]
 fn diff_watch_sees_what_redis_sees() {
     let mut d = Differential::new();
-    two_clients(
-        &mut d,
+    d.check_two_clients(
         r#"
         # Untouched: EXEC runs. Touched by another client: nil.
         SET x 1

@@ -58,37 +58,6 @@ fn load(d: &mut Differential, body: &str) -> String {
     String::from_utf8(bulk_bytes(&reply)).expect("an ASCII sha")
 }
 
-/// Runs `script` on two clients of each server: a line `@2 CMD` goes to the second client,
-/// any other to the first. Every reply is compared byte for byte.
-fn two_clients(d: &mut Differential, script: &str) {
-    let (mut f1, mut r1) = d.new_conns();
-    let (mut f2, mut r2) = d.new_conns();
-    for (lineno, line) in script.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (second, cmd) = match line.strip_prefix("@2 ") {
-            Some(rest) => (true, rest),
-            None => (false, line),
-        };
-        let args = split_args(cmd).expect("script line");
-        let (f, r): (Vec<u8>, Vec<u8>) = if second {
-            (f2.cmd(&args), r2.cmd(&args))
-        } else {
-            (f1.cmd(&args), r1.cmd(&args))
-        };
-        assert_eq!(
-            fmt_reply(&f),
-            fmt_reply(&r),
-            "line {}: {} (client {})",
-            lineno + 1,
-            fmt_command(&args),
-            if second { 2 } else { 1 }
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Arguments and the script cache
 // ---------------------------------------------------------------------------------------------
@@ -1384,8 +1353,7 @@ fn diff_scripts_in_multi() {
 #[test]
 fn diff_watch_and_scripts() {
     let mut d = Differential::new();
-    two_clients(
-        &mut d,
+    d.check_two_clients(
         r##"
         SET w 1
         # A script that only reads the watched key: EXEC runs.

@@ -8,9 +8,8 @@
 //! its keys latched, undeclared keys try-latched, alone when it must.
 
 use super::flags::*;
-use super::key_flags::{ACCESS, RO, RW, UPDATE};
-use super::scripting::{execute, Job};
-use super::{acl, BeginSearch, Command, Ctx, FindKeys, KeySpec, KeySpecEntry};
+use super::scripting::{execute, Job, EVAL_FLAGS, EVAL_KEYS, EVAL_RO_FLAGS, EVAL_RO_KEYS};
+use super::{acl, Command, Ctx, KeySpec};
 use crate::persistence::dump;
 use crate::scripting::busy::{self, Kill};
 use crate::scripting::cache::flags as script_flags;
@@ -23,31 +22,10 @@ const G: &str = "scripting";
 const ACL: u64 = acl::SLOW | acl::SCRIPTING;
 const WRITE_ACL: u64 = acl::WRITE | acl::SLOW | acl::SCRIPTING;
 const ALL_SHARDS: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
-const FCALL_FLAGS: u64 =
-    NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
-const FCALL_RO_FLAGS: u64 =
-    NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS;
 
 /// How long FUNCTION LOAD lets a library's code run (Redis's
 /// LOAD_TIMEOUT_MS).
 const LOAD_TIMEOUT_MS: u64 = 500;
-
-const fn function_keys(flags: u32) -> KeySpecEntry {
-    KeySpecEntry::new(
-        flags,
-        BeginSearch::Index(2),
-        FindKeys::Keynum {
-            keynumidx: 0,
-            firstkey: 1,
-            keystep: 1,
-        },
-    )
-}
-
-const FCALL_KEYS: &[KeySpecEntry] = &[function_keys(RW | ACCESS | UPDATE)
-    .notes("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE")];
-const FCALL_RO_KEYS: &[KeySpecEntry] = &[function_keys(RO | ACCESS)
-    .notes("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS")];
 
 #[rustfmt::skip]
 static SUBCOMMANDS: &[Command] = &[
@@ -80,12 +58,12 @@ static SUBCOMMANDS: &[Command] = &[
 
 #[rustfmt::skip]
 pub static COMMANDS: &[Command] = &[
-    Command::new("fcall", -3, FCALL_FLAGS, KeySpec::NONE, ACL, fcall)
-        .key_specs(FCALL_KEYS)
+    Command::new("fcall", -3, EVAL_FLAGS, KeySpec::NONE, ACL, fcall)
+        .key_specs(EVAL_KEYS)
         .keys_with(super::table::keynum_keys::<2>)
         .doc(G, "7.0.0", "Invoke a function", "Depends on the function that is executed."),
-    Command::new("fcall_ro", -3, FCALL_RO_FLAGS, KeySpec::NONE, ACL, fcall_ro)
-        .key_specs(FCALL_RO_KEYS)
+    Command::new("fcall_ro", -3, EVAL_RO_FLAGS, KeySpec::NONE, ACL, fcall_ro)
+        .key_specs(EVAL_RO_KEYS)
         .keys_with(super::table::keynum_keys::<2>)
         .doc(G, "7.0.0", "Invoke a read-only function", "Depends on the function that is executed."),
     Command::new("function", -2, 0, KeySpec::NONE, acl::SLOW, container)

@@ -36,9 +36,10 @@ use crossbeam_epoch::Guard;
 
 const G: &str = "scripting";
 const ACL: u64 = acl::SLOW | acl::SCRIPTING;
-const EVAL_FLAGS: u64 =
+/// EVAL's flags and key specifications; FCALL and FCALL_RO have the same.
+pub(crate) const EVAL_FLAGS: u64 =
     NOSCRIPT | SKIP_MONITOR | MAY_REPLICATE | NO_MANDATORY_KEYS | STALE | MOVABLE_KEYS;
-const EVAL_RO_FLAGS: u64 =
+pub(crate) const EVAL_RO_FLAGS: u64 =
     NOSCRIPT | SKIP_MONITOR | NO_MANDATORY_KEYS | STALE | READONLY | MOVABLE_KEYS;
 
 const fn script_keys(flags: u32) -> KeySpecEntry {
@@ -53,9 +54,9 @@ const fn script_keys(flags: u32) -> KeySpecEntry {
     )
 }
 
-const EVAL_KEYS: &[KeySpecEntry] = &[script_keys(RW | ACCESS | UPDATE)
+pub(crate) const EVAL_KEYS: &[KeySpecEntry] = &[script_keys(RW | ACCESS | UPDATE)
     .notes("We cannot tell how the keys will be used so we assume the worst, RW and UPDATE")];
-const EVAL_RO_KEYS: &[KeySpecEntry] = &[script_keys(RO | ACCESS)
+pub(crate) const EVAL_RO_KEYS: &[KeySpecEntry] = &[script_keys(RO | ACCESS)
     .notes("We cannot tell how the keys will be used so we assume the worst, RO and ACCESS")];
 const EVALSHA_KEYS: &[KeySpecEntry] = &[script_keys(RW | ACCESS | UPDATE)];
 const EVALSHA_RO_KEYS: &[KeySpecEntry] = &[script_keys(RO | ACCESS)];

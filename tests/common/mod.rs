@@ -1637,6 +1637,47 @@ impl Differential {
         }
     }
 
+    /// Runs `script` on two clients of each server, one command per line as
+    /// [`Differential::check_all`] reads them: a line `@2 CMD` goes to the second client, any
+    /// other to the first, and `sleep MS` waits. Every reply is compared byte for byte.
+    /// Returns how many commands were compared.
+    pub fn check_two_clients(&mut self, script: &str) -> u64 {
+        let (mut f1, mut r1) = self.new_conns();
+        let (mut f2, mut r2) = self.new_conns();
+        let mut checked = 0;
+        for (lineno, line) in script.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(ms) = line.strip_prefix("sleep ") {
+                std::thread::sleep(Duration::from_millis(ms.parse().expect("sleep ms")));
+                continue;
+            }
+            let (second, cmd) = match line.strip_prefix("@2 ") {
+                Some(rest) => (true, rest),
+                None => (false, line),
+            };
+            let args = split_args(cmd).expect("script line");
+            let (f, r) = if second {
+                (f2.cmd(&args), r2.cmd(&args))
+            } else {
+                (f1.cmd(&args), r1.cmd(&args))
+            };
+            let what = format!(
+                "line {}: {} (client {})",
+                lineno + 1,
+                fmt_command(&args),
+                if second { 2 } else { 1 }
+            );
+            assert_eq!(fmt_reply(&f), fmt_reply(&r), "{what}");
+            assert_eq!(f, r, "{what}: raw bytes differ");
+            checked += 1;
+        }
+        self.checked += checked;
+        checked
+    }
+
     /// Like [`Differential::check_all`] with every line compared ignoring element order.
     pub fn check_all_sorted(&mut self, script: &str) {
         let prefixed: String = script
