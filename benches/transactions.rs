@@ -195,34 +195,47 @@ fn client(port: u16, pipeline: usize, seed: u64, stop: Arc<AtomicBool>, workload
             push_cmd(&mut out, &[b"EXEC"]);
         }
         s.write_all(&out).expect("send");
-        let mut replies = 0;
-        let mut at = 0;
-        while replies < pipeline * 5 {
-            while let Some(n) = reply_len(&inbuf[at..]) {
-                let r = &inbuf[at..at + n];
-                let want = if replies % 5 == 4 {
-                    exec_reply
-                } else {
-                    expect[replies % 5]
-                };
-                assert_eq!(r, want, "reply {replies}");
-                at += n;
-                replies += 1;
-                if replies == pipeline * 5 {
-                    break;
-                }
-            }
-            if replies == pipeline * 5 {
-                break;
-            }
-            let n = s.read(&mut chunk).expect("read");
-            assert!(n > 0, "server closed the connection");
-            inbuf.extend_from_slice(&chunk[..n]);
-        }
-        inbuf.drain(..at);
+        read_replies(&mut s, &mut inbuf, &mut chunk, pipeline * 5, |i, r| {
+            let want = if i % 5 == 4 {
+                exec_reply
+            } else {
+                expect[i % 5]
+            };
+            assert_eq!(r, want, "reply {i}");
+        });
         done += pipeline as u64;
     }
     done
+}
+
+/// Reads `count` replies from `s` (after what `inbuf` holds), checking each
+/// with `check(index, reply)`; leaves any bytes past them in `inbuf`.
+fn read_replies(
+    s: &mut TcpStream,
+    inbuf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    count: usize,
+    mut check: impl FnMut(usize, &[u8]),
+) {
+    let mut replies = 0;
+    let mut at = 0;
+    while replies < count {
+        while replies < count {
+            let Some(n) = reply_len(&inbuf[at..]) else {
+                break;
+            };
+            check(replies, &inbuf[at..at + n]);
+            at += n;
+            replies += 1;
+        }
+        if replies == count {
+            break;
+        }
+        let n = s.read(chunk).expect("read");
+        assert!(n > 0, "server closed the connection");
+        inbuf.extend_from_slice(&chunk[..n]);
+    }
+    inbuf.drain(..at);
 }
 
 /// One client of the EVALSHA workload.
@@ -247,30 +260,9 @@ fn script_client(mut s: TcpStream, pipeline: usize, seed: u64, stop: Arc<AtomicB
             push_cmd(&mut out, &[b"EVALSHA", &sha, b"1", key.as_bytes()]);
         }
         s.write_all(&out).expect("send");
-        let mut replies = 0;
-        let mut at = 0;
-        while replies < pipeline {
-            while let Some(n) = reply_len(&inbuf[at..]) {
-                assert_eq!(
-                    inbuf[at],
-                    b':',
-                    "reply {replies}: {:?}",
-                    String::from_utf8_lossy(&inbuf[at..at + n])
-                );
-                at += n;
-                replies += 1;
-                if replies == pipeline {
-                    break;
-                }
-            }
-            if replies == pipeline {
-                break;
-            }
-            let n = s.read(&mut chunk).expect("read");
-            assert!(n > 0, "server closed the connection");
-            inbuf.extend_from_slice(&chunk[..n]);
-        }
-        inbuf.drain(..at);
+        read_replies(&mut s, &mut inbuf, &mut chunk, pipeline, |i, r| {
+            assert_eq!(r[0], b':', "reply {i}: {:?}", String::from_utf8_lossy(r));
+        });
         done += pipeline as u64;
     }
     done
