@@ -182,11 +182,13 @@ pub fn release_everywhere() {
 /// again, lazily, by the next script or function.
 pub fn release_if_dropped() {
     let now = RELEASES.load(Ordering::Acquire);
-    if RELEASED.with(|r| r.replace(now)) == now {
-        return;
+    // `try_with`: a thread tearing down its locals has nothing to release.
+    match RELEASED.try_with(|r| r.replace(now)) {
+        Ok(seen) if seen != now => {}
+        _ => return,
     }
     for cell in [&VM, &FN_VM] {
-        cell.with(|c| {
+        let _ = cell.try_with(|c| {
             if let Ok(mut vm) = c.try_borrow_mut() {
                 *vm = None;
             }
