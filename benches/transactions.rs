@@ -7,7 +7,7 @@
 //! Starts `target/release/ferrite-server` (or `FERRITE_BIN`) and `redis-server` (from PATH, or
 //! `REDIS_BIN`) on loopback ephemeral ports. Each run: `TX_CLIENTS` connections (default 32),
 //! each on its own thread, send transactions of three SETs on random keys of a 100,000-key
-//! space (`MULTI`, `SET k1 v`, `SET k2 v`, `SET k3 v`, `EXEC`), `P` transactions pipelined per
+//! space, preloaded on both servers before the first run (`MULTI`, `SET k1 v`, `SET k2 v`, `SET k3 v`, `EXEC`), `P` transactions pipelined per
 //! round trip, for `TX_SECONDS` (default 5). Every reply is checked (`+OK`, three `+QUEUED`,
 //! `*3` of `+OK`). The servers alternate (Ferrite first in odd rounds), and the table shows the
 //! median over `TX_ROUNDS` (default 3) of transactions per second and of server CPU time per
@@ -134,6 +134,34 @@ fn reply_len(b: &[u8]) -> Option<usize> {
     }
 }
 
+/// Sets every key of the keyspace (to "0", which the script reads as a
+/// number), pipelined, so runs measure a full keyspace, not its filling.
+fn preload(server: &ServerProc) {
+    let mut s = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    let (mut inbuf, mut chunk) = (Vec::new(), vec![0u8; 64 * 1024]);
+    for batch in (0..KEYSPACE).collect::<Vec<_>>().chunks(1000) {
+        let mut out = Vec::new();
+        for k in batch {
+            push_cmd(&mut out, &[b"SET", format!("key:{k:012}").as_bytes(), b"0"]);
+        }
+        s.write_all(&out).expect("send");
+        read_replies(&mut s, &mut inbuf, &mut chunk, batch.len(), |i, r| {
+            assert_eq!(r, b"+OK\r\n", "preload reply {i}");
+        });
+    }
+}
+
+/// Random key numbers under `KEYSPACE` (xorshift), one sequence per seed.
+fn random_keys(seed: u64) -> impl FnMut() -> u64 {
+    let mut rng = seed | 1;
+    move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % KEYSPACE
+    }
+}
+
 /// The script of the EVALSHA workload.
 const SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') + 1 \
                       redis.call('SET', KEYS[1], n) return n";
@@ -171,13 +199,7 @@ fn client(port: u16, pipeline: usize, seed: u64, stop: Arc<AtomicBool>, workload
     if workload == Workload::Evalsha {
         return script_client(s, pipeline, seed, stop);
     }
-    let mut rng = seed | 1;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % KEYSPACE
-    };
+    let mut next = random_keys(seed);
     let expect: &[&[u8]] = &[b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n"];
     let exec_reply: &[u8] = b"*3\r\n+OK\r\n+OK\r\n+OK\r\n";
     let mut done = 0;
@@ -242,13 +264,7 @@ fn read_replies(
 fn script_client(mut s: TcpStream, pipeline: usize, seed: u64, stop: Arc<AtomicBool>) -> u64 {
     let loaded = request(&mut s, &[b"SCRIPT", b"LOAD", SCRIPT.as_bytes()]);
     let sha = loaded[loaded.len() - 42..loaded.len() - 2].to_vec();
-    let mut rng = seed | 1;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % KEYSPACE
-    };
+    let mut next = random_keys(seed);
     let mut done = 0;
     let mut out = Vec::new();
     let mut inbuf = Vec::with_capacity(64 * 1024);
@@ -338,6 +354,8 @@ fn main() {
     };
     let ferrite = start(&ferrite_bin, &ferrite_args, "ferrite");
     let redis = start(&redis_bin, &[], "redis");
+    preload(&ferrite);
+    preload(&redis);
     let what = match workload {
         Workload::Multi => "MULTI, 3 x SET on random keys, EXEC",
         Workload::Evalsha => "EVALSHA of GET + SET of a random key",

@@ -87,11 +87,13 @@ fn syntax_error(ctx: &mut Ctx, args: &[&[u8]]) {
 }
 
 /// Loads a library's code in this thread's state for functions and makes
-/// it a [`Library`] (not linked yet). The error is the reply's text.
+/// it a [`Library`] (not linked yet). `exists`: whether a library of that
+/// name is already there (an error unless `replace`). The error is the
+/// reply's text.
 fn create(
     shared: &Shared,
     code: &[u8],
-    current: &Libraries,
+    exists: &dyn Fn(&str) -> bool,
     replace: bool,
     timeout_ms: u64,
 ) -> Result<Arc<Library>, String> {
@@ -106,7 +108,7 @@ fn create(
         ));
     }
     let name = String::from_utf8_lossy(&md.name).into_owned();
-    if !replace && current.by_name.contains_key(&name) {
+    if !replace && exists(&name) {
         return Err(format!("ERR Library '{name}' already exists"));
     }
     let version = shared.functions.next_version();
@@ -148,8 +150,12 @@ fn load(ctx: &mut Ctx, args: &[&[u8]]) {
         ));
     }
     let shared = ctx.shared;
-    let current = shared.functions.read(Libraries::clone);
-    let lib = match create(shared, args[pos], &current, replace, LOAD_TIMEOUT_MS) {
+    let exists = |name: &str| {
+        shared
+            .functions
+            .read(|libs| libs.by_name.contains_key(name))
+    };
+    let lib = match create(shared, args[pos], &exists, replace, LOAD_TIMEOUT_MS) {
         Ok(lib) => lib,
         Err(e) => return ctx.error(&e),
     };
@@ -322,7 +328,8 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) {
                 break;
             }
         };
-        match create(shared, &code, &restored, false, 0) {
+        let exists = |name: &str| restored.by_name.contains_key(name);
+        match create(shared, &code, &exists, false, 0) {
             Ok(lib) => {
                 loaded.push((lib.name.clone(), lib.version));
                 if let Some(f) = restored.collision(&lib) {

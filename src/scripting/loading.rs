@@ -111,9 +111,9 @@ pub fn load(
         }
     }
     let reset = Reset(LOADING.with(|c| c.replace(&mut ctx)));
+    // The globals are pointed back even if the load itself failed on memory.
     // SAFETY: the jobs keep nothing to drop in their frames; `job` and the
-    // load context outlive the calls. The globals are pointed back even if
-    // the load itself failed on memory.
+    // load context outlive the calls.
     let rc = unsafe {
         let entered = ffi::lua_cpcall(state, enter, std::ptr::null_mut());
         let rc = if entered == 0 {
@@ -414,9 +414,10 @@ unsafe fn read_args<'a>(l: *mut lua_State) -> Result<Args<'a>, &'static [u8]> {
 /// `redis.register_function` (only while a library loads).
 unsafe extern "C-unwind" fn register_function(l: *mut lua_State) -> c_int {
     let ctx = LOADING.with(|c| c.get());
+    // Every raise happens with only plain data and borrows in this frame;
+    // the strings are copied last.
     // SAFETY: called by Lua as a C function; `ctx` is null or the load
-    // context published by `load`. Every raise happens with only plain
-    // data and borrows in this frame; the strings are copied last.
+    // context published by `load`.
     unsafe {
         if ctx.is_null() {
             push_error(

@@ -134,9 +134,10 @@ unsafe extern "C-unwind" fn sha1hex(l: *mut lua_State) -> c_int {
 /// `redis.log(level, msg...)`: Redis's log levels on `tracing`'s (the
 /// configured `loglevel` filters them as it filters the server's own).
 pub(crate) unsafe extern "C-unwind" fn log(l: *mut lua_State) -> c_int {
-    // SAFETY: called by Lua as a C function. Errors are raised before
-    // anything needing a drop exists; every argument is converted to a
-    // string (which may raise) before the message buffer is made.
+    // Errors are raised before anything needing a drop exists; every
+    // argument is converted to a string (which may raise) before the
+    // message buffer is made.
+    // SAFETY: called by Lua as a C function; see above for raising.
     unsafe {
         let argc = ffi::lua_gettop(l);
         if argc < 2 {

@@ -482,11 +482,11 @@ fn run_command(run: &mut Run<'_, '_>, args: &[&[u8]]) -> Called {
 /// Called by Lua as a C function.
 unsafe fn generic_call(l: *mut lua_State, raise: bool) -> c_int {
     let run = current();
-    // SAFETY: called by Lua; `run` is null or the run published by
-    // `Run::enter` on this thread, alive until the script returns, and not
-    // otherwise borrowed while Lua runs. Every branch that raises holds
-    // nothing to drop: `call_command` has returned, and the slices pushed
-    // point into the run.
+    // `run` is null or the run published by `Run::enter` on this thread,
+    // alive until the script returns, and not otherwise borrowed while Lua
+    // runs. Every branch that raises holds nothing to drop: `call_command`
+    // has returned, and the slices pushed point into the run.
+    // SAFETY: called by Lua as a C function, under the conditions above.
     unsafe {
         if run.is_null() {
             push_error(

@@ -332,11 +332,7 @@ fn run_batch(
         if pos >= prefetched && client.tx.is_none() {
             prefetched = pos + prefetch(shared, client, &inbuf[pos..], &mut pin);
         }
-        let limits = Limits {
-            max_bulk_len: shared.config.proto_max_bulk_len(),
-            authenticated: client.authenticated,
-        };
-        match parser.parse(inbuf, pos, limits) {
+        match parser.parse(inbuf, pos, request_limits(shared, client)) {
             Ok(Some(next)) => {
                 pos = next;
                 let args = parser.args(inbuf);
@@ -385,6 +381,14 @@ fn run_batch(
     end
 }
 
+/// What the parser allows this client's next request.
+fn request_limits(shared: &Shared, client: &Client) -> Limits {
+    Limits {
+        max_bulk_len: shared.config.proto_max_bulk_len(),
+        authenticated: client.authenticated,
+    }
+}
+
 /// [`run_batch`] while a busy script runs alone (every other client
 /// stopped, `scripting::busy`): the commands Redis allows then (SCRIPT
 /// KILL, SHUTDOWN NOSAVE, connection commands: `allow_busy` and no keys)
@@ -401,11 +405,7 @@ fn run_busy_batch(
     let mut pin = None;
     let mut pos = 0;
     let end = loop {
-        let limits = Limits {
-            max_bulk_len: shared.config.proto_max_bulk_len(),
-            authenticated: client.authenticated,
-        };
-        match parser.parse(inbuf, pos, limits) {
+        match parser.parse(inbuf, pos, request_limits(shared, client)) {
             Ok(Some(next)) => {
                 pos = next;
                 let args = parser.args(inbuf);
@@ -741,7 +741,7 @@ fn reject_busy(
     eval: bool,
 ) {
     let busy = crate::scripting::busy::busy_error(eval);
-    if args[0].eq_ignore_ascii_case(b"exec") {
+    if commands::lookup(args[0]).is_some_and(|c| c.name == "exec") {
         // As Redis's `execCommandAbort`: the transaction (which EXEC may
         // have taken already) is discarded with the reason.
         out.error(&format!(
