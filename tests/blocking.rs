@@ -335,6 +335,70 @@ fn keys_made_ready_by_other_commands() {
     );
 }
 
+/// Keys a transaction fills are served after EXEC in the order they became ready (Redis's
+/// `ready_keys`), not in the order the transaction latched them: `bl2` sorts before `bl`,
+/// and a client blocked on both must get `bl`'s element, pushed first.
+#[test]
+fn keys_a_transaction_fills_are_served_in_push_order() {
+    let mut s = Scenario::new(5);
+    s.run(
+        r#"
+        1> BLMPOP 0 2 bl bl2 LEFT COUNT 1
+        blocked 1
+        2> BLMPOP 0 2 bl bl2 RIGHT COUNT 10
+        blocked 2
+        3> BLMPOP 0 2 bl bl2 LEFT COUNT 10
+        blocked 3
+        4> BLMPOP 0 2 bl bl2 RIGHT COUNT 1
+        blocked 4
+        0: MULTI
+        0: LPUSH bl a b c d e
+        0: LPUSH bl2 1 2 3 4 5
+        0: EXEC
+        1<
+        2<
+        3<
+        blocked 1
+        0: LPUSH bl2 1 2 3
+        4<
+        0: LRANGE bl2 0 -1
+        # The same with sorted sets, pushed in the other order.
+        1> BZMPOP 0 2 z z2 MIN COUNT 1
+        blocked 1
+        2> BZPOPMAX z2 z 0
+        blocked 2
+        0: MULTI
+        0: ZADD z2 1 x 2 y
+        0: ZADD z 1 a 2 b
+        0: EXEC
+        1<
+        2<
+        0: ZRANGE z 0 -1 WITHSCORES
+        0: ZRANGE z2 0 -1 WITHSCORES
+        # A chain: the destination a BLMOVE waiter fills is served after the keys the
+        # transaction filled itself, so client 2 gets `other`'s element, not `mid`'s, and
+        # client 3 waits on.
+        1> BLMOVE src mid RIGHT LEFT 0
+        blocked 1
+        2> BLPOP mid other 0
+        blocked 2
+        3> BLPOP other 0
+        blocked 3
+        0: MULTI
+        0: RPUSH src s1
+        0: RPUSH other o1
+        0: EXEC
+        1<
+        2<
+        blocked 1
+        0: LRANGE mid 0 -1
+        0: RPUSH other o2
+        3<
+        0: EXISTS src mid other
+        "#,
+    );
+}
+
 #[test]
 fn timeouts_unblock_and_closed_clients() {
     let mut s = Scenario::new(3);

@@ -260,11 +260,13 @@ pub fn signal_db_ready(shared: &Shared, client: &mut Client, db: usize) {
 
 /// Serves the waiters of the keys the last command marked ready, until no
 /// key is left (serving a BLMOVE can make its destination ready in turn).
-/// Runs with no latch held.
+/// Keys are served in the order they became ready, as Redis serves its
+/// `ready_keys`: after `MULTI, LPUSH a, LPUSH b, EXEC` a client blocked on
+/// both keys gets `a`'s element. Runs with no latch held.
 pub fn serve_ready(shared: &Shared, client: &mut Client, guard: &Guard, clock: Clock) {
-    while let Some((db, key)) = client.ready.pop() {
-        let more = serve_key(shared, db, &key, guard, clock);
-        client.ready.extend(more);
+    let mut queue = std::collections::VecDeque::from(std::mem::take(&mut client.ready));
+    while let Some((db, key)) = queue.pop_front() {
+        queue.extend(serve_key(shared, db, &key, guard, clock));
     }
 }
 
