@@ -2,6 +2,7 @@
 """Memory per element of large collections, Ferrite beside redis-server.
 
 usage: benches/collection_memory.py [FERRITE_BIN] [N]
+       MEMORY_CASES=list,hash benches/collection_memory.py     (some cases only)
 
 For each case, starts a fresh ferrite-server and a fresh redis-server (no persistence) on
 loopback ports, loads the same data into each (pipelined, 100 commands in flight), and prints
@@ -14,6 +15,13 @@ per element, with the Ferrite/Redis ratio of RSS. Cases, N elements each (defaul
 * zset: one sorted set of N members `member:<i>` with score i (ZADD of 100);
 * small-hashes: N hashes `h:<i>` of 10 fields `f0..f9` -> 8-byte values each (one HSET
   per hash), 10 N fields in all; an element is a hash (divide by 10 for a field).
+
+Before the baseline is read, each server runs the same kind of load on a scratch key (a tenth
+of N elements; small-hashes: a hundredth of N hashes), which stays, and an INFO: the first load faults in the code it runs,
+and those pages of the executable count in VmRSS once, not per element (Ferrite's executable is
+larger than redis-server's, and a 1,000,000-element list load touched 192 KB of new code pages
+in it). RSS growth is printed twice: VmRSS, and RssAnon (anonymous memory only: heap and
+stacks, no file pages).
 
 The issue's target is Ferrite at most 1.0x redis-server's RSS.
 """
@@ -101,12 +109,12 @@ def start(kind, port, tmp):
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
 
 
-def rss(pid):
+def rss(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError("no " + field)
 
 
 def used_memory(conn):
@@ -117,31 +125,42 @@ def used_memory(conn):
     raise RuntimeError("no used_memory")
 
 
-def commands(case):
+def commands(case, n=N, key="big"):
+    """The load of `case`: `n` elements into `key` (small-hashes: `n` hashes `key:<i>`)."""
     if case == "hash":
-        for i in range(0, N, 100):
-            args = ["HSET", "big"]
-            for j in range(i, min(i + 100, N)):
+        for i in range(0, n, 100):
+            args = ["HSET", key]
+            for j in range(i, min(i + 100, n)):
                 args += ["field:%d" % j, "value:%d" % j]
             yield args
     elif case == "set":
-        for i in range(0, N, 100):
-            yield ["SADD", "big"] + ["member:%d" % j for j in range(i, min(i + 100, N))]
+        for i in range(0, n, 100):
+            yield ["SADD", key] + ["member:%d" % j for j in range(i, min(i + 100, n))]
     elif case == "list":
-        for i in range(0, N, 100):
-            yield ["RPUSH", "big"] + ["element:%d" % j for j in range(i, min(i + 100, N))]
+        for i in range(0, n, 100):
+            yield ["RPUSH", key] + ["element:%d" % j for j in range(i, min(i + 100, n))]
     elif case == "zset":
-        for i in range(0, N, 100):
-            args = ["ZADD", "big"]
-            for j in range(i, min(i + 100, N)):
+        for i in range(0, n, 100):
+            args = ["ZADD", key]
+            for j in range(i, min(i + 100, n)):
                 args += [str(j), "member:%d" % j]
             yield args
     else:
-        for i in range(N):
-            args = ["HSET", "h:%d" % i]
+        for i in range(n):
+            args = ["HSET", "%s:%d" % (key, i)]
             for f in range(10):
                 args += ["f%d" % f, "%08d" % i]
             yield args
+
+
+def load(conn, cmds):
+    batch = []
+    for c in cmds:
+        batch.append(c)
+        if len(batch) == 10_000:
+            conn.pipeline(batch)
+            batch = []
+    conn.pipeline(batch)
 
 
 def measure(kind, case):
@@ -151,38 +170,42 @@ def measure(kind, case):
         try:
             conn = Conn(port)
             conn.call("PING")
-            time.sleep(0.3)
-            rss0, used0 = rss(proc.pid), used_memory(conn)
+            # Small hashes warm up on a hundredth: their keys share the keyspace's table, and
+            # a tenth more keys would move Redis's dict past a power of two.
+            warm = N // 100 if case == "small-hashes" else N // 10
+            load(conn, commands(case, max(warm, 1_000), "warmup"))
+            used_memory(conn)  # INFO's code too, before the baseline
+            time.sleep(1.0)
+            conn.call("PING")
+            rss0, anon0, used0 = rss(proc.pid), rss(proc.pid, "RssAnon"), used_memory(conn)
             t0 = time.time()
-            batch = []
-            for c in commands(case):
-                batch.append(c)
-                if len(batch) == 10_000:
-                    conn.pipeline(batch)
-                    batch = []
-            conn.pipeline(batch)
+            load(conn, commands(case))
             secs = time.time() - t0
             time.sleep(1.0)  # let deferred frees run
             conn.call("PING")
-            return rss(proc.pid) - rss0, used_memory(conn) - used0, secs
+            return (rss(proc.pid) - rss0, rss(proc.pid, "RssAnon") - anon0,
+                    used_memory(conn) - used0, secs)
         finally:
             proc.terminate()
             proc.wait()
 
 
 def main():
-    print("%-13s %-8s %12s %12s %8s" % ("case", "server", "RSS B/elem", "used B/elem", "load s"))
-    for case in ["hash", "set", "list", "zset", "small-hashes"]:
+    cases = os.environ.get("MEMORY_CASES", "hash,set,list,zset,small-hashes").split(",")
+    print("%-13s %-8s %12s %12s %12s %8s"
+          % ("case", "server", "RSS B/elem", "anon B/elem", "used B/elem", "load s"))
+    for case in cases:
         per = {}
         for kind in ["ferrite", "redis"]:
-            d_rss, d_used, secs = measure(kind, case)
-            per[kind] = d_rss / N
-            print("%-13s %-8s %12.1f %12.1f %8.1f" % (case, kind, d_rss / N, d_used / N, secs),
-                  flush=True)
+            d_rss, d_anon, d_used, secs = measure(kind, case)
+            per[kind] = (d_rss / N, d_anon / N)
+            print("%-13s %-8s %12.2f %12.2f %12.2f %8.1f"
+                  % (case, kind, d_rss / N, d_anon / N, d_used / N, secs), flush=True)
             if case == "small-hashes":
-                print("%-13s %-8s %12.1f %12.1f   (per field)"
-                      % ("", kind, d_rss / N / 10, d_used / N / 10), flush=True)
-        print("%-13s ratio RSS ferrite/redis: %.2f" % (case, per["ferrite"] / per["redis"]),
+                print("%-13s %-8s %12.2f %12.2f %12.2f   (per field)"
+                      % ("", kind, d_rss / N / 10, d_anon / N / 10, d_used / N / 10), flush=True)
+        print("%-13s ratio ferrite/redis: RSS %.3f, anonymous RSS %.3f"
+              % (case, per["ferrite"][0] / per["redis"][0], per["ferrite"][1] / per["redis"][1]),
               flush=True)
 
 
