@@ -86,6 +86,10 @@ pub struct Queue {
     bounds: Vec<(u32, u32)>,
     /// An error while queuing: EXEC answers `-EXECABORT`.
     pub aborted: bool,
+    /// A queued command counts as a write for CLIENT PAUSE WRITE
+    /// (`scripting::counts_as_write`, decided when it was queued, as Redis
+    /// gathers its `mstate.cmd_flags`): EXEC waits out such a pause.
+    pub writes: bool,
 }
 
 /// One queued command: its arguments are `bounds[first..first + argc]`.
@@ -151,8 +155,15 @@ pub fn runs_in_multi(cmd: &Command) -> bool {
 }
 
 /// Queues `args` in the client's open transaction.
-pub fn enqueue(client: &mut Client, cmd: &'static Command, stat_id: usize, args: &[&[u8]]) {
+pub fn enqueue(
+    shared: &Shared,
+    client: &mut Client,
+    cmd: &'static Command,
+    stat_id: usize,
+    args: &[&[u8]],
+) {
     let tx = client.tx.as_mut().expect("queuing inside MULTI");
+    tx.writes |= super::scripting::counts_as_write(shared, cmd, args);
     let first = tx.bounds.len() as u32;
     for a in args {
         let start = tx.bytes.len();

@@ -277,6 +277,40 @@ pub(crate) fn execute(ctx: &mut Ctx, mut job: Job<'_>) {
     ctx.client.deny_blocking = deny_blocking;
 }
 
+/// Whether `cmd` counts as a write for CLIENT PAUSE WRITE: it writes or may
+/// replicate, except that EVAL, EVALSHA, their `_RO` forms and FCALL,
+/// FCALL_RO take the flags their script or function declared instead of
+/// their own (Redis's `getCommandFlags`): a declared `no-writes` one is not
+/// held back, any other declared one is. A script without a shebang, one not
+/// known yet (EVALSHA of a missing SHA, an EVAL whose shebang does not
+/// parse) or a missing function keeps the command's own flags.
+pub fn counts_as_write(shared: &Shared, cmd: &Command, args: &[&[u8]]) -> bool {
+    match declared_flags(shared, cmd, args) {
+        Some(declared) => declared & script_flags::NO_WRITES == 0,
+        None => cmd.has(WRITE) || cmd.has(MAY_REPLICATE),
+    }
+}
+
+/// The flags the script or function that `args` runs declared, if it runs
+/// one and it declared them.
+fn declared_flags(shared: &Shared, cmd: &Command, args: &[&[u8]]) -> Option<u32> {
+    let body = args.get(1)?;
+    let flags = match cmd.name {
+        "evalsha" | "evalsha_ro" => shared.scripts.get(&cache::sha_arg(body)?)?.flags,
+        "eval" | "eval_ro" => match shared.scripts.get(&cache::sha_of(body)) {
+            Some(script) => script.flags,
+            None => cache::parse_shebang(body).ok()?.0,
+        },
+        "fcall" | "fcall_ro" => {
+            let name = String::from_utf8_lossy(body);
+            let (lib, idx) = shared.functions.read(|libs| libs.function(&name))?;
+            return Some(lib.functions[idx].flags);
+        }
+        _ => return None,
+    };
+    (flags & script_flags::EVAL_COMPAT == 0).then_some(flags)
+}
+
 /// Dispatch resolves SCRIPT's subcommands before calling a handler, so this
 /// runs only if that ever changes; it answers as Redis does for an unknown one.
 fn container(ctx: &mut Ctx, args: &[&[u8]]) {

@@ -412,11 +412,15 @@ impl PauseState {
             _ => p,
         };
         *g = Some(merged);
+        crate::store::hold_expiry_until(merged.until_ms);
         self.active.store(true, Ordering::Release);
     }
 
     pub fn unpause(&self) {
-        *self.inner.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        *g = None;
+        crate::store::hold_expiry_until(0);
+        drop(g);
         self.active.store(false, Ordering::Release);
         self.resumed.notify_waiters();
     }
@@ -425,8 +429,9 @@ impl PauseState {
         self.active.load(Ordering::Acquire)
     }
 
-    /// If `cmd` must wait, the time (ms) until which it must wait.
-    pub fn blocks(&self, cmd: &Command, now_ms: u64) -> Option<u64> {
+    /// If a command must wait, the time (ms) until which it must wait:
+    /// every command during PAUSE ALL, one that `writes` during PAUSE WRITE.
+    pub fn blocks(&self, writes: bool, now_ms: u64) -> Option<u64> {
         if !self.active.load(Ordering::Acquire) {
             return None;
         }
@@ -435,8 +440,6 @@ impl PauseState {
         if now_ms >= p.until_ms {
             return None;
         }
-        use crate::commands::flags;
-        let paused = p.all || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE);
-        paused.then_some(p.until_ms)
+        (p.all || writes).then_some(p.until_ms)
     }
 }

@@ -1,7 +1,7 @@
 //! One connection: read, parse every complete request in the buffer, execute
 //! each in place on the shared store, then write all replies with one syscall.
 
-use super::client::ReplyMode;
+use super::client::{cflags, ReplyMode};
 use super::{Client, ClientInfo, Shared};
 use crate::commands::blocking::{self, Blocked, Served};
 use crate::commands::{self, multi, Command, Ctx, Handler, Unpinned};
@@ -196,13 +196,18 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>, info: Arc<ClientI
                         closing = true;
                         break;
                     }
+                    // A held-back client is a blocked one to INFO (`blocked_clients`) and
+                    // CLIENT LIST (`b`), as Redis's postponed clients are.
+                    info.set_flag(cflags::BLOCKED);
                     // CLIENT KILL must not wait for the pause to end.
-                    tokio::select! {
-                        _ = wait_pause(&shared, until) => {}
-                        _ = kill.as_mut() => {
-                            closing = true;
-                            break;
-                        }
+                    let killed = tokio::select! {
+                        _ = wait_pause(&shared, until) => false,
+                        _ = kill.as_mut() => true,
+                    };
+                    info.clear_flag(cflags::BLOCKED);
+                    if killed {
+                        closing = true;
+                        break;
                     }
                     while !world::enter() {
                         wait_world().await;
@@ -339,7 +344,7 @@ fn run_batch(
                 if args.is_empty() {
                     continue;
                 }
-                if let Some(until) = pause_for(shared, &args) {
+                if let Some(until) = pause_for(shared, client, &args) {
                     break BatchEnd::Paused(args.iter().map(|a| a.to_vec()).collect(), until);
                 }
                 if runs::starts_run(client, &args, &inbuf[pos..]) {
@@ -576,12 +581,25 @@ async fn wait_world() {
     }
 }
 
-fn pause_for(shared: &Shared, args: &[&[u8]]) -> Option<u64> {
+/// If CLIENT PAUSE holds `args` back, until when. As in Redis, a command
+/// that is refused anyway (unknown, wrong arity, NOAUTH, not allowed in
+/// MULTI) is answered at once, and a write sent inside MULTI waits too
+/// (the check comes before queuing); EXEC waits if its transaction queued
+/// a write.
+fn pause_for(shared: &Shared, client: &Client, args: &[&[u8]]) -> Option<u64> {
     if !shared.pause.is_paused() {
         return None;
     }
-    let cmd = commands::lookup(args[0])?;
-    shared.pause.blocks(cmd, crate::util::time::now_ms())
+    let cmd = commands::resolve(args).ok()?;
+    if !client.authenticated && !cmd.has(commands::flags::NO_AUTH) {
+        return None;
+    }
+    let writes = match &client.tx {
+        Some(_) if cmd.has(commands::flags::NO_MULTI) && !multi::runs_in_multi(cmd) => return None,
+        Some(tx) if cmd.name == "exec" => tx.writes,
+        _ => commands::scripting::counts_as_write(shared, cmd, args),
+    };
+    shared.pause.blocks(writes, crate::util::time::now_ms())
 }
 
 async fn wait_pause(shared: &Shared, until_ms: u64) {
@@ -655,7 +673,7 @@ fn execute_timed(
             multi::flag_error(client);
             record_rejected(shared, args, out, mark);
         } else {
-            multi::enqueue(client, cmd, stat_id, args);
+            multi::enqueue(shared, client, cmd, stat_id, args);
             out.simple("QUEUED");
         }
         finish_reply(client, out, mark);

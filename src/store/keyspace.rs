@@ -288,6 +288,9 @@ impl Keyspace {
             return None;
         }
         if expire != 0 && expire <= clock.now_ms {
+            if super::expiry_held(clock.now_ms) {
+                return None;
+            }
             // Deleted if still expired once latched (`Locked::new` looks
             // again): a writer may have set a new value meanwhile.
             let mut locked = self.lock_existing(key, clock.no_touch(), guard);
@@ -539,6 +542,9 @@ impl Keyspace {
             if deadline > clock.now_ms {
                 ttl_sum += deadline - clock.now_ms;
                 ttl_n += 1;
+                continue;
+            }
+            if super::expiry_held(clock.now_ms) {
                 continue;
             }
             if let Some(locked) = self.lock_existing(node.key(), clock.no_touch(), &guard) {
@@ -847,16 +853,19 @@ impl<'g> Locked<'g> {
 
     fn commit(&mut self) {
         let Some(held) = self.held.take() else { return };
-        if self.expired {
-            super::count_expired(self.hash);
-        }
         let slot = &self.node.slot;
         let changed = self.new_value.is_some()
             || self.new_expire.is_some()
             || self.touched
             || self.changed_in_place;
-        if !changed && !self.expired {
-            if self.cur.is_none() {
+        // While deletions of expired keys are held (CLIENT PAUSE), an
+        // expired key nothing wrote stays as it is, invisible.
+        let delete_expired = self.expired && (changed || !super::expiry_held(self.now_ms));
+        if delete_expired {
+            super::count_expired(self.hash);
+        }
+        if !changed && !delete_expired {
+            if self.cur.is_none() && !self.expired {
                 // A slot we created (or found empty) and left empty: unlink it.
                 self.unlink(held);
             } else {

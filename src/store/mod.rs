@@ -49,6 +49,22 @@ pub(crate) fn count_expired(hash: u64) {
         .fetch_add(1, Ordering::Relaxed);
 }
 
+/// Until when (Unix ms; 0: not) keys whose TTL passed are only invisible,
+/// not deleted: CLIENT PAUSE holds back the deletions, lazy and active, as
+/// Redis does, since a deletion is a write and a paused server makes none.
+static EXPIRY_HELD_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+/// Holds deletions of expired keys until `until_ms` (0: lets them go again).
+pub fn hold_expiry_until(until_ms: u64) {
+    EXPIRY_HELD_UNTIL.store(until_ms, Ordering::Relaxed);
+}
+
+/// Whether deletions of expired keys are held at `now_ms`. Read only on
+/// the way to delete an expired key, so it costs a live key nothing.
+pub(crate) fn expiry_held(now_ms: u64) -> bool {
+    now_ms < EXPIRY_HELD_UNTIL.load(Ordering::Relaxed)
+}
+
 /// Total keys expired since start or the last CONFIG RESETSTAT.
 pub fn expired_keys() -> u64 {
     EXPIRED.iter().map(|c| c.0.load(Ordering::Relaxed)).sum()

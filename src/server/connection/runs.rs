@@ -155,7 +155,7 @@ pub(super) fn run(
                 };
                 let a = ahead.args(inbuf);
                 let same = !a.is_empty()
-                    && pause_for(shared, &a).is_none()
+                    && pause_for(shared, client, &a).is_none()
                     && resolve(client, &a)
                         .ok()
                         .and_then(|(c, _)| single_key(c, &a))
