@@ -24,6 +24,14 @@ fn info_field(c: &mut RawConn, section: &str, field: &str) -> String {
         .to_string()
 }
 
+fn expired_keys(c: &mut RawConn) -> u64 {
+    info_field(c, "stats", "expired_keys").parse().unwrap()
+}
+
+fn pause_writes(c: &mut RawConn) {
+    assert_eq!(c.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]), b"+OK\r\n");
+}
+
 /// Sends `args` on `c` while a pause is on: "answered <reply>" if a reply
 /// comes at once, else "held" (the reply is read after the unpause).
 fn probe(c: &mut RawConn, args: &[&str]) -> String {
@@ -87,10 +95,7 @@ fn scenario(mut connect: impl FnMut() -> RawConn) -> Vec<String> {
     let mut queuing = connect();
     queuing.cmd(&["MULTI"]);
 
-    assert_eq!(
-        admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]),
-        b"+OK\r\n"
-    );
+    pause_writes(&mut admin);
     let mut conns = Vec::new();
     for args in probes {
         let mut c = connect();
@@ -145,13 +150,8 @@ fn scenario(mut connect: impl FnMut() -> RawConn) -> Vec<String> {
     // A key whose TTL passes during a pause is invisible but not deleted:
     // neither a read nor active expiry counts it, until the pause ends.
     admin.cmd(&["SET", "short", "v", "PX", "50"]);
-    let before: u64 = info_field(&mut admin, "stats", "expired_keys")
-        .parse()
-        .unwrap();
-    assert_eq!(
-        admin.cmd(&["CLIENT", "PAUSE", "60000", "WRITE"]),
-        b"+OK\r\n"
-    );
+    let before: u64 = expired_keys(&mut admin);
+    pause_writes(&mut admin);
     std::thread::sleep(Duration::from_millis(300));
     log.push(format!(
         "paused GET short: {}",
@@ -161,18 +161,14 @@ fn scenario(mut connect: impl FnMut() -> RawConn) -> Vec<String> {
         "paused EXISTS short: {}",
         fmt_reply(&admin.cmd(&["EXISTS", "short"]))
     ));
-    let during: u64 = info_field(&mut admin, "stats", "expired_keys")
-        .parse()
-        .unwrap();
+    let during: u64 = expired_keys(&mut admin);
     log.push(format!("expired during the pause: {}", during - before));
     assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
     log.push(format!(
         "GET short: {}",
         fmt_reply(&admin.cmd(&["GET", "short"]))
     ));
-    let after: u64 = info_field(&mut admin, "stats", "expired_keys")
-        .parse()
-        .unwrap();
+    let after: u64 = expired_keys(&mut admin);
     log.push(format!("expired after the pause: {}", after - before));
     log
 }
