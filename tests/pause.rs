@@ -149,10 +149,10 @@ fn scenario(mut connect: impl FnMut() -> RawConn) -> Vec<String> {
 
     // A key whose TTL passes during a pause is invisible but not deleted:
     // neither a read nor active expiry counts it, until the pause ends.
-    admin.cmd(&["SET", "short", "v", "PX", "50"]);
+    admin.cmd(&["SET", "short", "v", "PX", "250"]);
     let before: u64 = expired_keys(&mut admin);
     pause_writes(&mut admin);
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(600));
     log.push(format!(
         "paused GET short: {}",
         fmt_reply(&admin.cmd(&["GET", "short"]))
