@@ -86,10 +86,6 @@ pub struct Queue {
     bounds: Vec<(u32, u32)>,
     /// An error while queuing: EXEC answers `-EXECABORT`.
     pub aborted: bool,
-    /// A queued command counts as a write for CLIENT PAUSE WRITE
-    /// (`scripting::counts_as_write`, decided when it was queued, as Redis
-    /// gathers its `mstate.cmd_flags`): EXEC waits out such a pause.
-    pub writes: bool,
 }
 
 /// One queued command: its arguments are `bounds[first..first + argc]`.
@@ -101,6 +97,17 @@ struct Queued {
 }
 
 impl Queue {
+    /// Whether a queued command counts as a write for CLIENT PAUSE WRITE
+    /// (`scripting::counts_as_write`): EXEC then waits out such a pause.
+    /// Asked only while a pause is on, so queuing pays nothing for it.
+    pub fn writes(&self, shared: &Shared) -> bool {
+        let mut args = Vec::new();
+        self.cmds.iter().any(|q| {
+            self.args_of(q, &mut args);
+            super::scripting::counts_as_write(shared, q.cmd, &args)
+        })
+    }
+
     /// Fills `into` with the arguments of `q`.
     fn args_of<'q>(&'q self, q: &Queued, into: &mut Vec<&'q [u8]>) {
         into.clear();
@@ -155,15 +162,8 @@ pub fn runs_in_multi(cmd: &Command) -> bool {
 }
 
 /// Queues `args` in the client's open transaction.
-pub fn enqueue(
-    shared: &Shared,
-    client: &mut Client,
-    cmd: &'static Command,
-    stat_id: usize,
-    args: &[&[u8]],
-) {
+pub fn enqueue(client: &mut Client, cmd: &'static Command, stat_id: usize, args: &[&[u8]]) {
     let tx = client.tx.as_mut().expect("queuing inside MULTI");
-    tx.writes |= super::scripting::counts_as_write(shared, cmd, args);
     let first = tx.bounds.len() as u32;
     for a in args {
         let start = tx.bytes.len();

@@ -596,7 +596,7 @@ fn pause_for(shared: &Shared, client: &Client, args: &[&[u8]]) -> Option<u64> {
     }
     let writes = match &client.tx {
         Some(_) if cmd.has(commands::flags::NO_MULTI) && !multi::runs_in_multi(cmd) => return None,
-        Some(tx) if cmd.name == "exec" => tx.writes,
+        Some(tx) if cmd.name == "exec" => tx.writes(shared),
         _ => commands::scripting::counts_as_write(shared, cmd, args),
     };
     shared.pause.blocks(writes, crate::util::time::now_ms())
@@ -673,7 +673,7 @@ fn execute_timed(
             multi::flag_error(client);
             record_rejected(shared, args, out, mark);
         } else {
-            multi::enqueue(shared, client, cmd, stat_id, args);
+            multi::enqueue(client, cmd, stat_id, args);
             out.simple("QUEUED");
         }
         finish_reply(client, out, mark);
